@@ -1,0 +1,50 @@
+"""Exceptions and warnings raised by bayeshier.
+
+Every error names the column, term or value at fault and says what to do.
+They all derive from :class:`BayeshierError`, itself a ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "BayeshierError",
+    "ConvergenceWarning",
+    "DataError",
+    "FormulaError",
+    "ModelError",
+    "RankDeficiencyWarning",
+    "close_matches_hint",
+]
+
+
+class BayeshierError(ValueError):
+    """Base class of every error bayeshier raises on bad input."""
+
+
+class FormulaError(BayeshierError):
+    """The formula cannot be parsed or uses a term bayeshier does not support."""
+
+
+class DataError(BayeshierError):
+    """The data do not fit the formula (missing column, wrong type, bad values)."""
+
+
+class ModelError(BayeshierError):
+    """The model cannot be estimated from these data (e.g. no residual degrees of freedom)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimiser stopped without meeting its convergence criterion."""
+
+
+class RankDeficiencyWarning(UserWarning):
+    """Aliased fixed-effect columns were dropped, as lme4 does."""
+
+
+def close_matches_hint(name: str, candidates: Iterable[str]) -> str:
+    """Return ``" Did you mean 'a', 'b'?"`` for close matches of ``name``, or ``""``."""
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(map(repr, close))}?" if close else ""

@@ -1,0 +1,118 @@
+"""The blocked Cholesky factor of the augmented system at a given theta.
+
+For random intercepts, ``Lambda = diag(theta_f)`` repeated over the levels of
+factor ``f``. The augmented matrix
+
+    [Lambda'Z'Z Lambda + I   Lambda'Z'W]
+    [W'Z Lambda              W'W       ]      with W = [X y]
+
+is factored as ``L L'`` in two blocks: the first factor's block is diagonal,
+``d = theta_1^2 n_j + 1``, so its Cholesky is ``sqrt(d)``; the rest (other
+factors, X, y) is the dense Cholesky of the Schur complement ``M``. The
+profiled criteria come straight off the diagonal (Bates et al. 2015, eqs.
+33-34; MixedModels.jl's ``objective(updateL!(setθ!(m, θ)))``):
+
+    log|L_theta|^2 = sum log d + 2 sum log diag(L_M)[:q_rest]
+    log|R_X|^2     = 2 sum log diag(L_M)[q_rest:q_rest + p]  (+ log|R|^2)
+    r^2            = L_M[-1, -1]^2
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from bayeshier.reml.crossprod import CrossProducts
+
+__all__ = ["BlockedFactor", "factorize", "profiled_deviance"]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True, eq=False)
+class BlockedFactor:
+    """``L`` at one ``theta``: the diagonal first block and the dense rest.
+
+    Attributes
+    ----------
+    theta : numpy.ndarray
+        Relative standard deviations, one per factor (factor order of the spec).
+    first_diag : numpy.ndarray
+        ``d = theta_1^2 n_j + 1``, the squared diagonal of the first block.
+    rest_scale : numpy.ndarray
+        ``theta_f`` repeated over the levels of the other factors, then ones for ``W``.
+    rest : numpy.ndarray
+        Lower Cholesky factor of the Schur complement ``M``.
+    q_rest, n_fixed : int
+        Sizes of the other factors' block and of the fixed effects.
+    """
+
+    theta: np.ndarray
+    first_diag: np.ndarray
+    rest_scale: np.ndarray
+    rest: np.ndarray
+    q_rest: int
+    n_fixed: int
+
+    def log_det_z(self) -> float:
+        """``log|L_theta|^2``."""
+        rest = np.diag(self.rest)[: self.q_rest]
+        return float(np.sum(np.log(self.first_diag)) + 2.0 * np.sum(np.log(rest)))
+
+    def log_det_x(self) -> float:
+        """``log|R_X|^2`` in the orthonormal basis of the fixed effects."""
+        block = np.diag(self.rest)[self.q_rest : self.q_rest + self.n_fixed]
+        return float(2.0 * np.sum(np.log(block)))
+
+    def pwrss(self) -> float:
+        """Penalised weighted residual sum of squares ``r^2(theta)``."""
+        return float(self.rest[-1, -1] ** 2)
+
+
+def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
+    """Compute the blocked Cholesky factor at ``theta``.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        If the Schur complement is not positive definite (cannot happen for a
+        full-rank ``X``; callers treat it as an infeasible point).
+    """
+    theta = np.asarray(theta, dtype=float)
+    first_diag = theta[0] ** 2 * cp.counts + 1.0
+    rest_scale = np.concatenate(
+        [np.repeat(theta[1:], cp.rest_sizes), np.ones(cp.n_fixed + 1)]
+    )
+    absorbed = _first_block_contribution(cp, first_diag)
+    schur = rest_scale[:, None] * (cp.rest - theta[0] ** 2 * absorbed) * rest_scale[None, :]
+    schur[np.diag_indices(cp.q_rest)] += 1.0
+    rest = sla.cholesky(schur, lower=True, check_finite=False)
+    return BlockedFactor(theta, first_diag, rest_scale, rest, cp.q_rest, cp.n_fixed)
+
+
+def _first_block_contribution(cp: CrossProducts, first_diag: np.ndarray) -> np.ndarray:
+    """``C D^-1 C'`` with ``C = [Zr'Z1; W'Z1]`` and ``D = diag(first_diag)``."""
+    weighted_sums = cp.first_sums / first_diag[:, None]
+    ww = cp.first_sums.T @ weighted_sums
+    if cp.q_rest == 0:
+        return ww
+    weighted_cross = cp.first_by_rest @ sp.diags(1.0 / first_diag)
+    kk = (weighted_cross @ cp.first_by_rest.T).toarray()
+    kw = np.asarray(cp.first_by_rest @ weighted_sums)
+    return np.block([[kk, kw], [kw.T, ww]])
+
+
+def profiled_deviance(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> float:
+    """The profiled criterion: REML criterion (``reml=True``) or deviance (-2 log L).
+
+    ML:   log|L|^2 + n (1 + log(2 pi r^2 / n))
+    REML: log|L|^2 + log|R_X|^2 + (n - p)(1 + log(2 pi r^2 / (n - p)))
+    """
+    dof = cp.nobs - cp.n_fixed if reml else cp.nobs
+    value = factor.log_det_z() + dof * (1.0 + _LOG_2PI + np.log(factor.pwrss() / dof))
+    if reml:
+        value += factor.log_det_x() + cp.log_det_r
+    return float(value)
