@@ -9,6 +9,7 @@ terms ``(expr | group)`` among formulaic's tokens -- lme4's ``findbars`` /
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from formulaic import Formula
@@ -21,6 +22,7 @@ from bayeshier.errors import FormulaError
 __all__ = ["ParsedFormula", "RandomTerm", "parse_formula"]
 
 _INTERCEPT_ONLY = ("1",)
+_ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class RandomTerm:
         order (``(1|batch/cask)`` gives ``("batch",)`` and ``("cask", "batch")``).
     source : str
         The term as the user wrote it, for error messages.
+
     """
 
     variables: tuple[str, ...]
@@ -59,6 +62,7 @@ class ParsedFormula:
         The right-hand side with every bar term removed (``"1"`` if none is left).
     random : tuple of RandomTerm
         The random-intercept terms, in the order written.
+
     """
 
     text: str
@@ -91,6 +95,7 @@ def parse_formula(text: str) -> ParsedFormula:
         On a syntax error (the message points at the position), a missing
         response, a formula without any ``(1|group)`` term, or a bar term
         other than a random intercept (random slopes are not supported yet).
+
     """
     if not isinstance(text, str) or "~" not in text:
         raise FormulaError(
@@ -122,7 +127,7 @@ def _tokenize(text: str) -> list[Token]:
     try:
         return list(tokenize(text))
     except FormulaicError as error:
-        raise FormulaError(f"Cannot read formula {text!r}: {error}") from None
+        raise FormulaError(f"Cannot read formula {text!r}: {plain_message(error)}") from None
 
 
 def _extract_bar_terms(
@@ -146,7 +151,7 @@ def _extract_bar_terms(
                 inner = tokens[opened_at + 1 : index]
                 if any(t.token in ("|", "||") for t in inner):
                     source = text[tokens[opened_at].source_start : token.source_end + 1]
-                    spans.append(_span_with_plus(tokens, opened_at, index))
+                    spans.append(_span_with_plus(tokens, opened_at, index, source))
                     terms.extend(_bar_term(source, inner))
     if depth > 0:
         _syntax_error(text, tokens[opened_at], "a '(' that is never closed")
@@ -163,7 +168,9 @@ def _inside_any(token: Token, spans: list[tuple[int, int]]) -> bool:
     return any(start <= token.source_start <= end for start, end in spans)
 
 
-def _span_with_plus(tokens: list[Token], open_index: int, close_index: int) -> tuple[int, int]:
+def _span_with_plus(
+    tokens: list[Token], open_index: int, close_index: int, source: str
+) -> tuple[int, int]:
     """Source span of a bar term, with the '+' that joins it to the formula."""
     start = tokens[open_index].source_start
     end = tokens[close_index].source_end
@@ -174,14 +181,10 @@ def _span_with_plus(tokens: list[Token], open_index: int, close_index: int) -> t
     elif open_index > 0:
         before = tokens[open_index - 1].token
         raise FormulaError(
-            f"The term {_source(tokens, open_index, close_index)!r} follows {before!r}: "
+            f"The term {source!r} follows {before!r}: "
             "random-effect terms can only be added with '+'."
         )
     return start, end
-
-
-def _source(tokens: list[Token], first: int, last: int) -> str:
-    return " ".join(t.token for t in tokens[first : last + 1])
 
 
 def _bar_term(source: str, inner: list[Token]) -> list[RandomTerm]:
@@ -227,6 +230,11 @@ def _expand_group(source: str, tokens: list[Token]) -> list[tuple[str, ...]]:
     return expanded
 
 
+def plain_message(error: Exception) -> str:
+    """Formulaic's error message without terminal colour codes."""
+    return _ANSI_CODES.sub("", str(error))
+
+
 def _remove_spans(text: str, start: int, spans: list[tuple[int, int]]) -> str:
     pieces = []
     cursor = start
@@ -243,7 +251,8 @@ def _check_fixed_part(parsed: ParsedFormula) -> None:
         Formula(parsed.fixed_formula)
     except FormulaicError as error:
         raise FormulaError(
-            f"Cannot read the fixed part {parsed.fixed!r} of formula {parsed.text!r}: {error}"
+            f"Cannot read the fixed part {parsed.fixed!r} of formula {parsed.text!r}: "
+            f"{plain_message(error)}"
         ) from None
 
 

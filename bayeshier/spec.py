@@ -30,7 +30,7 @@ from bayeshier.errors import (
     RankDeficiencyWarning,
     close_matches_hint,
 )
-from bayeshier.formula import ParsedFormula, RandomTerm, parse_formula
+from bayeshier.formula import ParsedFormula, RandomTerm, parse_formula, plain_message
 
 __all__ = ["GroupingFactor", "ModelSpec", "build_spec", "thin_r"]
 
@@ -55,6 +55,7 @@ class GroupingFactor:
         Integer level code of every retained row.
     terms : tuple of str
         Names of the random-effect terms per level (``("Intercept",)``).
+
     """
 
     name: str
@@ -102,6 +103,7 @@ class ModelSpec:
         Rows dropped because a used column had a missing value.
     aliased : tuple of str
         Fixed-effect columns dropped as linear combinations of earlier ones.
+
     """
 
     formula: ParsedFormula
@@ -151,7 +153,9 @@ class ModelSpec:
         try:
             design = self.fixed_spec.get_model_matrix(data, na_action="ignore")
         except FormulaicError as error:
-            raise DataError(f"Cannot build the fixed effects for the new data: {error}") from None
+            raise DataError(
+                f"Cannot build the fixed effects for the new data: {plain_message(error)}"
+            ) from None
         return design[list(self.fixed_names)].to_numpy(dtype=float)
 
 
@@ -173,12 +177,15 @@ def build_spec(formula: str | ParsedFormula, data: pd.DataFrame) -> ModelSpec:
     ------
     FormulaError, DataError, ModelError
         With a message naming the column, term or value and what to do.
+
     """
     parsed = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
     fixed_formula = Formula(parsed.fixed_formula)
-    fixed_columns = sorted(fixed_formula.lhs.required_variables | fixed_formula.rhs.required_variables)
+    fixed_columns = sorted(
+        fixed_formula.lhs.required_variables | fixed_formula.rhs.required_variables
+    )
     group_columns = sorted({v for term in parsed.random for v in term.variables})
     used = list(dict.fromkeys(fixed_columns + group_columns))
     _check_columns(data, used, "data")
@@ -210,9 +217,10 @@ def _check_columns(data: pd.DataFrame, columns: list[str], where: str) -> None:
     missing = [c for c in columns if c not in data.columns]
     if missing:
         column = missing[0]
+        names = [str(c) for c in data.columns]
         raise DataError(
-            f"Column {column!r} is not in the {where}.{close_matches_hint(column, map(str, data.columns))} "
-            f"The {where} has columns: {', '.join(map(str, data.columns))}."
+            f"Column {column!r} is not in the {where}.{close_matches_hint(column, names)} "
+            f"The {where} has columns: {', '.join(names)}."
         )
 
 
@@ -229,10 +237,12 @@ def _fixed_design(
     try:
         matrices = fixed_formula.get_model_matrix(frame, na_action="drop", output="pandas")
     except FormulaicError as error:
-        raise FormulaError(f"Cannot build the fixed effects of {parsed.text!r}: {error}") from None
+        raise FormulaError(
+            f"Cannot build the fixed effects of {parsed.text!r}: {plain_message(error)}"
+        ) from None
     except Exception as error:  # formulaic re-raises evaluation errors of transforms
         raise FormulaError(
-            f"Cannot evaluate the fixed part {parsed.fixed_formula!r}: {error}"
+            f"Cannot evaluate the fixed part {parsed.fixed_formula!r}: {plain_message(error)}"
         ) from None
     lhs, rhs = matrices.lhs, matrices.rhs
     if lhs.shape[1] != 1:
@@ -288,7 +298,7 @@ def _drop_aliased_columns(
     norms = np.linalg.norm(R, axis=0)
     kept: list[int] = []
     for j in range(X.shape[1]):
-        candidate = R[:, kept + [j]]
+        candidate = R[:, [*kept, j]]
         residual = abs(np.linalg.qr(candidate, mode="r")[-1, -1]) if kept else norms[j]
         if norms[j] > 0 and residual > RANK_TOLERANCE * norms[j]:
             kept.append(j)
@@ -346,7 +356,9 @@ def _label(value: object) -> str:
     return str(value)
 
 
-def _factorize(frame: pd.DataFrame, variables: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+def _factorize(
+    frame: pd.DataFrame, variables: tuple[str, ...]
+) -> tuple[np.ndarray, tuple[str, ...]]:
     """Codes and labels of the interaction of ``variables`` (first varies slowest)."""
     codes, labels = _column_factor(frame[variables[0]])
     combined = codes.astype(np.int64)

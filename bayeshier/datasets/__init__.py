@@ -11,6 +11,7 @@ Examples
 True
 >>> datasets.load("dyestuff")["Batch"].cat.categories.tolist()
 ['A', 'B', 'C', 'D', 'E', 'F']
+
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pandas as pd
 
 from bayeshier.errors import DataError, close_matches_hint
 
-__all__ = ["describe", "load", "names"]
+__all__ = ["describe", "example_formula", "load", "names"]
 
 
 @cache
@@ -40,6 +41,11 @@ def names() -> list[str]:
 def describe(name: str) -> str:
     """Return the one-line description of the bundled data set ``name``."""
     return _entry(name)["description"]
+
+
+def example_formula(name: str) -> str:
+    """Return the lme4 formula of the classic analysis of the data set ``name``."""
+    return _entry(name)["example_formula"]
 
 
 def load(name: str) -> pd.DataFrame:
@@ -60,6 +66,7 @@ def load(name: str) -> pd.DataFrame:
     ------
     DataError
         If ``name`` is not a bundled data set (the message lists close names).
+
     """
     entry = _entry(name)
     factors: dict[str, list[str]] = entry["factors"]

@@ -61,6 +61,7 @@ def fit_reml(formula: str, data: pd.DataFrame, *, reml: bool = True) -> RemlFit:
     >>> fit = fit_reml("Reaction ~ Days + (1|Subject)", datasets.load("sleepstudy"))
     >>> round(fit.fixef["Days"], 4)
     10.4673
+
     """
     return fit_spec(build_spec(formula, data), reml=reml)
 

@@ -49,6 +49,7 @@ class CrossProducts:
         ``Q'y``: the OLS coefficients in the ``Q`` basis.
     nobs, n_fixed : int
         Rows and fixed-effect columns.
+
     """
 
     counts: np.ndarray

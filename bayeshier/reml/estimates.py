@@ -41,6 +41,7 @@ class Estimates:
         Conditional modes, one array per factor (spec order).
     condvars : list of numpy.ndarray
         Conditional variances, same layout.
+
     """
 
     beta: np.ndarray
@@ -79,7 +80,10 @@ def _rest_solution(factor: BlockedFactor) -> np.ndarray:
 def _first_modes(
     cp: CrossProducts, factor: BlockedFactor, beta_work: np.ndarray, u_rest: np.ndarray
 ) -> np.ndarray:
-    """Spherical modes of the first factor: ``theta_1/d * (Z1'y - Z1'X beta - K'(Lambda_r u_r))``."""
+    """Spherical modes of the first factor.
+
+    ``u_1 = theta_1 / d * (Z1'y - Z1'X beta - K' Lambda_r u_r)``.
+    """
     sums = cp.first_sums
     residual_sums = sums[:, -1] - sums[:, :-1] @ beta_work
     if cp.q_rest:
@@ -107,7 +111,9 @@ def _conditional_variances(cp: CrossProducts, factor: BlockedFactor) -> list[np.
     l_inv = sla.solve_triangular(factor.rest[:q, :q], np.eye(q), lower=True, check_finite=False)
     rest = np.sum(l_inv**2, axis=0)
     scale_rest = factor.rest_scale[:q]
-    coupling = (scale_rest[:, None] * cp.first_by_rest.toarray()) * (theta_first / factor.first_diag)
+    coupling = (scale_rest[:, None] * cp.first_by_rest.toarray()) * (
+        theta_first / factor.first_diag
+    )
     first = first + np.sum((l_inv @ coupling) ** 2, axis=0)
     rest_parts = _split_rest(scale_rest**2 * rest, cp.rest_sizes)
     return [theta_first**2 * first, *rest_parts]

@@ -48,6 +48,7 @@ class BlockedFactor:
         Lower Cholesky factor of the Schur complement ``M``.
     q_rest, n_fixed : int
         Sizes of the other factors' block and of the fixed effects.
+
     """
 
     theta: np.ndarray
@@ -80,12 +81,11 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     numpy.linalg.LinAlgError
         If the Schur complement is not positive definite (cannot happen for a
         full-rank ``X``; callers treat it as an infeasible point).
+
     """
     theta = np.asarray(theta, dtype=float)
     first_diag = theta[0] ** 2 * cp.counts + 1.0
-    rest_scale = np.concatenate(
-        [np.repeat(theta[1:], cp.rest_sizes), np.ones(cp.n_fixed + 1)]
-    )
+    rest_scale = np.concatenate([np.repeat(theta[1:], cp.rest_sizes), np.ones(cp.n_fixed + 1)])
     absorbed = _first_block_contribution(cp, first_diag)
     schur = rest_scale[:, None] * (cp.rest - theta[0] ** 2 * absorbed) * rest_scale[None, :]
     schur[np.diag_indices(cp.q_rest)] += 1.0

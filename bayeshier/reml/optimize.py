@@ -50,6 +50,7 @@ class OptimizationSummary:
         The optimiser's own message.
     seconds : float
         Wall time of the optimisation.
+
     """
 
     method: str
@@ -63,7 +64,9 @@ class OptimizationSummary:
     seconds: float
 
 
-def optimize_theta(cp: CrossProducts, n_theta: int, reml: bool) -> tuple[np.ndarray, OptimizationSummary]:
+def optimize_theta(
+    cp: CrossProducts, n_theta: int, reml: bool
+) -> tuple[np.ndarray, OptimizationSummary]:
     """Find the theta >= 0 that minimises the REML criterion or the deviance.
 
     Warns with :class:`~bayeshier.errors.ConvergenceWarning` if the optimiser

@@ -12,7 +12,7 @@ import pandas as pd
 from bayeshier.reml.optimize import OptimizationSummary
 from bayeshier.spec import ModelSpec
 
-__all__ = ["RemlFit", "SINGULAR_TOLERANCE", "UnseenLevelsWarning"]
+__all__ = ["SINGULAR_TOLERANCE", "RemlFit", "UnseenLevelsWarning"]
 
 #: lme4's ``isSingular`` tolerance on theta.
 SINGULAR_TOLERANCE = 1e-4
@@ -57,6 +57,7 @@ class RemlFit:
         What the optimiser did.
     fitted : numpy.ndarray
         Conditional fitted values ``X beta + Z b`` of the rows used.
+
     """
 
     spec: ModelSpec
@@ -176,6 +177,7 @@ class RemlFit:
         -------
         pandas.Series
             Predictions indexed like ``newdata``.
+
         """
         prediction = self.spec.fixed_design(newdata) @ self.fixef.to_numpy()
         if include_random:

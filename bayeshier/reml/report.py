@@ -1,0 +1,204 @@
+"""Text and HTML views of a :class:`~bayeshier.reml.results.RemlFit`.
+
+The text view follows the layout of lme4's ``summary(lmerMod)``: fit
+criterion, scaled residuals, random effects, fixed effects and their
+correlations, and the notes lme4 prints (singular fit, dropped columns),
+plus the number of rows dropped for missing values.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from bayeshier.reml.results import RemlFit
+
+__all__ = ["fixed_effects_table", "random_effects_table", "summary_html", "summary_text"]
+
+_INTERCEPT = "Intercept"
+
+
+def _lme4_name(term: str | None) -> str:
+    """Print the intercept as lme4 does, ``(Intercept)``."""
+    if term is None or pd.isna(term):
+        return ""
+    return "(Intercept)" if term == _INTERCEPT else term
+
+
+def _significant(value: float, digits: int = 4) -> str:
+    return f"{value:.{digits}g}" if abs(value) < 1e6 else f"{value:.{digits}e}"
+
+
+def random_effects_table(fit: RemlFit) -> pd.DataFrame:
+    """Random effects as lme4 prints them: Groups, Name, Variance, Std.Dev."""
+    table = fit.varcorr.copy()
+    return pd.DataFrame(
+        {
+            "Groups": table["group"],
+            "Name": [_lme4_name(term) for term in table["term1"]],
+            "Variance": table["variance"],
+            "Std.Dev.": table["sd_cor"],
+        }
+    )
+
+
+def fixed_effects_table(fit: RemlFit) -> pd.DataFrame:
+    """Estimate, Std. Error and t value of the fixed effects."""
+    table = pd.DataFrame(
+        {"Estimate": fit.fixef, "Std. Error": fit.se, "t value": fit.fixef / fit.se}
+    )
+    table.index = [_lme4_name(name) for name in table.index]
+    return table
+
+
+def summary_text(fit: RemlFit) -> str:
+    """Return the lme4-style summary of ``fit``."""
+    sections = [
+        _header(fit),
+        _criterion_block(fit),
+        _residuals_block(fit),
+        _random_block(fit),
+        _fixed_block(fit),
+        _correlation_block(fit),
+        _notes_block(fit),
+    ]
+    return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def _header(fit: RemlFit) -> str:
+    method = "REML" if fit.reml else "maximum likelihood "
+    lines = [
+        f"Linear mixed model fit by {method} ['lmerMod'] (bayeshier)",
+        f"Formula: {fit.spec.formula.text}",
+        f"   Data: {fit.nobs + fit.n_dropped} rows, {fit.nobs} used",
+    ]
+    return "\n".join(lines)
+
+
+def _criterion_block(fit: RemlFit) -> str:
+    if fit.reml:
+        return f"REML criterion at convergence: {fit.criterion:.1f}"
+    labels = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
+    values = [
+        f"{fit.aic:.1f}",
+        f"{fit.bic:.1f}",
+        f"{fit.loglik:.1f}",
+        f"{fit.criterion:.1f}",
+        str(fit.nobs - fit.df),
+    ]
+    width = max(8, *(len(v) for v in values))
+    return (
+        " ".join(f"{lab:>{width}}" for lab in labels)
+        + "\n"
+        + " ".join(f"{val:>{width}}" for val in values)
+    )
+
+
+def _residuals_block(fit: RemlFit) -> str:
+    scaled = fit.residuals / fit.sigma
+    quantiles = np.quantile(scaled, [0.0, 0.25, 0.5, 0.75, 1.0])
+    labels = ["Min", "1Q", "Median", "3Q", "Max"]
+    values = [f"{q:.4f}" for q in quantiles]
+    width = max(len(v) for v in values)
+    header = " ".join(f"{lab:>{width}}" for lab in labels)
+    return "Scaled residuals:\n" + header + "\n" + " ".join(f"{v:>{width}}" for v in values)
+
+
+def _random_block(fit: RemlFit) -> str:
+    table = random_effects_table(fit)
+    rows = [["Groups", "Name", "Variance", "Std.Dev."]] + [
+        [group, name, _significant(variance), _significant(sd)]
+        for group, name, variance, sd in table.itertuples(index=False)
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        " "
+        + " ".join(
+            f"{cell:<{w}}" if i < 2 else f"{cell:>{w}}"
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    groups = ", ".join(f"{f.name}, {f.n_levels}" for f in fit.spec.factors)
+    lines.append(f"Number of obs: {fit.nobs}, groups:  {groups}")
+    return "Random effects:\n" + "\n".join(lines)
+
+
+def _fixed_block(fit: RemlFit) -> str:
+    table = fixed_effects_table(fit)
+    formatted = pd.DataFrame(
+        {
+            "Estimate": table["Estimate"].map(lambda v: _significant(v, 6)),
+            "Std. Error": table["Std. Error"].map(lambda v: _significant(v, 5)),
+            "t value": table["t value"].map(lambda v: f"{v:.3f}"),
+        },
+        index=table.index,
+    )
+    return "Fixed effects:\n" + formatted.to_string()
+
+
+def _correlation_block(fit: RemlFit) -> str:
+    if fit.spec.n_fixed < 2:
+        return ""
+    sd = np.sqrt(np.diag(fit.vcov.to_numpy()))
+    correlation = fit.vcov.to_numpy() / np.outer(sd, sd)
+    names = [_lme4_name(n) for n in fit.fixef.index]
+    short = [_abbreviate(n) for n in names]
+    width = max(6, *(len(s) for s in short))
+    name_width = max(len(n) for n in names)
+    lines = [" " * name_width + " " + " ".join(f"{s:<{width}}" for s in short[:-1])]
+    for i in range(1, len(names)):
+        cells = " ".join(f"{correlation[i, j]:>{width}.3f}" for j in range(i))
+        lines.append(f"{names[i]:<{name_width}} {cells}")
+    return "Correlation of Fixed Effects:\n" + "\n".join(lines)
+
+
+def _abbreviate(name: str) -> str:
+    return "(Intr)" if name == "(Intercept)" else name[:6]
+
+
+def _notes_block(fit: RemlFit) -> str:
+    notes = []
+    if fit.n_dropped:
+        notes.append(f"{fit.n_dropped} row(s) dropped for missing values (na.omit).")
+    if fit.spec.aliased:
+        notes.append(
+            "fixed-effect model matrix is rank deficient so dropping "
+            f"{len(fit.spec.aliased)} column(s): {', '.join(fit.spec.aliased)}"
+        )
+    if fit.is_singular:
+        notes.append(
+            "boundary (singular) fit: a random-effect standard deviation is estimated as 0 "
+            "(lme4's isSingular); the group effects are shrunk all the way to the mean."
+        )
+    opt = fit.optimization
+    status = "converged" if opt.converged else f"NOT converged: {opt.message}"
+    notes.append(f"optimizer ({opt.method}): {status} after {opt.evaluations} evaluations")
+    return "\n".join(notes)
+
+
+def summary_html(fit: RemlFit) -> str:
+    """Return the summary as an HTML fragment for notebooks."""
+    method = "REML" if fit.reml else "maximum likelihood"
+    crit_name = "REML criterion" if fit.reml else "deviance"
+    parts = [
+        "<div class='bayeshier-remlfit'>",
+        f"<p><b>Linear mixed model fit by {method}</b><br>"
+        f"<code>{html.escape(fit.spec.formula.text)}</code><br>"
+        f"{fit.nobs} rows used"
+        + (f", {fit.n_dropped} dropped for missing values" if fit.n_dropped else "")
+        + f"; {crit_name} {fit.criterion:.2f}, logLik {fit.loglik:.2f}, "
+        f"AIC {fit.aic:.2f}, BIC {fit.bic:.2f}</p>",
+        "<p><b>Random effects</b></p>",
+        random_effects_table(fit).to_html(index=False, float_format=_significant),
+        "<p><b>Fixed effects</b></p>",
+        fixed_effects_table(fit).to_html(float_format=lambda v: f"{v:.5g}"),
+    ]
+    notes = _notes_block(fit).splitlines()
+    parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    parts.append("</div>")
+    return "\n".join(parts)

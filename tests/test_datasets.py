@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import CASE_DATA, FIXTURES, load_reference
+
+from bayeshier import datasets
+from bayeshier.errors import DataError
+
+EXPECTED = {
+    "seed_model1",
+    "seed_model1b",
+    "seed_model2",
+    "seed_model3",
+    "mpg",
+    "sleepstudy",
+    "dyestuff",
+    "dyestuff2",
+    "penicillin",
+    "pastes",
+}
+
+
+def test_names_lists_every_bundled_data_set() -> None:
+    assert set(datasets.names()) == EXPECTED
+
+
+@pytest.mark.parametrize("case", sorted(c for c in CASE_DATA if not c.endswith("_ml")))
+def test_bundled_data_equal_the_reference_csv(case: str) -> None:
+    name = CASE_DATA[case]
+    csv = case if (FIXTURES / f"{case}.csv").exists() else case.rsplit("_", 1)[0]
+    expected = pd.read_csv(FIXTURES / f"{csv}.csv")
+    loaded = datasets.load(name)
+    assert list(loaded.columns) == list(expected.columns)
+    for column in expected.columns:
+        assert loaded[column].astype(str).tolist() == expected[column].astype(str).tolist()
+
+
+@pytest.mark.parametrize("case", sorted(CASE_DATA))
+def test_factor_columns_follow_r_level_order(case: str) -> None:
+    levels = load_reference(case).get("factor_levels") or {}
+    loaded = datasets.load(CASE_DATA[case])
+    for column, expected in levels.items():
+        assert isinstance(loaded[column].dtype, pd.CategoricalDtype)
+        assert list(loaded[column].cat.categories) == expected
+
+
+def test_load_returns_a_fresh_copy() -> None:
+    first = datasets.load("dyestuff")
+    first.loc[0, "Yield"] = -1
+    assert datasets.load("dyestuff").loc[0, "Yield"] != -1
+
+
+def test_describe_gives_a_sentence() -> None:
+    assert "sleep" in datasets.describe("sleepstudy").lower()
+
+
+def test_unknown_name_suggests_close_names() -> None:
+    with pytest.raises(DataError, match="Did you mean 'sleepstudy'"):
+        datasets.load("sleepstudie")

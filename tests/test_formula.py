@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from bayeshier.errors import FormulaError
+from bayeshier.formula import parse_formula
+
+
+def test_fixed_and_random_parts_are_split() -> None:
+    parsed = parse_formula("hwy ~ displ + year + (1|class)")
+    assert parsed.response == "hwy"
+    assert parsed.fixed == "displ + year"
+    assert [term.name for term in parsed.random] == ["class"]
+
+
+def test_random_terms_anywhere_in_the_formula() -> None:
+    parsed = parse_formula("y ~ (1|a) + x + (1 | b)")
+    assert parsed.fixed == "x"
+    assert [term.name for term in parsed.random] == ["a", "b"]
+
+
+def test_intercept_only_fixed_part() -> None:
+    assert parse_formula("y ~ (1|g)").fixed == "1"
+
+
+def test_nesting_expands_as_lme4() -> None:
+    parsed = parse_formula("strength ~ 1 + (1|batch/cask)")
+    assert [term.name for term in parsed.random] == ["batch", "cask:batch"]
+    assert parsed.random[1].variables == ("cask", "batch")
+
+
+def test_three_level_nesting() -> None:
+    parsed = parse_formula("y ~ (1|a/b/c)")
+    assert [term.name for term in parsed.random] == ["a", "b:a", "c:b:a"]
+
+
+def test_explicit_interaction_group() -> None:
+    parsed = parse_formula("y ~ x + (1|a:b)")
+    assert parsed.random[0].variables == ("a", "b")
+
+
+def test_transforms_stay_in_the_fixed_part() -> None:
+    parsed = parse_formula("np.log(y) ~ x * z + center(w) + (1|g) - 1")
+    assert parsed.response == "np.log(y)"
+    assert parsed.fixed == "x * z + center(w) - 1"
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("y ~ x + (x|g)", "(x|g)"),
+        ("y ~ x + (0 + x|g)", "random slopes"),
+        ("y ~ x + (1||g)", "(1||g)"),
+        ("y ~ x", "no random-effect term"),
+        ("y ~ x + (1|g", "never closed"),
+        ("y ~ x | g", "inside parentheses"),
+        ("y ~ x * (1|g)", "only be added with '+'"),
+        ("y ~ (1|2)", "column names"),
+        ("y ~ (1|a+b)", "'+'"),
+        ("y + (1|g)", "no '~'"),
+        ("~ x + (1|g)", "response"),
+        ("y ~ x + + (1|g)", "follows '++'"),
+        ("y ~ x + (1|g) + z*", "fixed part 'x + z*'"),
+    ],
+)
+def test_bad_formulas_name_the_problem(formula: str, message: str) -> None:
+    with pytest.raises(FormulaError, match=_escaped(message)):
+        parse_formula(formula)
+
+
+def _escaped(text: str) -> str:
+    import re
+
+    return re.escape(text)
