@@ -114,6 +114,7 @@ class ModelSpec:
     row_index: pd.Index
     n_dropped: int = 0
     aliased: tuple[str, ...] = ()
+    fixed_r: np.ndarray | None = field(default=None, repr=False)
     fixed_spec: FormulaicSpec | None = field(default=None, repr=False)
 
     @property
@@ -196,7 +197,7 @@ def build_spec(formula: str | ParsedFormula, data: pd.DataFrame) -> ModelSpec:
     if len(kept) < len(frame):  # a transform (e.g. log of a negative) gave NaN
         frame = frame.iloc[kept].reset_index(drop=True)
     row_index = data.index[complete][kept]
-    X, names, aliased = _drop_aliased_columns(X, names)
+    X, names, aliased, fixed_r = _drop_aliased_columns(X, names)
     factors = _grouping_factors(parsed.random, frame)
     spec = ModelSpec(
         formula=parsed,
@@ -207,6 +208,7 @@ def build_spec(formula: str | ParsedFormula, data: pd.DataFrame) -> ModelSpec:
         row_index=row_index,
         n_dropped=len(data) - len(y),
         aliased=aliased,
+        fixed_r=fixed_r,
         fixed_spec=fixed_spec,
     )
     _check_estimable(spec)
@@ -286,14 +288,14 @@ def thin_r(X: np.ndarray) -> np.ndarray:
 
 def _drop_aliased_columns(
     X: np.ndarray, names: tuple[str, ...]
-) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...], np.ndarray]:
     """Drop columns that are linear combinations of earlier ones (lme4's rule).
 
     A column is aliased when the norm of its residual after projection on the
     columns kept before it is below ``RANK_TOLERANCE`` times its own norm.
+    Returns the kept design, its names, the aliased names and the thin-QR
+    ``R`` of the kept design.
     """
-    if X.shape[1] == 0:
-        return X, names, ()
     R = thin_r(X)
     norms = np.linalg.norm(R, axis=0)
     kept: list[int] = []
@@ -310,7 +312,10 @@ def _drop_aliased_columns(
             RankDeficiencyWarning,
             stacklevel=3,
         )
-    return X[:, kept], tuple(names[j] for j in kept), aliased
+    if not aliased:
+        return X, names, aliased, R
+    kept_r = np.linalg.qr(R[:, kept], mode="r")
+    return X[:, kept], tuple(names[j] for j in kept), aliased, kept_r
 
 
 def _grouping_factors(
@@ -369,9 +374,9 @@ def _factorize(
         combined = combined * len(more_labels) + more_codes
         label_parts.append(np.asarray(more_labels, dtype=object))
         sizes.append(len(more_labels))
-    used, codes = np.unique(combined, return_inverse=True)
     if len(variables) == 1:
-        return codes.astype(np.intp), tuple(labels[i] for i in used)
+        return codes.astype(np.intp), tuple(labels)
+    used, codes = np.unique(combined, return_inverse=True)
     digits = np.unravel_index(used, sizes)
     level_labels = tuple(
         ":".join(part[d] for part, d in zip(label_parts, combo, strict=True))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bayeshier._blas import blas_threads_for
 from bayeshier.reml.crossprod import CrossProducts, cross_products
 from bayeshier.reml.estimates import estimates
 from bayeshier.reml.factor import factorize, profiled_deviance
@@ -68,11 +69,13 @@ def fit_reml(formula: str, data: pd.DataFrame, *, reml: bool = True) -> RemlFit:
 
 def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
     """Fit an already built :class:`~bayeshier.spec.ModelSpec` (see :func:`fit_reml`)."""
-    cp = cross_products(spec)
-    theta, summary = optimize_theta(cp, len(spec.factors), reml)
-    factor = factorize(cp, theta)
-    criterion = profiled_deviance(cp, factor, reml)
-    est = estimates(cp, factor, reml)
+    dense_size = sum(f.n_levels for f in spec.factors[1:]) + spec.n_fixed + 1
+    with blas_threads_for(dense_size):
+        cp = cross_products(spec)
+        theta, summary = optimize_theta(cp, len(spec.factors), reml)
+        factor = factorize(cp, theta)
+        criterion = profiled_deviance(cp, factor, reml)
+        est = estimates(cp, factor, reml)
     names = list(spec.fixed_names)
     fitted = spec.X @ est.beta
     ranef, condvar = {}, {}

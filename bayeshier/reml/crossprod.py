@@ -36,9 +36,16 @@ class CrossProducts:
     counts : numpy.ndarray
         Rows per level of the first (largest) factor, ``diag(Z1'Z1)``.
     first_sums : numpy.ndarray
-        ``Z1'W`` (levels x (p + 1)), with ``W = [Q, e]``.
+        ``Z1'W`` (levels x (p + 1)), with ``W = [Q, e]``, ``e`` the OLS residual.
     first_by_rest : scipy.sparse.csr_matrix
         ``Zr'Z1`` (q_rest x levels), empty when there is one factor.
+    rest_outer : scipy.sparse.csr_matrix
+        For every pair ``(a, b)`` of rest levels that share a level ``j`` of the
+        first factor, the products ``K[a, j] K[b, j]`` (pairs x levels): then
+        ``K D^-1 K' = rest_outer @ (1/d)`` scattered to ``rest_outer_index``,
+        one sparse mat-vec per evaluation instead of a sparse mat-mat.
+    rest_outer_index : numpy.ndarray
+        Flat positions of those pairs in the ``q_rest x q_rest`` matrix.
     rest : numpy.ndarray
         Dense ``[Zr W]'[Zr W]`` ((q_rest + p + 1) square).
     rest_sizes : tuple of int
@@ -55,6 +62,8 @@ class CrossProducts:
     counts: np.ndarray
     first_sums: np.ndarray
     first_by_rest: sp.csr_matrix
+    rest_outer: sp.csr_matrix
+    rest_outer_index: np.ndarray
     rest: np.ndarray
     rest_sizes: tuple[int, ...]
     R: np.ndarray
@@ -74,41 +83,90 @@ class CrossProducts:
 
 
 def cross_products(spec: ModelSpec) -> CrossProducts:
-    """Reduce the data of ``spec`` to the cross products the criterion needs."""
-    R = thin_r(spec.X)
-    Q = sla.solve_triangular(R, spec.X.T, trans="T", check_finite=False).T
-    ols = Q.T @ spec.y
-    W = np.column_stack([Q, spec.y - Q @ ols])
+    """Reduce the data of ``spec`` to the cross products the criterion needs.
+
+    ``Q = X R^-1`` is never formed: ``Z'Q = (Z'X) R^-1``, ``Q'Q = I`` and
+    ``Q'e = 0`` for the OLS residual ``e``, so one pass over the rows gives
+    every sum.
+    """
+    R = spec.fixed_r if spec.fixed_r is not None else thin_r(spec.X)
+    r_inv = sla.solve_triangular(R, np.eye(R.shape[0]), check_finite=False)
+    ols, residual = _ols_in_q_basis(spec.X, spec.y, r_inv)
+    p = spec.n_fixed
     first, *others = spec.factors
-    counts = first.counts().astype(float)
-    first_sums = _level_sums(first.codes, first.n_levels, W)
+    first_sums = _to_q_basis(_level_sums(first.codes, first.n_levels, spec.X, residual), r_inv)
+    w_cross = np.zeros((p + 1, p + 1))
+    w_cross[:p, :p] = np.eye(p)
+    w_cross[p, p] = residual @ residual
     rest_sizes = tuple(f.n_levels for f in others)
     if others:
         Zr = _indicators(others, spec.nobs)
-        Z1 = _indicators([first], spec.nobs)
-        first_by_rest = (Zr.T @ Z1).tocsr()
-        ZrW = np.asarray(Zr.T @ W)
-        rest = np.block([[(Zr.T @ Zr).toarray(), ZrW], [ZrW.T, W.T @ W]])
+        first_by_rest = (Zr.T @ _indicators([first], spec.nobs)).tocsr()
+        zr_w = _to_q_basis(np.column_stack([Zr.T @ spec.X, Zr.T @ residual]), r_inv)
+        rest = np.block([[(Zr.T @ Zr).toarray(), zr_w], [zr_w.T, w_cross]])
     else:
         first_by_rest = sp.csr_matrix((0, first.n_levels))
-        rest = W.T @ W
+        rest = w_cross
+    rest_outer, rest_outer_index = _outer_products_by_level(first_by_rest)
     return CrossProducts(
-        counts=counts,
+        counts=first.counts().astype(float),
         first_sums=first_sums,
         first_by_rest=first_by_rest,
+        rest_outer=rest_outer,
+        rest_outer_index=rest_outer_index,
         rest=rest,
         rest_sizes=rest_sizes,
         R=R,
         ols=ols,
         nobs=spec.nobs,
-        n_fixed=spec.n_fixed,
+        n_fixed=p,
     )
 
 
-def _level_sums(codes: np.ndarray, n_levels: int, W: np.ndarray) -> np.ndarray:
-    return np.column_stack(
-        [np.bincount(codes, weights=W[:, j], minlength=n_levels) for j in range(W.shape[1])]
-    )
+def _ols_in_q_basis(
+    X: np.ndarray, y: np.ndarray, r_inv: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """OLS coefficients in the ``Q`` basis, ``Q'y``, and the OLS residual.
+
+    One step of iterative refinement keeps the residual orthogonal to ``X``
+    even when ``X`` is badly conditioned.
+    """
+    coef = r_inv.T @ (X.T @ y)
+    residual = y - X @ (r_inv @ coef)
+    correction = r_inv.T @ (X.T @ residual)
+    return coef + correction, residual - X @ (r_inv @ correction)
+
+
+def _to_q_basis(sums: np.ndarray, r_inv: np.ndarray) -> np.ndarray:
+    """Map ``[Z'X, Z'e]`` to ``[Z'Q, Z'e]``."""
+    p = r_inv.shape[0]
+    return np.column_stack([sums[:, :p] @ r_inv, sums[:, p]])
+
+
+def _outer_products_by_level(cross: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Products ``K[a, j] K[b, j]`` for all pairs ``(a, b)`` in each column ``j`` of ``K``."""
+    by_level = cross.tocsc()
+    by_level.sort_indices()
+    n_rest, n_levels = by_level.shape
+    lengths = np.diff(by_level.indptr)
+    entry_level = np.repeat(np.arange(n_levels), lengths)
+    repeats = lengths[entry_level]
+    left = np.repeat(np.arange(by_level.nnz), repeats)
+    block_start = np.repeat(np.cumsum(repeats) - repeats, repeats)
+    right = by_level.indptr[entry_level[left]] + (np.arange(left.size) - block_start)
+    keys = by_level.indices[left].astype(np.int64) * n_rest + by_level.indices[right]
+    index, pair = np.unique(keys, return_inverse=True)
+    values = by_level.data[left] * by_level.data[right]
+    outer = sp.csr_matrix((values, (pair, entry_level[left])), shape=(index.size, n_levels))
+    return outer, index
+
+
+def _level_sums(
+    codes: np.ndarray, n_levels: int, X: np.ndarray, residual: np.ndarray
+) -> np.ndarray:
+    """Per-level sums of every column of ``X`` and of the residual."""
+    columns = [X[:, j] for j in range(X.shape[1])] + [residual]
+    return np.column_stack([np.bincount(codes, weights=c, minlength=n_levels) for c in columns])
 
 
 def _indicators(factors: list, nobs: int) -> sp.csc_matrix:

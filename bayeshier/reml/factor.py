@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.sparse as sp
 
 from bayeshier.reml.crossprod import CrossProducts
 
@@ -99,8 +98,8 @@ def _first_block_contribution(cp: CrossProducts, first_diag: np.ndarray) -> np.n
     ww = cp.first_sums.T @ weighted_sums
     if cp.q_rest == 0:
         return ww
-    weighted_cross = cp.first_by_rest @ sp.diags(1.0 / first_diag)
-    kk = (weighted_cross @ cp.first_by_rest.T).toarray()
+    kk = np.zeros((cp.q_rest, cp.q_rest))
+    kk.flat[cp.rest_outer_index] = cp.rest_outer @ (1.0 / first_diag)
     kw = np.asarray(cp.first_by_rest @ weighted_sums)
     return np.block([[kk, kw], [kw.T, ww]])
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 from scipy.optimize import minimize
-from threadpoolctl import ThreadpoolController
 
 from bayeshier.errors import ConvergenceWarning
 from bayeshier.reml.crossprod import CrossProducts
@@ -20,10 +18,7 @@ __all__ = ["OptimizationSummary", "optimize_theta"]
 #: Start of every theta, as in lme4 (sigma_f = sigma).
 THETA_START = 1.0
 _METHOD = "L-BFGS-B"
-_OPTIONS = {"ftol": 1e-13, "gtol": 1e-7, "maxiter": 1000}
-#: Below this size of the dense block, BLAS runs on one thread: waking a
-#: second thread for tiny matrices costs milliseconds per optimiser iteration.
-_SINGLE_THREAD_BELOW = 256
+_OPTIONS = {"ftol": 1e-12, "gtol": 1e-6, "maxiter": 1000}
 #: Relative step of the central-difference gradient.
 _STEP = 1e-5
 
@@ -35,9 +30,8 @@ class OptimizationSummary:
     Attributes
     ----------
     method : str
-        The optimiser (scipy's bounded quasi-Newton L-BFGS-B with central
-        finite-difference gradients; the criterion is even in each theta, so
-        the central difference is exact in form at the bound theta = 0).
+        The optimiser (scipy's bounded quasi-Newton L-BFGS-B over ``theta^2``
+        with finite-difference gradients).
     theta_start, theta_end : tuple of float
         Starting and final relative standard deviations.
     criterion_start, criterion_end : float
@@ -69,36 +63,43 @@ def optimize_theta(
 ) -> tuple[np.ndarray, OptimizationSummary]:
     """Find the theta >= 0 that minimises the REML criterion or the deviance.
 
+    The search runs over the squares ``s = theta^2 >= 0``. The criterion is
+    an even function of each theta, so its derivative in theta is 0 at
+    theta = 0 whatever the data: a gradient method working in theta would
+    take every boundary point for a minimum. In ``s`` the one-sided
+    derivative at 0 is informative (``f''(0) / 2``), so a boundary optimum is
+    accepted only when the criterion really rises away from it.
+
     Warns with :class:`~bayeshier.errors.ConvergenceWarning` if the optimiser
     stops without converging.
     """
     evaluations = 0
 
-    def objective(theta: np.ndarray) -> float:
+    def criterion(squares: np.ndarray) -> float:
         nonlocal evaluations
         evaluations += 1
-        return profiled_deviance(cp, factorize(cp, np.abs(theta)), reml)
+        theta = np.sqrt(np.maximum(squares, 0.0))
+        return profiled_deviance(cp, factorize(cp, theta), reml)
 
-    def objective_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        return objective(theta), _central_gradient(objective, theta)
+    def criterion_and_gradient(squares: np.ndarray) -> tuple[float, np.ndarray]:
+        value = criterion(squares)
+        return value, _finite_difference_gradient(criterion, squares, value)
 
-    start = np.full(n_theta, THETA_START)
+    start = np.full(n_theta, THETA_START**2)
     started = time.perf_counter()
-    criterion_start = objective(start)
-    threads = 1 if cp.rest.shape[0] < _SINGLE_THREAD_BELOW else None
-    with _blas_controller().limit(limits=threads, user_api="blas"):
-        result = minimize(
-            objective_and_gradient,
-            start,
-            method=_METHOD,
-            jac=True,
-            bounds=[(0.0, None)] * n_theta,
-            options=_OPTIONS,
-        )
-    theta = np.maximum(np.asarray(result.x, dtype=float), 0.0)
+    criterion_start = criterion(start)
+    result = minimize(
+        criterion_and_gradient,
+        start,
+        method=_METHOD,
+        jac=True,
+        bounds=[(0.0, None)] * n_theta,
+        options=_OPTIONS,
+    )
+    theta = np.sqrt(np.maximum(np.asarray(result.x, dtype=float), 0.0))
     summary = OptimizationSummary(
-        method=f"{_METHOD} (scipy), central-difference gradient",
-        theta_start=tuple(start.tolist()),
+        method=f"{_METHOD} (scipy) over theta^2, finite-difference gradient",
+        theta_start=tuple(np.sqrt(start).tolist()),
         theta_end=tuple(theta.tolist()),
         criterion_start=criterion_start,
         criterion_end=float(result.fun),
@@ -118,18 +119,15 @@ def optimize_theta(
     return theta, summary
 
 
-@cache
-def _blas_controller() -> ThreadpoolController:
-    """One controller per process: discovering the BLAS libraries is slow."""
-    return ThreadpoolController()
-
-
-def _central_gradient(objective, theta: np.ndarray) -> np.ndarray:
-    """Central differences with a step relative to each theta."""
-    gradient = np.empty_like(theta)
-    for i in range(theta.shape[0]):
-        step = _STEP * max(1.0, abs(theta[i]))
-        shift = np.zeros_like(theta)
+def _finite_difference_gradient(criterion, squares: np.ndarray, value: float) -> np.ndarray:
+    """Central differences inside the domain, forward differences next to the bound 0."""
+    gradient = np.empty_like(squares)
+    for i in range(squares.shape[0]):
+        step = _STEP * max(1.0, abs(squares[i]))
+        shift = np.zeros_like(squares)
         shift[i] = step
-        gradient[i] = (objective(theta + shift) - objective(theta - shift)) / (2.0 * step)
+        if squares[i] > step:
+            gradient[i] = (criterion(squares + shift) - criterion(squares - shift)) / (2.0 * step)
+        else:
+            gradient[i] = (criterion(squares + shift) - value) / step
     return gradient
