@@ -15,6 +15,7 @@ the spec's order explicitly.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ from bayeshier.spec import build_spec
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _SETTINGS = settings(
-    max_examples=40,
+    max_examples=int(os.environ.get("BAYESHIER_PROPERTY_EXAMPLES", "40")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -99,6 +99,7 @@ def test_optimization_summary_records_start_end_and_evaluations() -> None:
 
 def test_non_convergence_warns(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(optimize._OPTIONS, "maxiter", 1)
+    monkeypatch.setattr(optimize, "_MAX_RESTARTS", 0)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         fit = fit_reml("Reaction ~ Days + (1|Subject)", datasets.load("sleepstudy"))
     assert not fit.optimization.converged

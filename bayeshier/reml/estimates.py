@@ -22,7 +22,7 @@ import scipy.linalg as sla
 from bayeshier.reml.crossprod import CrossProducts
 from bayeshier.reml.factor import BlockedFactor
 
-__all__ = ["Estimates", "estimates"]
+__all__ = ["Estimates", "estimates", "first_block_solve", "spherical_modes", "split_rest"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,41 +55,46 @@ def estimates(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> Estimates
     """Compute every point estimate from the factor at the optimum."""
     dof = cp.nobs - cp.n_fixed if reml else cp.nobs
     sigma2 = factor.pwrss() / dof
-    rest_solution = _rest_solution(factor)
-    q, p = cp.q_rest, cp.n_fixed
-    beta_work = rest_solution[q : q + p]
-    u_rest = rest_solution[:q]
-    u_first = _first_modes(cp, factor, beta_work, u_rest)
-    r_inv = sla.solve_triangular(cp.R, np.eye(p), check_finite=False)
+    modes, beta_work = spherical_modes(cp, factor)
+    r_inv = sla.solve_triangular(cp.R, np.eye(cp.n_fixed), check_finite=False)
     beta = r_inv @ (beta_work + cp.ols)
     vcov = sigma2 * _fixed_covariance_factor(factor, r_inv)
-    theta_levels = _split_rest(factor.rest_scale[:q], cp.rest_sizes)
-    blups = [factor.theta[0] * u_first] + [
-        scale * u for scale, u in zip(theta_levels, _split_rest(u_rest, cp.rest_sizes), strict=True)
-    ]
+    blups = [theta * u for theta, u in zip(factor.theta, modes, strict=True)]
     condvars = [sigma2 * v for v in _conditional_variances(cp, factor)]
     return Estimates(beta, vcov, float(np.sqrt(sigma2)), blups, condvars)
 
 
-def _rest_solution(factor: BlockedFactor) -> np.ndarray:
-    """Solve ``L_M[:-1, :-1]' x = L_M[-1, :-1]'`` for ``x = [u_rest; beta]``."""
+def spherical_modes(
+    cp: CrossProducts, factor: BlockedFactor
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Spherical modes ``u`` per factor (``b = Lambda u``) and ``beta`` in the ``Q`` basis."""
     L = factor.rest
-    return sla.solve_triangular(L[:-1, :-1], L[-1, :-1], lower=True, trans="T", check_finite=False)
+    q, p = cp.q_rest, cp.n_fixed
+    solution = sla.solve_triangular(
+        L[:-1, :-1], L[-1, :-1], lower=True, trans="T", check_finite=False
+    )
+    beta_work, u_rest = solution[q : q + p], solution[:q]
+    first_rhs = cp.first_sums[:, -1] - cp.first_sums[:, :-1] @ beta_work
+    u_first = first_block_solve(cp, factor, first_rhs, u_rest)
+    return [u_first, *split_rest(u_rest, cp.rest_sizes)], beta_work
 
 
-def _first_modes(
-    cp: CrossProducts, factor: BlockedFactor, beta_work: np.ndarray, u_rest: np.ndarray
+def first_block_solve(
+    cp: CrossProducts, factor: BlockedFactor, first_rhs: np.ndarray, rest_values: np.ndarray
 ) -> np.ndarray:
-    """Spherical modes of the first factor.
+    """Back-substitute through the first (diagonal) block of ``L_theta'``.
 
-    ``u_1 = theta_1 / d * (Z1'y - Z1'X beta - K' Lambda_r u_r)``.
+    Returns ``theta_1 / d * (first_rhs - K' Lambda_r rest_values)``, where
+    ``first_rhs`` holds per-level sums of the first factor (a vector or one
+    column per right-hand side) and ``rest_values`` the solution of the rest.
     """
-    sums = cp.first_sums
-    residual_sums = sums[:, -1] - sums[:, :-1] @ beta_work
+    rhs = first_rhs
     if cp.q_rest:
-        scaled_rest = factor.rest_scale[: cp.q_rest] * u_rest
-        residual_sums = residual_sums - cp.first_by_rest.T @ scaled_rest
-    return factor.theta[0] / factor.first_diag * residual_sums
+        scale = factor.rest_scale[: cp.q_rest]
+        scaled = scale * rest_values if rest_values.ndim == 1 else scale[:, None] * rest_values
+        rhs = rhs - cp.first_by_rest.T @ scaled
+    weights = factor.theta[0] / factor.first_diag
+    return weights * rhs if rhs.ndim == 1 else weights[:, None] * rhs
 
 
 def _fixed_covariance_factor(factor: BlockedFactor, r_inv: np.ndarray) -> np.ndarray:
@@ -115,9 +120,10 @@ def _conditional_variances(cp: CrossProducts, factor: BlockedFactor) -> list[np.
         theta_first / factor.first_diag
     )
     first = first + np.sum((l_inv @ coupling) ** 2, axis=0)
-    rest_parts = _split_rest(scale_rest**2 * rest, cp.rest_sizes)
+    rest_parts = split_rest(scale_rest**2 * rest, cp.rest_sizes)
     return [theta_first**2 * first, *rest_parts]
 
 
-def _split_rest(values: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:
+def split_rest(values: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:
+    """Split the rows of the rest block into one piece per factor."""
     return np.split(values, np.cumsum(sizes)[:-1]) if sizes else []

@@ -12,15 +12,21 @@ from scipy.optimize import minimize
 from bayeshier.errors import ConvergenceWarning
 from bayeshier.reml.crossprod import CrossProducts
 from bayeshier.reml.factor import factorize, profiled_deviance
+from bayeshier.reml.gradient import criterion_gradient
 
 __all__ = ["OptimizationSummary", "optimize_theta"]
 
 #: Start of every theta, as in lme4 (sigma_f = sigma).
 THETA_START = 1.0
 _METHOD = "L-BFGS-B"
-_OPTIONS = {"ftol": 1e-12, "gtol": 1e-6, "maxiter": 1000}
-#: Relative step of the central-difference gradient.
-_STEP = 1e-5
+_OPTIONS = {"ftol": 1e-13, "gtol": 1e-8, "maxiter": 1000}
+#: Below this theta^2 the analytic gradient (which divides by theta) gives way
+#: to a forward difference of this step in theta^2.
+_SMALL_SQUARE = 1e-8
+#: L-BFGS-B restarts (fresh curvature memory) while the projected gradient
+#: is larger than this.
+_GRADIENT_TOLERANCE = 1e-4
+_MAX_RESTARTS = 5
 
 
 @dataclass(frozen=True)
@@ -63,54 +69,53 @@ def optimize_theta(
 ) -> tuple[np.ndarray, OptimizationSummary]:
     """Find the theta >= 0 that minimises the REML criterion or the deviance.
 
-    The search runs over the squares ``s = theta^2 >= 0``. The criterion is
-    an even function of each theta, so its derivative in theta is 0 at
-    theta = 0 whatever the data: a gradient method working in theta would
-    take every boundary point for a minimum. In ``s`` the one-sided
-    derivative at 0 is informative (``f''(0) / 2``), so a boundary optimum is
-    accepted only when the criterion really rises away from it.
+    The search runs over the squares ``s = theta^2 >= 0`` with the analytic
+    gradient of :mod:`bayeshier.reml.gradient`. The criterion is an even
+    function of each theta, so its derivative in theta is 0 at theta = 0
+    whatever the data: a gradient method working in theta would take every
+    boundary point for a minimum. In ``s`` the one-sided derivative at 0 is
+    informative, so a boundary optimum is accepted only when the criterion
+    really rises away from it. L-BFGS-B is restarted from its end point while
+    the projected gradient is not small (a projected step can leave it with a
+    poor curvature model).
 
     Warns with :class:`~bayeshier.errors.ConvergenceWarning` if the optimiser
     stops without converging.
     """
-    evaluations = 0
-
-    def criterion(squares: np.ndarray) -> float:
-        nonlocal evaluations
-        evaluations += 1
-        theta = np.sqrt(np.maximum(squares, 0.0))
-        return profiled_deviance(cp, factorize(cp, theta), reml)
-
-    def criterion_and_gradient(squares: np.ndarray) -> tuple[float, np.ndarray]:
-        value = criterion(squares)
-        return value, _finite_difference_gradient(criterion, squares, value)
-
+    objective = _SquaredThetaObjective(cp, reml)
     start = np.full(n_theta, THETA_START**2)
     started = time.perf_counter()
-    criterion_start = criterion(start)
-    result = minimize(
-        criterion_and_gradient,
-        start,
-        method=_METHOD,
-        jac=True,
-        bounds=[(0.0, None)] * n_theta,
-        options=_OPTIONS,
-    )
-    theta = np.sqrt(np.maximum(np.asarray(result.x, dtype=float), 0.0))
+    criterion_start = objective.value(start)
+    squares = start
+    for _ in range(_MAX_RESTARTS + 1):
+        result = minimize(
+            objective.value_and_gradient,
+            squares,
+            method=_METHOD,
+            jac=True,
+            bounds=[(0.0, None)] * n_theta,
+            options=_OPTIONS,
+        )
+        squares = np.maximum(np.asarray(result.x, dtype=float), 0.0)
+        projected = _projected_gradient(squares, objective.value_and_gradient(squares)[1])
+        converged = bool(np.max(np.abs(projected), initial=0.0) <= _GRADIENT_TOLERANCE)
+        if converged:
+            break
+    theta = np.sqrt(squares)
     summary = OptimizationSummary(
-        method=f"{_METHOD} (scipy) over theta^2, finite-difference gradient",
+        method=f"{_METHOD} (scipy) over theta^2, analytic gradient",
         theta_start=tuple(np.sqrt(start).tolist()),
         theta_end=tuple(theta.tolist()),
         criterion_start=criterion_start,
         criterion_end=float(result.fun),
-        evaluations=evaluations,
-        converged=bool(result.success),
+        evaluations=objective.evaluations,
+        converged=converged,
         message=str(result.message),
         seconds=time.perf_counter() - started,
     )
     if not summary.converged:
         warnings.warn(
-            f"The optimiser did not converge ({summary.message}) after {evaluations} "
+            f"The optimiser did not converge ({summary.message}) after {summary.evaluations} "
             f"evaluations; theta = {np.round(theta, 6).tolist()}. The estimates may be "
             "inaccurate: check the model (scaling of predictors, tiny groups).",
             ConvergenceWarning,
@@ -119,15 +124,36 @@ def optimize_theta(
     return theta, summary
 
 
-def _finite_difference_gradient(criterion, squares: np.ndarray, value: float) -> np.ndarray:
-    """Central differences inside the domain, forward differences next to the bound 0."""
-    gradient = np.empty_like(squares)
-    for i in range(squares.shape[0]):
-        step = _STEP * max(1.0, abs(squares[i]))
-        shift = np.zeros_like(squares)
-        shift[i] = step
-        if squares[i] > step:
-            gradient[i] = (criterion(squares + shift) - criterion(squares - shift)) / (2.0 * step)
-        else:
-            gradient[i] = (criterion(squares + shift) - value) / step
-    return gradient
+class _SquaredThetaObjective:
+    """The profiled criterion and its gradient as functions of ``s = theta^2``."""
+
+    def __init__(self, cp: CrossProducts, reml: bool) -> None:
+        self.cp = cp
+        self.reml = reml
+        self.evaluations = 0
+
+    def value(self, squares: np.ndarray) -> float:
+        self.evaluations += 1
+        return profiled_deviance(self.cp, factorize(self.cp, np.sqrt(squares)), self.reml)
+
+    def value_and_gradient(self, squares: np.ndarray) -> tuple[float, np.ndarray]:
+        squares = np.maximum(squares, 0.0)
+        theta = np.sqrt(squares)
+        self.evaluations += 1
+        factor = factorize(self.cp, theta)
+        value = profiled_deviance(self.cp, factor, self.reml)
+        small = squares < _SMALL_SQUARE
+        gradient = np.zeros_like(squares)
+        if not small.all():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gradient = criterion_gradient(self.cp, factor, self.reml) / (2.0 * theta)
+        for i in np.flatnonzero(small):
+            shifted = squares.copy()
+            shifted[i] += _SMALL_SQUARE
+            gradient[i] = (self.value(shifted) - value) / _SMALL_SQUARE
+        return value, gradient
+
+
+def _projected_gradient(squares: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """The gradient with components pushing into the bound ``s = 0`` removed."""
+    return np.where((squares <= 0.0) & (gradient > 0.0), 0.0, gradient)
