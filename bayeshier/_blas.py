@@ -15,7 +15,7 @@ from threadpoolctl import ThreadpoolController
 __all__ = ["blas_threads_for"]
 
 #: Below this size of the dense block, BLAS runs on one thread.
-SINGLE_THREAD_BELOW = 256
+SINGLE_THREAD_BELOW = 4096
 
 
 @cache
