@@ -1,19 +1,43 @@
-"""bayeshier: Bayesian hierarchical regression, side by side with REML/BLUP."""
+"""bayeshier: Bayesian hierarchical regression, side by side with REML/BLUP.
 
-from bayeshier import datasets
+Main entry points: :func:`fit_reml` (the embedded REML/ML solver),
+:class:`Model` (the PyMC twin), :func:`compare` (the side-by-side table),
+:mod:`bayeshier.shrinkage` and :mod:`bayeshier.plots` (imported on first use,
+so that importing bayeshier does not load matplotlib).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from bayeshier import datasets, shrinkage
+from bayeshier.compare import Comparison, compare
 from bayeshier.errors import BayeshierError, DataError, FormulaError, ModelError
 from bayeshier.reml import RemlFit, fit_reml
 from bayeshier.spec import ModelSpec, build_spec
 
 __all__ = [
     "BayeshierError",
+    "Comparison",
     "DataError",
     "FormulaError",
     "ModelError",
     "ModelSpec",
     "RemlFit",
     "build_spec",
+    "compare",
     "datasets",
     "fit_reml",
+    "plots",
+    "shrinkage",
 ]
 __version__ = "0.1.0"
+
+_LAZY_MODULES = {"plots"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"bayeshier.{name}")
+    raise AttributeError(f"module 'bayeshier' has no attribute {name!r}")

@@ -1,0 +1,365 @@
+"""bayeshier.compare: REML, OLS / no pooling and the posterior side by side."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from conftest import fitted_case, load_reference
+
+from bayeshier import datasets, fit_reml
+from bayeshier.compare import (
+    FIXED_COLUMNS,
+    GROUP_COLUMNS,
+    VARIANCE_COLUMNS,
+    Comparison,
+    compare,
+    explain_ols_vs_gls,
+    no_pooling,
+)
+from bayeshier.errors import DataError
+from bayeshier.reml import RemlFit
+
+CHAINS, DRAWS = 2, 400
+
+#: The published fe / re tables of the seed scenarios: (no pooling, BLUP) per group, from
+#: lme4's reference fits (tests/fixtures/lme4/seed_model*.json: ``lm.coef`` printed to 6
+#: decimals; ``fixef + ranef`` to 5).
+SEED_TABLES = {
+    "seed_model1": {
+        "1": (17.885275, 15.98970),
+        "2": (18.387367, 15.98970),
+        "3": (14.851083, 15.98970),
+        "4": (14.928015, 15.98970),
+        "5": (13.896750, 15.98970),
+    },
+    "seed_model1b": {
+        "1": (15.290635, 15.29543),
+        "2": (14.055573, 14.08403),
+        "3": (13.970532, 14.00061),
+        "4": (16.946971, 16.92004),
+        "5": (17.440847, 17.40445),
+    },
+    "seed_model2": {
+        "1": (10.979130, 11.32996),
+        "2": (13.002723, 13.14321),
+        "3": (26.118189, 24.89539),
+        "4": (12.109896, 12.34319),
+        "5": (9.561495, 10.05968),
+    },
+    "seed_model3": {
+        "1": (13.086287, 13.19965),
+        "2": (16.369315, 16.31164),
+        "3": (17.601493, 17.47962),
+        "4": (15.510977, 15.49802),
+        "5": (13.743094, 13.82224),
+    },
+}
+
+
+def synthetic_posterior(fit: RemlFit, seed: int = 0) -> xr.DataTree:
+    """A DataTree shaped like Model.sample()'s, with draws centred on the REML fit."""
+    rng = np.random.default_rng(seed)
+    shape = (CHAINS, DRAWS)
+    posterior = {
+        "beta": xr.DataArray(
+            fit.fixef.to_numpy() + fit.se.to_numpy() * rng.standard_normal((*shape, len(fit.se))),
+            dims=("chain", "draw", "fixed"),
+            coords={"fixed": list(fit.fixef.index)},
+        ),
+        "sigma": xr.DataArray(fit.sigma * np.exp(0.05 * rng.standard_normal(shape)),
+                              dims=("chain", "draw")),
+    }  # fmt: skip
+    for k, factor in enumerate(fit.spec.factors):
+        modes = fit.ranef[factor.name]["Intercept"].to_numpy()
+        sds = np.sqrt(fit.condvar[factor.name]["Intercept"].to_numpy())
+        dim = f"{factor.name}_level"
+        posterior[factor.name] = xr.DataArray(
+            modes + sds * rng.standard_normal((*shape, len(modes))),
+            dims=("chain", "draw", dim),
+            coords={dim: list(factor.levels)},
+        )
+        sd = max(fit.theta[k] * fit.sigma, 0.1)
+        posterior[f"sd_{factor.name}"] = xr.DataArray(
+            sd * np.exp(0.3 * rng.standard_normal(shape)), dims=("chain", "draw")
+        )
+    response = fit.spec.response
+    obs = {"obs": np.arange(fit.nobs)}
+    replicated = fit.fitted + fit.sigma * rng.standard_normal((*shape, fit.nobs))
+    return xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset(posterior),
+            "sample_stats": xr.Dataset(
+                {
+                    "energy": (("chain", "draw"), rng.standard_normal(shape)),
+                    "diverging": (("chain", "draw"), np.zeros(shape, dtype=bool)),
+                }
+            ),
+            "observed_data": xr.Dataset({response: xr.DataArray(fit.spec.y, dims="obs",
+                                                                coords=obs)}),
+            "posterior_predictive": xr.Dataset(
+                {response: xr.DataArray(replicated, dims=("chain", "draw", "obs"), coords=obs)}
+            ),
+        }
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def mpg_cmp() -> Comparison:
+    fit = fitted_case("mpg_class")
+    return compare(fit, synthetic_posterior(fit))
+
+
+# ------------------------------------------------------------ seed tables
+@pytest.mark.parametrize("name", sorted(SEED_TABLES))
+def test_seed_tables_reproduce_the_published_fe_and_re(name):
+    cmp = compare(fit_reml("y ~ 1 + (1|g)", datasets.load(name)))
+    table = cmp.groups.set_index("level")[["no_pooling", "blup"]]
+    expected = pd.DataFrame.from_dict(
+        SEED_TABLES[name], orient="index", columns=["no_pooling", "blup"]
+    )
+    assert list(table.index) == list(expected.index)
+    # no pooling: every printed digit (6 decimals)
+    np.testing.assert_allclose(table["no_pooling"], expected["no_pooling"], rtol=0, atol=5e-7)
+    # BLUPs: within 3e-5 of the published values
+    np.testing.assert_allclose(table["blup"], expected["blup"], rtol=0, atol=3e-5)
+
+
+def test_seed_model2_group3_matches_the_published_blup():
+    cmp = compare(fit_reml("y ~ 1 + (1|g)", datasets.load("seed_model2")))
+    row = cmp.groups.set_index("level").loc["3"]
+    assert row["no_pooling"] == pytest.approx(26.118189, abs=5e-7)
+    assert abs(row["blup"] - 24.89537) < 3e-5  # published (older lme4)
+
+
+@pytest.mark.parametrize("name", sorted(SEED_TABLES))
+def test_seed_no_pooling_matches_lm_coef_exactly(name):
+    reference = load_reference(name)
+    cmp = compare(fitted_case(name))
+    expected = [reference["lm"]["coef"][f"g{level}"] for level in cmp.groups["level"]]
+    np.testing.assert_allclose(cmp.groups["no_pooling"], expected, rtol=1e-10)
+
+
+# ---------------------------------------------------------- fixed effects
+@pytest.mark.parametrize("case", ["mpg_class", "sleepstudy_intercept"])
+def test_ols_columns_are_lm_of_the_fixed_part(case):
+    reference = load_reference(case)["lm"]
+    table = compare(fitted_case(case)).fixed.set_index("term")
+    for lm_name, value in reference["coef"].items():
+        term = "Intercept" if lm_name == "(Intercept)" else lm_name
+        assert table.loc[term, "ols"] == pytest.approx(value, rel=1e-6, abs=1e-6)
+        assert table.loc[term, "ols_se"] == pytest.approx(reference["se"][lm_name], rel=1e-6)
+
+
+def test_reml_columns_are_the_fit(mpg_cmp):
+    fit = mpg_cmp.fit
+    table = mpg_cmp.fixed.set_index("term")
+    np.testing.assert_array_equal(table["reml"], fit.fixef)
+    np.testing.assert_array_equal(table["reml_se"], fit.se)
+
+
+def test_columns_without_and_with_a_posterior(mpg_cmp):
+    bare = compare(fitted_case("mpg_class"))
+    assert list(bare.fixed.columns) == FIXED_COLUMNS[:5]
+    assert list(bare.groups.columns) == GROUP_COLUMNS[:7]
+    assert list(bare.variances.columns) == VARIANCE_COLUMNS[:2]
+    assert not bare.has_posterior
+    assert list(mpg_cmp.fixed.columns) == FIXED_COLUMNS
+    assert list(mpg_cmp.groups.columns) == GROUP_COLUMNS
+    assert list(mpg_cmp.variances.columns) == VARIANCE_COLUMNS
+    assert mpg_cmp.has_posterior
+
+
+# ------------------------------------------------------------ group table
+def test_group_columns_are_coef_condvar_and_lambda(mpg_cmp):
+    fit = mpg_cmp.fit
+    block = mpg_cmp.groups.set_index("level")
+    np.testing.assert_allclose(block["blup"], fit.coef()["class"]["Intercept"], rtol=1e-12)
+    np.testing.assert_allclose(block["cond_sd"] ** 2, fit.condvar["class"]["Intercept"])
+    sd2 = (fit.theta[0] * fit.sigma) ** 2
+    np.testing.assert_allclose(
+        block["shrinkage"], sd2 / (sd2 + fit.sigma**2 / block["n"]), rtol=1e-12
+    )
+    assert block["n"].sum() == fit.nobs
+
+
+def test_no_pooling_with_covariates_is_lm_with_level_means_coding():
+    fit = fitted_case("mpg_class")
+    data = datasets.load("mpg")
+    indicators = pd.get_dummies(data["class"], dtype=float)
+    design = np.column_stack([indicators.to_numpy(), data[["displ", "year"]].to_numpy(float)])
+    coef = np.linalg.lstsq(design, data["hwy"].to_numpy(float), rcond=None)[0]
+    ours = no_pooling(fit.spec, "class")
+    np.testing.assert_allclose(ours[list(indicators.columns)], coef[:7], rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("case", "blocks"),
+    [("penicillin_crossed", {"plate": 24, "sample": 6}),
+     ("pastes_nested", {"cask:batch": 30, "batch": 10})],
+)  # fmt: skip
+def test_one_block_per_factor_for_crossed_and_nested(case, blocks):
+    fit = fitted_case(case)
+    cmp = compare(fit, synthetic_posterior(fit))
+    assert cmp.groups.groupby("group", sort=False).size().to_dict() == blocks
+    assert list(cmp.variances["component"]) == [*blocks, "Residual"]
+    for name in blocks:
+        block = cmp.group_block(name)
+        expected = fit.fixef["Intercept"] + fit.ranef[name]["Intercept"].to_numpy()
+        np.testing.assert_allclose(block["blup"], expected)
+    assert "other random factors" in cmp.to_text()
+
+
+# -------------------------------------------------------------- posterior
+def test_posterior_group_column_is_intercept_plus_effect_per_draw(mpg_cmp):
+    fit = mpg_cmp.fit
+    posterior = synthetic_posterior(fit)["posterior"].to_dataset()
+    combined = posterior["class"] + posterior["beta"].sel(fixed="Intercept")
+    block = mpg_cmp.groups.set_index("level")
+    means = combined.mean(("chain", "draw")).to_series()
+    np.testing.assert_allclose(block["post_mean"], means[block.index], rtol=1e-12)
+    sds = combined.std(("chain", "draw"), ddof=1).to_series()
+    np.testing.assert_allclose(block["post_sd"], sds[block.index], rtol=1e-12)
+    assert (block["hdi_low"] < block["post_mean"]).all()
+    assert (block["post_mean"] < block["hdi_high"]).all()
+
+
+def test_hdi_prob_sets_the_interval_width():
+    fit = fitted_case("sleepstudy_intercept")
+    tree = synthetic_posterior(fit)
+    wide = compare(fit, tree, hdi_prob=0.94).fixed
+    narrow = compare(fit, tree, hdi_prob=0.5).fixed
+    assert ((wide["hdi_high"] - wide["hdi_low"]) > (narrow["hdi_high"] - narrow["hdi_low"])).all()
+    beta = tree["posterior"]["beta"].sel(fixed="Days").to_numpy().ravel()
+    inside = np.mean((beta >= wide.loc[1, "hdi_low"]) & (beta <= wide.loc[1, "hdi_high"]))
+    assert inside == pytest.approx(0.94, abs=0.01)
+    with pytest.raises(DataError, match="hdi_prob"):
+        compare(fit, tree, hdi_prob=94)
+
+
+def test_variance_table_reads_sd_and_sigma(mpg_cmp):
+    posterior = synthetic_posterior(mpg_cmp.fit)["posterior"]
+    table = mpg_cmp.variances.set_index("component")
+    assert table.loc["class", "post_median"] == pytest.approx(float(posterior["sd_class"].median()))
+    assert table.loc["Residual", "post_mean"] == pytest.approx(float(posterior["sigma"].mean()))
+    assert table.loc["Residual", "reml_sd"] == mpg_cmp.fit.sigma
+
+
+def test_accepts_a_bare_posterior_dataset(mpg_cmp):
+    posterior = synthetic_posterior(mpg_cmp.fit)["posterior"].to_dataset()
+    again = compare(mpg_cmp.fit, posterior)
+    pd.testing.assert_frame_equal(again.groups, mpg_cmp.groups)
+
+
+def test_a_posterior_of_another_model_is_refused():
+    fit = fitted_case("mpg_class")
+    other = synthetic_posterior(fitted_case("sleepstudy_intercept"))
+    with pytest.raises(DataError, match=r"lacks variable.*'class', 'sd_class'"):
+        compare(fit, other)
+    posterior = synthetic_posterior(fit)["posterior"].to_dataset()
+    with pytest.raises(DataError, match="lacks level"):
+        compare(fit, posterior.isel(class_level=slice(0, 5)))
+    with pytest.raises(DataError, match=r"beta lacks the term.*'year'"):
+        compare(fit, posterior.isel(fixed=slice(0, 2)))
+
+
+# ------------------------------------------------------- text and HTML
+def test_text_lists_every_table_with_a_reading(mpg_cmp):
+    text = str(mpg_cmp)
+    assert text == mpg_cmp.to_text()
+    for header in ("ols_se", "no_pooling", "shrinkage", "post_median", "hdi_high"):
+        assert header in text
+    assert text.count("-> ") == 3
+    assert "lm(hwy ~ 0 + class + displ + year)" in text
+    assert "94% HDI" in text
+
+
+def test_text_orders_levels_by_shrinkage_or_size(mpg_cmp):
+    def level_order(text: str) -> list[str]:
+        levels = mpg_cmp.groups["level"].tolist()
+        rows = [line.split()[0] for line in text.splitlines() if line.split()[:1]]
+        return [r for r in rows if r in levels]
+
+    by_lambda = mpg_cmp.groups.sort_values("shrinkage")["level"].tolist()
+    assert level_order(mpg_cmp.to_text(order="shrinkage")) == by_lambda
+    assert level_order(mpg_cmp.to_text(order="level")) == mpg_cmp.groups["level"].tolist()
+    assert by_lambda[0] == "2seater"  # the smallest class is shrunk most
+
+
+def test_text_columns_are_aligned(mpg_cmp):
+    lines = mpg_cmp.to_text().splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("level")))
+    block = lines[start : start + 8]
+    ends = {len(line) for line in block}
+    assert len(ends) == 1  # right-aligned numbers end in the same column
+
+
+def test_readings_say_what_the_table_shows():
+    singular = compare(fitted_case("seed_model1"))
+    assert "singular" in singular.readings()["g"]
+    balanced = compare(fitted_case("seed_model2"))
+    assert "n = 5" in balanced.readings()["g"]
+    assert "agree" in balanced.readings()["fixed"]
+    mpg = compare(fitted_case("mpg_class"))
+    assert re.search(r"2seater, n = 5\) to 0\.993 \(suv, n = 62\)", mpg.readings()["class"])
+    assert "displ" in mpg.readings()["fixed"]
+
+
+def test_html_has_one_table_per_block_with_right_aligned_numbers(mpg_cmp):
+    html = mpg_cmp._repr_html_()
+    assert html.count("<table>") == 3
+    assert html.count("<tr>") == 3 + 3 + 7 + 2  # header rows + fixed + levels + variances
+    assert "text-align:right" in html
+    assert "2seater" in html
+    assert html.count("<i>") == 3
+
+
+def test_html_escapes_level_labels():
+    data = datasets.load("dyestuff")
+    data["Batch"] = data["Batch"].cat.rename_categories(lambda c: f"<{c}>")
+    cmp = compare(fit_reml("Yield ~ 1 + (1|Batch)", data))
+    assert "&lt;A&gt;" in cmp._repr_html_()
+    assert "<A>" not in cmp._repr_html_()
+
+
+# ------------------------------------------------------------ OLS vs GLS
+def test_explanation_names_terms_factor_and_sizes():
+    cmp = compare(fitted_case("mpg_class"))
+    text = explain_ols_vs_gls(cmp)
+    assert text == cmp.explain_ols_vs_gls()
+    fixed = cmp.fixed.set_index("term")
+    for term in ("displ", "year"):
+        assert term in text
+        assert f"{fixed.loc[term, 'ols']:.4g}" in text
+        assert f"{fixed.loc[term, 'reml']:.4g}" in text
+    assert "class" in text and "234 rows" in text
+    assert "independent" in text and "correlat" in text
+    assert "5.8 GLS standard errors" in text  # displ moves by 5.8 REML se
+    assert "lm(hwy ~ 0 + class + displ + year)" in text
+
+
+def test_explanation_of_a_balanced_intercept_only_model():
+    text = compare(fitted_case("seed_model2")).explain_ols_vs_gls()
+    assert "the same estimate" in text
+    assert "se 1.51" in text and "se 3" in text
+
+
+# --------------------------------------------------------------- sampling
+@pytest.mark.sampling
+def test_compare_with_a_real_posterior():
+    from bayeshier.model import Model
+
+    data = datasets.load("seed_model2")
+    fit = fit_reml("y ~ 1 + (1|g)", data)
+    idata = Model("y ~ 1 + (1|g)", data).sample(
+        draws=300, tune=300, chains=2, random_seed=4, progressbar=False
+    )
+    cmp = compare(fit, idata)
+    block = cmp.groups
+    assert cmp.has_posterior and block["post_mean"].notna().all()
+    # the posterior means sit near the BLUPs, inside their own HDIs
+    assert ((block["post_mean"] - block["blup"]).abs() < block["post_sd"]).all()
+    assert ((block["hdi_low"] < block["blup"]) & (block["blup"] < block["hdi_high"])).all()

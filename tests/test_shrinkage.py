@@ -1,0 +1,182 @@
+"""bayeshier.shrinkage: the BLUP as a normal-normal posterior, lambda, the seed scenarios."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import fitted_case, load_reference
+
+from bayeshier import datasets, shrinkage
+from bayeshier.errors import ModelError
+
+SINGLE_FACTOR_CASES = [
+    "dyestuff",
+    "dyestuff_ml",
+    "dyestuff2_singular",
+    "mpg_class",
+    "mpg_class_ml",
+    "seed_model1",
+    "seed_model1b",
+    "seed_model2",
+    "seed_model3",
+    "sleepstudy_intercept",
+]
+COLUMNS = ["prior_sd", "data_mean", "data_var", "weight", "posterior_mean", "posterior_var"]
+
+
+def _reference_series(reference: dict, key: str, factor: str, index: pd.Index) -> np.ndarray:
+    values = reference[key][factor]
+    return np.array([values[level] for level in index])
+
+
+# ------------------------------------------------------ normal-normal view
+@pytest.mark.parametrize("case", SINGLE_FACTOR_CASES)
+def test_normal_prior_posterior_is_the_blup_and_condvar(case):
+    fit = fitted_case(case)
+    table = shrinkage.normal_prior_posterior(fit)
+    factor = fit.spec.factors[0].name
+    assert list(table.columns) == COLUMNS
+    assert table.index.name == factor
+    # exact identity with our own REML fit
+    np.testing.assert_allclose(
+        table["posterior_mean"], fit.ranef[factor]["Intercept"], rtol=0, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        table["posterior_var"], fit.condvar[factor]["Intercept"], rtol=0, atol=1e-10
+    )
+    # and lme4's numbers, to the reference tolerance of the REML fit itself
+    reference = load_reference(case)
+    ranef = _reference_series(reference, "ranef", factor, table.index)
+    condvar = _reference_series(reference, "condVar", factor, table.index)
+    np.testing.assert_allclose(table["posterior_mean"], ranef, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(table["posterior_var"], condvar, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", SINGLE_FACTOR_CASES)
+def test_pieces_follow_the_precision_weighted_formula(case):
+    fit = fitted_case(case)
+    table = shrinkage.normal_prior_posterior(fit)
+    factor = fit.spec.factors[0]
+    counts = factor.counts()
+    residual = fit.spec.y - fit.spec.X @ fit.fixef.to_numpy()
+    means = pd.Series(residual).groupby(factor.codes).mean().to_numpy()
+    np.testing.assert_allclose(table["data_mean"], means, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(table["data_var"], fit.sigma**2 / counts, rtol=1e-12)
+    prior_var = table["prior_sd"] ** 2
+    np.testing.assert_allclose(
+        table["weight"], prior_var / (prior_var + table["data_var"]), rtol=1e-12
+    )
+    assert table.attrs["center"] == pytest.approx(fit.fixef["Intercept"])
+
+
+@pytest.mark.parametrize("case", ["seed_model1", "dyestuff2_singular"])
+def test_singular_fit_posterior_is_the_prior(case):
+    table = shrinkage.normal_prior_posterior(fitted_case(case))
+    assert (table["prior_sd"] == 0).all()
+    assert (table["weight"] == 0).all()
+    assert (table["posterior_mean"] == 0).all()
+    assert (table["posterior_var"] == 0).all()
+    assert (table["data_var"] > 0).all()
+
+
+def test_several_factors_need_a_choice_and_match_the_blups():
+    fit = fitted_case("penicillin_crossed")
+    with pytest.raises(ModelError, match=r"plate.*sample"):
+        shrinkage.normal_prior_posterior(fit)
+    for name in ("plate", "sample"):
+        table = shrinkage.normal_prior_posterior(fit, factor=name)
+        np.testing.assert_allclose(
+            table["posterior_mean"], fit.ranef[name]["Intercept"], rtol=0, atol=1e-10
+        )
+        # holding the other factor's effects fixed removes their uncertainty
+        assert (table["posterior_var"] < fit.condvar[name]["Intercept"]).all()
+
+
+# ------------------------------------------------------------------ lambda
+def test_factors_lists_every_level_of_every_factor():
+    fit = fitted_case("pastes_nested")
+    table = shrinkage.factors(fit)
+    assert list(table.columns) == ["factor", "level", "n", "shrinkage"]
+    assert table.groupby("factor", sort=False).size().to_dict() == {"cask:batch": 30, "batch": 10}
+    assert table["shrinkage"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("case", ["dyestuff", "mpg_class", "sleepstudy_intercept"])
+def test_single_factor_lambda_is_one_minus_condvar_share(case):
+    fit = fitted_case(case)
+    name = fit.spec.factors[0].name
+    sd = shrinkage.factor_sd(fit, name)
+    table = shrinkage.factors(fit)
+    expected = 1 - fit.condvar[name]["Intercept"].to_numpy() / sd**2
+    np.testing.assert_allclose(table["shrinkage"], expected, rtol=1e-10)
+
+
+def test_weights_grow_with_group_size_and_variance_ratio():
+    n = np.array([1, 5, 25, 500])
+    small, large = shrinkage.weights(1.0, 5.0, n), shrinkage.weights(5.0, 5.0, n)
+    assert np.all(np.diff(small) > 0)
+    assert np.all(large > small)
+    assert shrinkage.weights(1.0, 5.0, [5])[0] == pytest.approx(1 / (1 + 5))
+    assert shrinkage.weights(0.0, 5.0, [5])[0] == 0.0
+
+
+def test_curves_are_tidy():
+    table = shrinkage.curves([0.04, 1.0], sizes=[1, 10, 100])
+    assert list(table.columns) == ["ratio", "n", "shrinkage"]
+    assert len(table) == 6
+    row = table[(table["ratio"] == 1.0) & (table["n"] == 10)]
+    assert row["shrinkage"].item() == pytest.approx(10 / 11)
+
+
+def test_variance_ratio():
+    fit = fitted_case("seed_model2")
+    assert shrinkage.variance_ratio(fit, "g") == pytest.approx(fit.theta[0] ** 2)
+
+
+# --------------------------------------------------------------- scenarios
+def test_seed_scenarios_describe_the_classic_designs():
+    designs = {s.name: (s.n_groups, s.n_per_group, s.sigma_g, s.sigma_e)
+               for s in shrinkage.SEED_SCENARIOS}  # fmt: skip
+    assert designs == {
+        "seed_model1": (5, 5, 1.0, 5.0),
+        "seed_model1b": (5, 500, 1.0, 5.0),
+        "seed_model2": (5, 5, 5.0, 5.0),
+        "seed_model3": (5, 5, 5.0, 1.0),
+    }
+
+
+def test_bundled_scenarios_are_the_exact_data_sets():
+    data = shrinkage.scenarios(bundled=True)
+    assert list(data) == ["seed_model1", "seed_model1b", "seed_model2", "seed_model3"]
+    for name, frame in data.items():
+        pd.testing.assert_frame_equal(frame, datasets.load(name))
+    assert len(data["seed_model1b"]) == 2500
+
+
+def test_simulated_scenarios_have_the_design_and_are_reproducible():
+    first, again = shrinkage.scenarios(seed=3), shrinkage.scenarios(seed=3)
+    for scenario in shrinkage.SEED_SCENARIOS:
+        frame = first[scenario.name]
+        assert len(frame) == scenario.n_groups * scenario.n_per_group
+        assert frame["g"].value_counts().eq(scenario.n_per_group).all()
+        pd.testing.assert_frame_equal(frame, again[scenario.name])
+    assert not first["seed_model2"]["y"].equals(shrinkage.scenarios(seed=4)["seed_model2"]["y"])
+
+
+def test_simulate_recovers_the_variances_on_a_large_design():
+    frame = shrinkage.simulate(400, 50, 2.0, 1.0, seed=1)
+    group_means = frame.groupby("g", observed=True)["y"].mean()
+    within = frame["y"] - frame["g"].map(group_means).astype(float)
+    assert within.std() == pytest.approx(1.0, rel=0.03)
+    assert group_means.std() == pytest.approx(2.0, rel=0.1)
+    with pytest.raises(ModelError):
+        shrinkage.simulate(1, 5, 1.0, 1.0)
+
+
+def test_scenario_fits_show_the_four_regimes():
+    fits = shrinkage.scenario_fits().set_index("scenario")
+    assert fits.loc["seed_model1", "shrinkage"] == 0.0  # singular: complete pooling
+    assert fits.loc["seed_model1b", "shrinkage"] > 0.95  # 500 rows outweigh a small variance
+    assert fits.loc["seed_model3", "shrinkage"] > fits.loc["seed_model2", "shrinkage"]
+    assert fits.loc["seed_model2", "true_shrinkage"] == pytest.approx(5 / 6)
