@@ -26,6 +26,9 @@ from bayeshier.spec import ModelSpec, thin_r
 
 __all__ = ["CrossProducts", "cross_products"]
 
+#: Largest number of possible level pairs handled with a dense marker array.
+_DENSE_KEY_SPACE = 50_000_000
+
 
 @dataclass(frozen=True, eq=False)
 class CrossProducts:
@@ -155,10 +158,24 @@ def _outer_products_by_level(cross: sp.csr_matrix) -> tuple[sp.csr_matrix, np.nd
     block_start = np.repeat(np.cumsum(repeats) - repeats, repeats)
     right = by_level.indptr[entry_level[left]] + (np.arange(left.size) - block_start)
     keys = by_level.indices[left].astype(np.int64) * n_rest + by_level.indices[right]
-    index, pair = np.unique(keys, return_inverse=True)
+    index, pair = _compact_keys(keys, n_rest * n_rest)
     values = by_level.data[left] * by_level.data[right]
     outer = sp.csr_matrix((values, (pair, entry_level[left])), shape=(index.size, n_levels))
     return outer, index
+
+
+def _compact_keys(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys and each key's position among them (``np.unique``).
+
+    When the key space is small enough, marking the keys present and taking
+    a cumulative sum gives the same answer without sorting.
+    """
+    if key_space > _DENSE_KEY_SPACE:
+        return np.unique(keys, return_inverse=True)
+    present = np.zeros(key_space, dtype=bool)
+    present[keys] = True
+    position = np.cumsum(present) - 1
+    return np.flatnonzero(present), position[keys]
 
 
 def _level_sums(

@@ -24,8 +24,10 @@ _OPTIONS = {"ftol": 1e-13, "gtol": 1e-8, "maxiter": 1000}
 #: to a forward difference of this step in theta^2.
 _SMALL_SQUARE = 1e-8
 #: L-BFGS-B restarts (fresh curvature memory) while the projected gradient
-#: is larger than this.
-_GRADIENT_TOLERANCE = 1e-4
+#: is larger than this, relative to the criterion (at least 1e4): the
+#: criterion grows with the rows, and so does the rounding in its gradient.
+_GRADIENT_TOLERANCE = 1e-8
+_CRITERION_FLOOR = 1e4
 _MAX_RESTARTS = 5
 
 
@@ -97,8 +99,11 @@ def optimize_theta(
             options=_OPTIONS,
         )
         squares = np.maximum(np.asarray(result.x, dtype=float), 0.0)
-        projected = _projected_gradient(squares, objective.value_and_gradient(squares)[1])
-        converged = bool(np.max(np.abs(projected), initial=0.0) <= _GRADIENT_TOLERANCE)
+        value, gradient = objective.value_and_gradient(squares)
+        tolerance = _GRADIENT_TOLERANCE * max(abs(value), _CRITERION_FLOOR)
+        converged = bool(
+            np.max(np.abs(_projected_gradient(squares, gradient)), initial=0.0) <= tolerance
+        )
         if converged:
             break
     theta = np.sqrt(squares)
