@@ -13,7 +13,15 @@ from typing import Any
 
 from bayeshier import datasets, shrinkage
 from bayeshier.compare import Comparison, compare
-from bayeshier.errors import BayeshierError, DataError, FormulaError, ModelError
+from bayeshier.diagnostics import diagnose
+from bayeshier.errors import (
+    BayeshierError,
+    DataError,
+    FormulaError,
+    ModelError,
+    SamplingWarning,
+)
+from bayeshier.model import Model
 from bayeshier.reml import RemlFit, fit_reml
 from bayeshier.spec import ModelSpec, build_spec
 
@@ -22,12 +30,15 @@ __all__ = [
     "Comparison",
     "DataError",
     "FormulaError",
+    "Model",
     "ModelError",
     "ModelSpec",
     "RemlFit",
+    "SamplingWarning",
     "build_spec",
     "compare",
     "datasets",
+    "diagnose",
     "fit_reml",
     "plots",
     "shrinkage",

@@ -16,6 +16,7 @@ __all__ = [
     "FormulaError",
     "ModelError",
     "RankDeficiencyWarning",
+    "SamplingWarning",
     "close_matches_hint",
 ]
 
@@ -42,6 +43,10 @@ class ConvergenceWarning(UserWarning):
 
 class RankDeficiencyWarning(UserWarning):
     """Aliased fixed-effect columns were dropped, as lme4 does."""
+
+
+class SamplingWarning(UserWarning):
+    """A posterior sample failed a convergence check (see :func:`bayeshier.diagnose`)."""
 
 
 def close_matches_hint(name: str, candidates: Iterable[str]) -> str:

@@ -1,0 +1,198 @@
+"""Convergence diagnostics of a posterior sample, in one table with plain-language warnings.
+
+:func:`diagnose` gathers ArviZ's per-parameter diagnostics (rank-normalised
+split R-hat, bulk and tail effective sample size, Monte Carlo standard
+errors) and the per-chain sampler checks (divergent transitions, E-BFMI),
+compares them with the usual thresholds (Vehtari et al. 2021; Betancourt
+2016) and says in words what failed and what to try.
+
+==========================  ========================  =============================
+check                       fails when                meaning
+==========================  ========================  =============================
+``r_hat``                   > 1.01                    chains disagree
+``ess_bulk``                < 100 per chain           too few draws for the mean
+``ess_tail``                < 100 per chain           too few draws for intervals
+``divergences``             > 0                       biased exploration
+``bfmi``                    < 0.3                     poor exploration of scales
+==========================  ========================  =============================
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayeshier.errors import ModelError, SamplingWarning
+
+__all__ = ["BFMI_MIN", "ESS_PER_CHAIN_MIN", "RHAT_MAX", "SamplingWarning", "diagnose"]
+
+RHAT_MAX = 1.01
+ESS_PER_CHAIN_MIN = 100
+BFMI_MIN = 0.3
+
+_PARAMETER_COLUMNS = ["r_hat", "ess_bulk", "ess_tail", "mcse", "mcse_sd"]
+_CHAIN_COLUMNS = ["divergences", "bfmi"]
+
+
+def diagnose(
+    idata: xr.DataTree, var_names: Sequence[str] | None = None, *, warn: bool = True
+) -> pd.DataFrame:
+    """Convergence diagnostics per parameter and per chain.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A sample with ``posterior`` and ``sample_stats`` groups (e.g. from
+        :meth:`bayeshier.Model.sample`).
+    var_names : sequence of str, optional
+        Posterior variables to check (default: all).
+    warn : bool
+        Emit a :class:`SamplingWarning` per failed check.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scalar parameter (index ``beta[displ]``, ``sigma``, ...)
+        with ``r_hat``, ``ess_bulk``, ``ess_tail``, ``mcse`` (of the mean)
+        and ``mcse_sd``, then one row per chain (index ``chain 0``, ...) with
+        ``divergences`` and ``bfmi``; column ``kind`` says which
+        (``"parameter"`` or ``"chain"``) and the other columns are NaN. The
+        plain-language warnings are also in ``result.attrs["warnings"]``
+        (empty when every check passes).
+
+    Raises
+    ------
+    ModelError
+        If ``idata`` has no posterior.
+
+    Examples
+    --------
+    >>> table = diagnose(idata)                                 # doctest: +SKIP
+    >>> table["ess_bulk"].min(), table["divergences"].sum()     # doctest: +SKIP
+
+    """
+    if "posterior" not in idata.children:
+        raise ModelError("diagnose needs a DataTree with a 'posterior' group (from Model.sample).")
+    parameters = parameter_diagnostics(idata, var_names)
+    chains = chain_diagnostics(idata)
+    table = pd.concat([parameters, chains])[["kind", *_PARAMETER_COLUMNS, *_CHAIN_COLUMNS]]
+    n_chains = int(idata["posterior"].sizes["chain"])
+    messages = failed_checks(parameters, chains, n_chains)
+    table.attrs["warnings"] = messages
+    if warn:
+        for message in messages:
+            warnings.warn(message, SamplingWarning, stacklevel=2)
+    return table
+
+
+def parameter_diagnostics(
+    idata: xr.DataTree, var_names: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """R-hat, bulk/tail ESS and MCSE of every scalar parameter (ArviZ's definitions)."""
+    summary = az.summary(
+        idata, var_names=list(var_names) if var_names else None, kind="diagnostics", round_to="none"
+    )
+    table = summary.rename(columns={"mcse_mean": "mcse"})[_PARAMETER_COLUMNS].astype(float)
+    table.insert(0, "kind", "parameter")
+    return table
+
+
+def chain_diagnostics(idata: xr.DataTree) -> pd.DataFrame:
+    """Divergent transitions and E-BFMI of every chain."""
+    chains = idata["posterior"]["chain"].to_numpy()
+    divergences = np.full(len(chains), np.nan)
+    bfmi = np.full(len(chains), np.nan)
+    if "sample_stats" in idata.children:
+        stats = idata["sample_stats"]
+        if "diverging" in stats.data_vars:
+            divergences = stats["diverging"].sum("draw").to_numpy().astype(float)
+        if "energy" in stats.data_vars:
+            bfmi = _bfmi(idata)
+    index = pd.Index([f"chain {c}" for c in chains])
+    table = pd.DataFrame({"divergences": divergences, "bfmi": bfmi}, index=index)
+    table.insert(0, "kind", "chain")
+    return table
+
+
+def _bfmi(idata: xr.DataTree) -> np.ndarray:
+    result = az.bfmi(idata)
+    energy = result["energy"] if "energy" in getattr(result, "data_vars", ()) else result
+    return np.asarray(getattr(energy, "values", energy), dtype=float).ravel()
+
+
+def failed_checks(parameters: pd.DataFrame, chains: pd.DataFrame, n_chains: int) -> list[str]:
+    """Plain-language messages for every check that fails (empty if all pass)."""
+    ess_min = ESS_PER_CHAIN_MIN * n_chains
+    messages = [
+        _parameter_message(
+            parameters["r_hat"] > RHAT_MAX,
+            parameters["r_hat"],
+            "R-hat",
+            "above",
+            RHAT_MAX,
+            "the chains disagree with each other, so the posterior "
+            "summaries cannot be trusted yet; run longer (more tune and draws) "
+            "or check the model and its priors.",
+        ),
+        _parameter_message(
+            parameters["ess_bulk"] < ess_min,
+            parameters["ess_bulk"],
+            "bulk ESS",
+            "below",
+            ess_min,
+            "too few effective draws for a stable posterior mean; draw more samples.",
+        ),
+        _parameter_message(
+            parameters["ess_tail"] < ess_min,
+            parameters["ess_tail"],
+            "tail ESS",
+            "below",
+            ess_min,
+            "too few effective draws in the tails for stable intervals; draw more samples.",
+        ),
+        _divergence_message(chains["divergences"]),
+        _bfmi_message(chains["bfmi"]),
+    ]
+    return [message for message in messages if message]
+
+
+def _parameter_message(
+    failed: pd.Series, values: pd.Series, what: str, side: str, threshold: float, advice: str
+) -> str:
+    failed = failed.fillna(True) if what == "R-hat" else failed
+    if not failed.any():
+        return ""
+    worst = values[failed].idxmax() if side == "above" else values[failed].idxmin()
+    return (
+        f"{what} is {side} {threshold:g} for {int(failed.sum())} parameter(s) "
+        f"(worst: {worst} = {values[worst]:.3g}): {advice}"
+    )
+
+
+def _divergence_message(divergences: pd.Series) -> str:
+    total = int(np.nansum(divergences.to_numpy()))
+    if total == 0:
+        return ""
+    where = ", ".join(str(name) for name in divergences.index[divergences.to_numpy() > 0])
+    return (
+        f"{total} divergent transition(s) ({where}): the sampler met curvature it could not "
+        "follow, which can bias the results. Try parameterization='noncentered' (or "
+        "'centered') for the grouping factor whose sd is near zero, or a tighter prior on it."
+    )
+
+
+def _bfmi_message(bfmi: pd.Series) -> str:
+    low = bfmi < BFMI_MIN
+    if not low.any():
+        return ""
+    worst = bfmi[low].idxmin()
+    return (
+        f"E-BFMI is below {BFMI_MIN} in {int(low.sum())} chain(s) (worst: {worst} = "
+        f"{bfmi[worst]:.2f}): the sampler explores the scale parameters poorly; consider "
+        "another parameterization or more informative priors on the standard deviations."
+    )

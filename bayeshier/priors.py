@@ -1,0 +1,418 @@
+"""Priors of the Bayesian mixed model: data-scaled defaults and user overrides.
+
+Default priors are weakly informative and scaled to the data, in the spirit of
+rstanarm's autoscaling (Gabry & Goodrich, "Prior distributions for rstanarm
+models"). With ``s_y`` the standard deviation of the response, ``ybar`` its
+mean and ``s_j`` the standard deviation of fixed-effect column ``j``:
+
+==========================  =====================================  ==========================
+term                        default prior                          note
+==========================  =====================================  ==========================
+``Intercept``               ``Normal(ybar, 2.5 s_y)``              on the intercept with the
+                                                                   other predictors at their
+                                                                   means (rstanarm's
+                                                                   convention)
+other fixed effect ``j``    ``Normal(0, 2.5 s_y / s_j)``           ``s_j`` replaced by the
+                                                                   column's root mean square
+                                                                   when it is constant
+``sigma`` (residual sd)     ``Exponential(rate = 1 / s_y)``        prior mean ``s_y``
+``sd_<factor>``             ``Exponential(rate = 1 / s_y)``        the group-level sd; its
+                                                                   density is positive at 0,
+                                                                   so singular fits are
+                                                                   allowed
+==========================  =====================================  ==========================
+
+Any of these can be replaced per term, by a PyMC distribution made with
+``.dist()`` (``pm.StudentT.dist(nu=3, mu=0, sigma=5)``) or by a short string
+(``"normal(0, 10)"``, ``"halfnormal(5)"``, ``"studentt(3, 0, 2.5)"``,
+``"exponential(0.1)"``). Fixed effects need a prior on the whole real line;
+standard deviations need one on the positive half-line.
+
+Examples
+--------
+>>> from bayeshier.priors import parse_prior
+>>> parse_prior("displ", "normal(0, 10)").parameters
+'mu=0, sigma=10'
+
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+from pytensor.tensor.variable import TensorVariable
+
+from bayeshier.errors import ModelError, close_matches_hint
+from bayeshier.spec import ModelSpec
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "Prior",
+    "default_priors",
+    "intercept_index",
+    "parse_prior",
+    "prior_table",
+    "resolve_priors",
+    "sd_term",
+]
+
+#: Prior scale multiplier of rstanarm's autoscaled defaults.
+AUTOSCALE = 2.5
+
+PriorInput = str | TensorVariable
+
+
+@dataclass(frozen=True)
+class _Family:
+    """A distribution family a prior string may name."""
+
+    dist: type[pm.Distribution]
+    params: tuple[str, ...]
+    positive: tuple[str, ...]
+    support: str  # "real" or "positive"
+
+
+#: Distribution names accepted in prior strings (lower case, no underscores).
+DISTRIBUTIONS: dict[str, _Family] = {
+    "normal": _Family(pm.Normal, ("mu", "sigma"), ("sigma",), "real"),
+    "studentt": _Family(pm.StudentT, ("nu", "mu", "sigma"), ("nu", "sigma"), "real"),
+    "cauchy": _Family(pm.Cauchy, ("alpha", "beta"), ("beta",), "real"),
+    "laplace": _Family(pm.Laplace, ("mu", "b"), ("b",), "real"),
+    "logistic": _Family(pm.Logistic, ("mu", "s"), ("s",), "real"),
+    "halfnormal": _Family(pm.HalfNormal, ("sigma",), ("sigma",), "positive"),
+    "halfcauchy": _Family(pm.HalfCauchy, ("beta",), ("beta",), "positive"),
+    "halfstudentt": _Family(pm.HalfStudentT, ("nu", "sigma"), ("nu", "sigma"), "positive"),
+    "exponential": _Family(pm.Exponential, ("lam",), ("lam",), "positive"),
+    "gamma": _Family(pm.Gamma, ("alpha", "beta"), ("alpha", "beta"), "positive"),
+    "inversegamma": _Family(pm.InverseGamma, ("alpha", "beta"), ("alpha", "beta"), "positive"),
+    "lognormal": _Family(pm.LogNormal, ("mu", "sigma"), ("sigma",), "positive"),
+    "weibull": _Family(pm.Weibull, ("alpha", "beta"), ("alpha", "beta"), "positive"),
+}
+
+_SPEC_PATTERN = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*\((.*)\)\s*$")
+
+
+@dataclass(frozen=True)
+class Prior:
+    """The prior of one term.
+
+    Attributes
+    ----------
+    term : str
+        ``"Intercept"``, a fixed-effect name, ``"sigma"`` or ``"sd_<factor>"``.
+    distribution : str
+        Family name, e.g. ``"Normal"``.
+    parameters : str
+        Parameter values as text, e.g. ``"mu=0, sigma=10"``.
+    why : str
+        Where the prior comes from (the autoscaling rule, or the user).
+    make : callable
+        Returns a fresh, unnamed PyMC distribution variable (``.dist()``).
+
+    """
+
+    term: str
+    distribution: str
+    parameters: str
+    why: str
+    make: Callable[[], TensorVariable]
+
+
+def sd_term(factor_name: str) -> str:
+    """Name of the group-level standard deviation of ``factor_name`` (``"sd_class"``)."""
+    return f"sd_{factor_name}"
+
+
+def intercept_index(spec: ModelSpec) -> int | None:
+    """Position of an all-ones ``Intercept`` column in ``spec.X``, or None."""
+    if "Intercept" not in spec.fixed_names:
+        return None
+    j = spec.fixed_names.index("Intercept")
+    return j if np.all(spec.X[:, j] == 1.0) else None
+
+
+def parse_prior(term: str, prior: PriorInput, *, support: str = "real") -> Prior:
+    """Turn a user's prior (string or PyMC ``.dist()``) into a checked :class:`Prior`.
+
+    Parameters
+    ----------
+    term : str
+        The term the prior is for (used in error messages).
+    prior : str or TensorVariable
+        ``"normal(0, 10)"``, ``"halfnormal(sigma=5)"`` or ``pm.Normal.dist(0, 10)``.
+    support : {"real", "positive"}
+        The support the term needs.
+
+    Returns
+    -------
+    Prior
+
+    Raises
+    ------
+    ModelError
+        Unknown distribution, wrong number of parameters, an impossible value
+        (e.g. a negative scale) or the wrong support; the message names the term.
+
+    """
+    if isinstance(prior, str):
+        return _parse_prior_string(term, prior, support)
+    if isinstance(prior, TensorVariable) and prior.owner is not None:
+        return _wrap_pymc_prior(term, prior, support)
+    raise ModelError(
+        f"The prior for {term!r} must be a string such as 'normal(0, 10)' or a PyMC "
+        f"distribution made with .dist(), e.g. pm.Normal.dist(0, 10); got {type(prior).__name__}."
+    )
+
+
+def _parse_prior_string(term: str, text: str, support: str) -> Prior:
+    match = _SPEC_PATTERN.match(text)
+    if match is None:
+        raise ModelError(
+            f"Cannot read the prior {text!r} for {term!r}: write it as 'name(parameters)', "
+            "e.g. 'normal(0, 10)' or 'halfnormal(5)'."
+        )
+    name = match.group(1).lower().replace("_", "")
+    if name not in DISTRIBUTIONS:
+        raise ModelError(
+            f"Unknown prior distribution {match.group(1)!r} for {term!r}."
+            f"{close_matches_hint(name, DISTRIBUTIONS)} Known: {', '.join(DISTRIBUTIONS)}."
+        )
+    family = DISTRIBUTIONS[name]
+    values = _parse_arguments(term, text, match.group(2), family)
+    _check_values(term, text, family, values)
+    _check_support(term, text, family.support, support)
+    params = dict(values)
+    dist_name = family.dist.__name__
+    return Prior(
+        term=term,
+        distribution=dist_name,
+        parameters=_format_params(params),
+        why="set by the user",
+        make=lambda: family.dist.dist(**params),
+    )
+
+
+def _parse_arguments(term: str, text: str, body: str, family: _Family) -> dict[str, float]:
+    pieces = [piece.strip() for piece in body.split(",")] if body.strip() else []
+    values: dict[str, float] = {}
+    for position, piece in enumerate(pieces):
+        key, _, raw = piece.rpartition("=")
+        key = key.strip() or (family.params[position] if position < len(family.params) else "")
+        if key not in family.params:
+            raise ModelError(
+                f"The prior {text!r} for {term!r} has an unexpected parameter {piece!r}: "
+                f"{family.dist.__name__} takes ({', '.join(family.params)})."
+            )
+        try:
+            values[key] = float(raw)
+        except ValueError:
+            raise ModelError(
+                f"The prior {text!r} for {term!r}: parameter {key!r} must be a number, got {raw!r}."
+            ) from None
+    missing = [p for p in family.params if p not in values]
+    if missing:
+        raise ModelError(
+            f"The prior {text!r} for {term!r} is missing {', '.join(map(repr, missing))}: "
+            f"{family.dist.__name__} takes ({', '.join(family.params)})."
+        )
+    return values
+
+
+def _check_values(term: str, text: str, family: _Family, values: dict[str, float]) -> None:
+    for key, value in values.items():
+        if not math.isfinite(value):
+            raise ModelError(f"The prior {text!r} for {term!r} has a non-finite {key}={value}.")
+        if key in family.positive and value <= 0:
+            raise ModelError(
+                f"The prior {text!r} for {term!r} is impossible: {key} must be positive, "
+                f"got {value:g}."
+            )
+
+
+def _check_support(term: str, text: str, has: str, needs: str) -> None:
+    if has == needs:
+        return
+    if needs == "real":
+        raise ModelError(
+            f"The prior {text!r} for {term!r} only allows positive values, but a fixed "
+            "effect can take any real value: use e.g. 'normal(0, 10)' or 'studentt(3, 0, 5)'."
+        )
+    raise ModelError(
+        f"The prior {text!r} for {term!r} allows negative values, but a standard deviation "
+        "is positive: use e.g. 'halfnormal(5)', 'exponential(0.2)' or 'halfstudentt(3, 5)'."
+    )
+
+
+def _wrap_pymc_prior(term: str, dist: TensorVariable, support: str) -> Prior:
+    """Check a user's ``pm.X.dist(...)`` and describe it."""
+    op = dist.owner.op
+    name = getattr(op, "name", None) or type(op).__name__
+    if dist.ndim != 0:
+        raise ModelError(
+            f"The prior for {term!r} must be a scalar distribution, got shape ndim={dist.ndim}."
+        )
+    _check_pymc_logp(term, name, dist, support)
+    params = _pymc_params(dist)
+    return Prior(
+        term=term,
+        distribution=str(name).replace("_rv", "").replace("RV", ""),
+        parameters=params,
+        why="set by the user (PyMC distribution)",
+        make=lambda: dist.owner.clone().default_output(),
+    )
+
+
+def _check_pymc_logp(term: str, name: str, dist: TensorVariable, support: str) -> None:
+    value = pt.dscalar("value")
+    try:
+        logp_fn = pm.compile([value], pm.logp(dist, value))
+        at_one, at_minus_one = float(logp_fn(1.0)), float(logp_fn(-1.0))
+        at_small = float(logp_fn(1e-3))
+    except Exception as error:  # ParameterValueError, NotImplementedError, ...
+        raise ModelError(
+            f"The PyMC prior {name!r} for {term!r} cannot be evaluated ({error}); "
+            "check its parameters (scales must be positive)."
+        ) from None
+    if not np.isfinite([at_one, at_minus_one, at_small]).any():
+        raise ModelError(
+            f"The PyMC prior {name!r} for {term!r} is impossible: its density is zero "
+            "everywhere; check its parameters (scales must be positive)."
+        )
+    if support == "real" and not (np.isfinite(at_one) and np.isfinite(at_minus_one)):
+        raise ModelError(
+            f"The PyMC prior {name!r} for {term!r} does not cover the whole real line, "
+            "but a fixed effect can take any real value: use e.g. pm.Normal.dist(0, 10)."
+        )
+    if support == "positive" and (np.isfinite(at_minus_one) or not np.isfinite(at_small)):
+        raise ModelError(
+            f"The PyMC prior {name!r} for {term!r} must live on the positive half-line, "
+            "as a standard deviation does: use e.g. pm.HalfNormal.dist(5)."
+        )
+
+
+def _pymc_params(dist: TensorVariable) -> str:
+    try:
+        params = dist.owner.op.dist_params(dist.owner)
+        return ", ".join(f"{np.asarray(p.eval()).item():g}" for p in params)
+    except Exception:  # a symbolic or custom distribution: no simple parameters
+        return "(custom)"
+
+
+def _format_params(params: Mapping[str, float]) -> str:
+    return ", ".join(f"{key}={value:g}" for key, value in params.items())
+
+
+def _normal(term: str, mu: float, sigma: float, why: str) -> Prior:
+    params = {"mu": _round(mu), "sigma": _round(sigma)}
+    return Prior(term, "Normal", _format_params(params), why, lambda: pm.Normal.dist(**params))
+
+
+def _exponential(term: str, rate: float, why: str) -> Prior:
+    params = {"lam": _round(rate)}
+    return Prior(
+        term, "Exponential", _format_params(params), why, lambda: pm.Exponential.dist(**params)
+    )
+
+
+def _round(value: float) -> float:
+    """Four significant digits: what the table shows is what the model uses."""
+    return float(f"{value:.4g}")
+
+
+def default_priors(spec: ModelSpec) -> dict[str, Prior]:
+    """The autoscaled default prior of every term (see the module docstring).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model specification (response and fixed-effects design).
+
+    Returns
+    -------
+    dict
+        Term name -> :class:`Prior`, fixed effects first (in design order),
+        then ``sigma``, then one ``sd_<factor>`` per grouping factor.
+
+    """
+    y_sd = float(np.std(spec.y, ddof=1)) if spec.nobs > 1 else 1.0
+    y_sd = y_sd if y_sd > 0 else 1.0
+    y_mean = float(np.mean(spec.y))
+    intercept = intercept_index(spec)
+    priors: dict[str, Prior] = {}
+    for j, name in enumerate(spec.fixed_names):
+        if j == intercept:
+            why = (
+                f"autoscaled: Normal(mean(y), {AUTOSCALE} sd(y)), "
+                "intercept at the predictors' means"
+            )
+            priors[name] = _normal(name, y_mean, AUTOSCALE * y_sd, why)
+            continue
+        x_sd = _column_scale(spec.X[:, j], centred=intercept is not None)
+        why = f"autoscaled: Normal(0, {AUTOSCALE} sd(y) / sd({name}))"
+        priors[name] = _normal(name, 0.0, AUTOSCALE * y_sd / x_sd, why)
+    priors["sigma"] = _exponential("sigma", 1.0 / y_sd, "autoscaled: Exponential(1 / sd(y))")
+    for factor in spec.factors:
+        term = sd_term(factor.name)
+        why = "autoscaled: Exponential(1 / sd(y)), group-level sd"
+        priors[term] = _exponential(term, 1.0 / y_sd, why)
+    return priors
+
+
+def _column_scale(column: np.ndarray, centred: bool) -> float:
+    scale = float(np.std(column, ddof=1)) if centred and column.size > 1 else 0.0
+    if scale <= 0:
+        scale = float(np.sqrt(np.mean(column**2)))
+    return scale if scale > 0 else 1.0
+
+
+def resolve_priors(spec: ModelSpec, overrides: Mapping[str, PriorInput] | None) -> dict[str, Prior]:
+    """Defaults for ``spec`` with the user's ``overrides`` applied and checked.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model specification.
+    overrides : mapping of str to str or TensorVariable, optional
+        Term name -> prior. Keys are the names :func:`default_priors` uses.
+
+    Returns
+    -------
+    dict of str to Prior
+
+    Raises
+    ------
+    ModelError
+        A key that is not a term of the model (with close matches), or a bad prior.
+
+    """
+    priors = default_priors(spec)
+    if overrides is None:
+        return priors
+    if not isinstance(overrides, Mapping):
+        raise ModelError(
+            "priors must be a dict mapping term names to priors, e.g. "
+            "{'displ': 'normal(0, 5)', 'sd_class': 'halfnormal(5)'}."
+        )
+    for term, prior in overrides.items():
+        if term not in priors:
+            raise ModelError(
+                f"There is no term {term!r} to set a prior for."
+                f"{close_matches_hint(str(term), priors)} "
+                f"The model's terms are: {', '.join(priors)}."
+            )
+        support = "real" if term in spec.fixed_names else "positive"
+        priors[term] = parse_prior(term, prior, support=support)
+    return priors
+
+
+def prior_table(priors: Mapping[str, Prior]) -> pd.DataFrame:
+    """The priors as a DataFrame with columns term, distribution, parameters, why."""
+    rows = [(p.term, p.distribution, p.parameters, p.why) for p in priors.values()]
+    return pd.DataFrame(rows, columns=["term", "distribution", "parameters", "why"])

@@ -1,0 +1,133 @@
+"""diagnose(): per-parameter and per-chain checks on synthetic draws with known problems."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from bayeshier.diagnostics import SamplingWarning, diagnose
+from bayeshier.errors import ModelError
+
+CHAINS, DRAWS = 4, 1000
+
+
+def _tree(posterior: dict, diverging=None, energy=None, seed: int = 0) -> xr.DataTree:
+    rng = np.random.default_rng(seed)
+    coords = {"chain": np.arange(CHAINS), "draw": np.arange(DRAWS)}
+    if "beta" in posterior:
+        coords["fixed"] = ["Intercept", "x"]
+    stats = {
+        "diverging": (
+            ("chain", "draw"),
+            np.zeros((CHAINS, DRAWS), bool) if diverging is None else diverging,
+        ),
+        "energy": (
+            ("chain", "draw"),
+            rng.normal(size=(CHAINS, DRAWS)) if energy is None else energy,
+        ),
+    }
+    return xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset(posterior, coords=coords),
+            "sample_stats": xr.Dataset(stats, coords=coords),
+        }
+    )
+
+
+def _good(seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "sigma": (("chain", "draw"), rng.normal(3, 0.1, (CHAINS, DRAWS))),
+        "beta": (("chain", "draw", "fixed"), rng.normal(size=(CHAINS, DRAWS, 2))),
+    }
+
+
+def test_clean_sample_passes_without_warnings():
+    tree = _tree(_good())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)
+        table = diagnose(tree)
+    assert table.attrs["warnings"] == []
+    params = table[table["kind"] == "parameter"]
+    assert set(params.index) == {"sigma", "beta[Intercept]", "beta[x]"}
+    assert list(table.columns) == [
+        "kind",
+        "r_hat",
+        "ess_bulk",
+        "ess_tail",
+        "mcse",
+        "mcse_sd",
+        "divergences",
+        "bfmi",
+    ]
+    assert params["r_hat"].max() < 1.01
+    assert params["ess_bulk"].min() > 2000
+    chains = table[table["kind"] == "chain"]
+    assert list(chains.index) == [f"chain {c}" for c in range(CHAINS)]
+    assert chains["divergences"].sum() == 0
+    assert (chains["bfmi"] > 1).all()
+    assert params["mcse"].loc["sigma"] == pytest.approx(0.1 / np.sqrt(CHAINS * DRAWS), rel=0.2)
+
+
+def test_disagreeing_chains_fail_rhat():
+    posterior = _good()
+    posterior["sigma"][1][0] += 1.0  # chain 0 sits elsewhere
+    with pytest.warns(SamplingWarning, match=r"R-hat is above 1.01 .*worst: sigma"):
+        table = diagnose(_tree(posterior))
+    assert table.loc["sigma", "r_hat"] > 1.01
+
+
+def test_autocorrelated_chain_fails_ess():
+    rng = np.random.default_rng(3)
+    walk = np.cumsum(rng.normal(size=(CHAINS, DRAWS)), axis=1) * 0.01
+    posterior = {"sd_g": (("chain", "draw"), 1 + walk)}
+    with pytest.warns(SamplingWarning, match="bulk ESS is below 400"):
+        table = diagnose(_tree(posterior))
+    assert table.loc["sd_g", "ess_bulk"] < 400
+
+
+def test_divergences_are_counted_per_chain_and_explained():
+    diverging = np.zeros((CHAINS, DRAWS), bool)
+    diverging[2, [5, 50, 500]] = True
+    with pytest.warns(
+        SamplingWarning, match=r"3 divergent transition\(s\) \(chain 2\).*noncentered"
+    ):
+        table = diagnose(_tree(_good(), diverging=diverging))
+    assert table.loc["chain 2", "divergences"] == 3
+    assert table.loc["chain 0", "divergences"] == 0
+
+
+def test_low_bfmi_is_reported():
+    rng = np.random.default_rng(4)
+    energy = np.cumsum(rng.normal(size=(CHAINS, DRAWS)), axis=1)  # slowly wandering energy
+    with pytest.warns(SamplingWarning, match="E-BFMI is below 0.3"):
+        table = diagnose(_tree(_good(), energy=energy))
+    assert (table["bfmi"].dropna() < 0.3).all()
+
+
+def test_warnings_can_be_silenced_but_are_kept():
+    posterior = _good()
+    posterior["sigma"][1][0] += 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)
+        table = diagnose(_tree(posterior), warn=False)
+    assert any("R-hat" in message for message in table.attrs["warnings"])
+
+
+def test_var_names_select_parameters():
+    table = diagnose(_tree(_good()), var_names=["sigma"])
+    assert list(table[table["kind"] == "parameter"].index) == ["sigma"]
+
+
+def test_needs_a_posterior():
+    with pytest.raises(ModelError, match="posterior"):
+        diagnose(xr.DataTree())
+
+
+def test_without_sample_stats_chain_checks_are_missing():
+    tree = xr.DataTree.from_dict({"posterior": _tree(_good())["posterior"].to_dataset()})
+    table = diagnose(tree)
+    assert table[table["kind"] == "chain"]["divergences"].isna().all()
