@@ -15,7 +15,7 @@ from bayeshier._blas import blas_threads_for
 from bayeshier.reml.crossprod import CrossProducts, cross_products
 from bayeshier.reml.estimates import estimates
 from bayeshier.reml.factor import factorize, profiled_deviance
-from bayeshier.reml.optimize import OptimizationSummary, optimize_theta
+from bayeshier.reml.optimize import OptimizationSummary, optimize_theta, starting_theta
 from bayeshier.reml.results import RemlFit, UnseenLevelsWarning
 from bayeshier.spec import ModelSpec, build_spec
 
@@ -72,7 +72,7 @@ def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
     dense_size = sum(f.n_levels for f in spec.factors[1:]) + spec.n_fixed + 1
     with blas_threads_for(dense_size):
         cp = cross_products(spec)
-        theta, summary = optimize_theta(cp, len(spec.factors), reml)
+        theta, summary = optimize_theta(cp, len(spec.factors), reml, starting_theta(cp, reml))
         factor = factorize(cp, theta)
         criterion = profiled_deviance(cp, factor, reml)
         est = estimates(cp, factor, reml)

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from bayeshier.spec import ModelSpec, thin_r
 
-__all__ = ["CrossProducts", "cross_products"]
+__all__ = ["CrossProducts", "cross_products", "single_factor_products"]
 
 #: Largest number of possible level pairs handled with a dense marker array.
 _DENSE_KEY_SPACE = 50_000_000
@@ -43,10 +43,11 @@ class CrossProducts:
     first_by_rest : scipy.sparse.csr_matrix
         ``Zr'Z1`` (q_rest x levels), empty when there is one factor.
     rest_outer : scipy.sparse.csr_matrix
-        For every pair ``(a, b)`` of rest levels that share a level ``j`` of the
-        first factor, the products ``K[a, j] K[b, j]`` (pairs x levels): then
-        ``K D^-1 K' = rest_outer @ (1/d)`` scattered to ``rest_outer_index``,
-        one sparse mat-vec per evaluation instead of a sparse mat-mat.
+        For every pair ``(a, b)``, ``a >= b``, of rest levels that share a level
+        ``j`` of the first factor, the products ``K[a, j] K[b, j]`` (pairs x
+        levels): the lower triangle of ``K D^-1 K'`` is ``rest_outer @ (1/d)``
+        scattered to ``rest_outer_index``, one sparse mat-vec per evaluation
+        instead of a sparse mat-mat.
     rest_outer_index : numpy.ndarray
         Flat positions of those pairs in the ``q_rest x q_rest`` matrix.
     rest : numpy.ndarray
@@ -126,6 +127,37 @@ def cross_products(spec: ModelSpec) -> CrossProducts:
     )
 
 
+def single_factor_products(cp: CrossProducts, index: int) -> CrossProducts:
+    """The cross products of the model with factor ``index`` as its only factor.
+
+    Read off ``cp`` without another pass over the data: the first factor's
+    counts and sums are kept as they are; another factor's come from the
+    diagonal and the ``W`` columns of the dense rest block.
+    """
+    q = cp.q_rest
+    w_cross = cp.rest[q:, q:]
+    if index == 0:
+        counts, sums = cp.counts, cp.first_sums
+    else:
+        start = sum(cp.rest_sizes[: index - 1])
+        rows = slice(start, start + cp.rest_sizes[index - 1])
+        counts, sums = np.diag(cp.rest)[rows], cp.rest[rows, q:]
+    no_rest = sp.csr_matrix((0, counts.size))
+    return CrossProducts(
+        counts=counts,
+        first_sums=sums,
+        first_by_rest=no_rest,
+        rest_outer=sp.csr_matrix((0, counts.size)),
+        rest_outer_index=np.zeros(0, dtype=np.int64),
+        rest=w_cross,
+        rest_sizes=(),
+        R=cp.R,
+        ols=cp.ols,
+        nobs=cp.nobs,
+        n_fixed=cp.n_fixed,
+    )
+
+
 def _ols_in_q_basis(
     X: np.ndarray, y: np.ndarray, r_inv: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +179,7 @@ def _to_q_basis(sums: np.ndarray, r_inv: np.ndarray) -> np.ndarray:
 
 
 def _outer_products_by_level(cross: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Products ``K[a, j] K[b, j]`` for all pairs ``(a, b)`` in each column ``j`` of ``K``."""
+    """Products ``K[a, j] K[b, j]`` for the pairs ``a >= b`` in each column ``j`` of ``K``."""
     by_level = cross.tocsc()
     by_level.sort_indices()
     n_rest, n_levels = by_level.shape
@@ -157,6 +189,8 @@ def _outer_products_by_level(cross: sp.csr_matrix) -> tuple[sp.csr_matrix, np.nd
     left = np.repeat(np.arange(by_level.nnz), repeats)
     block_start = np.repeat(np.cumsum(repeats) - repeats, repeats)
     right = by_level.indptr[entry_level[left]] + (np.arange(left.size) - block_start)
+    lower = by_level.indices[left] >= by_level.indices[right]
+    left, right = left[lower], right[lower]
     keys = by_level.indices[left].astype(np.int64) * n_rest + by_level.indices[right]
     index, pair = _compact_keys(keys, n_rest * n_rest)
     values = by_level.data[left] * by_level.data[right]

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from bayeshier.reml.crossprod import CrossProducts
-from bayeshier.reml.factor import BlockedFactor
+from bayeshier.reml.factor import BlockedFactor, inverse_diagonal
 
 __all__ = ["Estimates", "estimates", "first_block_solve", "spherical_modes", "split_rest"]
 
@@ -60,7 +60,10 @@ def estimates(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> Estimates
     beta = r_inv @ (beta_work + cp.ols)
     vcov = sigma2 * _fixed_covariance_factor(factor, r_inv)
     blups = [theta * u for theta, u in zip(factor.theta, modes, strict=True)]
-    condvars = [sigma2 * v for v in _conditional_variances(cp, factor)]
+    condvars = [
+        sigma2 * theta**2 * diagonal
+        for theta, diagonal in zip(factor.theta, inverse_diagonal(cp, factor), strict=True)
+    ]
     return Estimates(beta, vcov, float(np.sqrt(sigma2)), blups, condvars)
 
 
@@ -104,24 +107,6 @@ def _fixed_covariance_factor(factor: BlockedFactor, r_inv: np.ndarray) -> np.nda
     l_inv = sla.solve_triangular(l_xx, np.eye(p), lower=True, check_finite=False)
     half = r_inv @ l_inv.T
     return half @ half.T
-
-
-def _conditional_variances(cp: CrossProducts, factor: BlockedFactor) -> list[np.ndarray]:
-    """Diagonal of ``Lambda (L_theta L_theta')^-1 Lambda'`` per factor (times sigma^2 later)."""
-    q = cp.q_rest
-    theta_first = factor.theta[0]
-    first = 1.0 / factor.first_diag
-    if q == 0:
-        return [theta_first**2 * first]
-    l_inv = sla.solve_triangular(factor.rest[:q, :q], np.eye(q), lower=True, check_finite=False)
-    rest = np.sum(l_inv**2, axis=0)
-    scale_rest = factor.rest_scale[:q]
-    coupling = (scale_rest[:, None] * cp.first_by_rest.toarray()) * (
-        theta_first / factor.first_diag
-    )
-    first = first + np.sum((l_inv @ coupling) ** 2, axis=0)
-    rest_parts = split_rest(scale_rest**2 * rest, cp.rest_sizes)
-    return [theta_first**2 * first, *rest_parts]
 
 
 def split_rest(values: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:

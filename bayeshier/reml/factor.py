@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
+from scipy.linalg import lapack
 
 from bayeshier.reml.crossprod import CrossProducts
 
-__all__ = ["BlockedFactor", "factorize", "profiled_deviance"]
+__all__ = ["BlockedFactor", "factorize", "inverse_diagonal", "profiled_deviance"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -93,7 +94,10 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
 
 
 def _first_block_contribution(cp: CrossProducts, first_diag: np.ndarray) -> np.ndarray:
-    """``C D^-1 C'`` with ``C = [Zr'Z1; W'Z1]`` and ``D = diag(first_diag)``."""
+    """``C D^-1 C'`` with ``C = [Zr'Z1; W'Z1]`` and ``D = diag(first_diag)``.
+
+    Only the lower triangle is filled: the Cholesky factorisation reads no more.
+    """
     weighted_sums = cp.first_sums / first_diag[:, None]
     ww = cp.first_sums.T @ weighted_sums
     if cp.q_rest == 0:
@@ -102,6 +106,30 @@ def _first_block_contribution(cp: CrossProducts, first_diag: np.ndarray) -> np.n
     kk.flat[cp.rest_outer_index] = cp.rest_outer @ (1.0 / first_diag)
     kw = np.asarray(cp.first_by_rest @ weighted_sums)
     return np.block([[kk, kw], [kw.T, ww]])
+
+
+def inverse_diagonal(cp: CrossProducts, factor: BlockedFactor) -> list[np.ndarray]:
+    """Diagonal of ``A^-1 = (Lambda'Z'Z Lambda + I)^-1``, one array per factor.
+
+    With the first block ``D`` diagonal and the Schur complement ``S = L L'``,
+    the rest of the diagonal is ``diag(S^-1)`` and the first block's is
+    ``1/d + theta_1^2 / d^2 * diag(K' Lambda_r S^-1 Lambda_r K)``, whose
+    entries are sums over the pairs of ``rest_outer`` (no dense ``K``).
+    """
+    first = 1.0 / factor.first_diag
+    q = cp.q_rest
+    if q == 0:
+        return [first]
+    inverse, info = lapack.dpotri(factor.rest[:q, :q], lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"potri failed with info={info}")
+    scale = factor.rest_scale[:q]
+    rows, cols = np.divmod(cp.rest_outer_index, q)
+    pair_weights = inverse.flat[cp.rest_outer_index] * scale[rows] * scale[cols]
+    pair_weights[rows != cols] *= 2.0
+    first = first + factor.theta[0] ** 2 * (cp.rest_outer.T @ pair_weights) * first**2
+    rest_sizes = cp.rest_sizes
+    return [first, *np.split(np.diag(inverse).copy(), np.cumsum(rest_sizes)[:-1])]
 
 
 def profiled_deviance(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> float:

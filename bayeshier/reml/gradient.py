@@ -14,9 +14,8 @@ penalised residual sum of squares ``r^2``:
 So ML:   ``dd/dtheta_f = (2/theta_f) [q_f - tr_f - n |u_f|^2 / r^2]``
    REML: ``(2/theta_f) [q_f - tr_f - |U_f R_X^-T|^2 - (n - p) |u_f|^2 / r^2]``.
 
-The traces need the inverse of the dense Schur block (LAPACK ``potri``); the
-coupling of the first, diagonal block reuses the pair products of
-:mod:`bayeshier.reml.crossprod` with weights ``1/d^2``. The formulas divide
+The traces come from :func:`bayeshier.reml.factor.inverse_diagonal`, which
+the conditional variances use too. The formulas divide
 by ``theta_f``: at theta_f = 0 the derivative is 0 by symmetry, and the
 optimiser uses a one-sided difference there instead.
 """
@@ -25,11 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.linalg import lapack
 
 from bayeshier.reml.crossprod import CrossProducts
 from bayeshier.reml.estimates import first_block_solve, spherical_modes, split_rest
-from bayeshier.reml.factor import BlockedFactor
+from bayeshier.reml.factor import BlockedFactor, inverse_diagonal
 
 __all__ = ["criterion_gradient"]
 
@@ -44,38 +42,14 @@ def criterion_gradient(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> 
     modes, _ = spherical_modes(cp, factor)
     squared_modes = np.array([u @ u for u in modes])
     levels = np.array([cp.counts.size, *cp.rest_sizes], dtype=float)
-    inner = levels - _inverse_traces(cp, factor) - dof * squared_modes / factor.pwrss()
+    traces = np.array([np.sum(diagonal) for diagonal in inverse_diagonal(cp, factor)])
+    inner = levels - traces - dof * squared_modes / factor.pwrss()
     if reml:
         inner -= _fixed_effect_terms(cp, factor)
     with np.errstate(divide="ignore", invalid="ignore"):
         gradient = 2.0 * inner / theta
     gradient[theta == 0.0] = np.nan
     return gradient
-
-
-def _inverse_traces(cp: CrossProducts, factor: BlockedFactor) -> np.ndarray:
-    """``tr_f(A^-1)`` for every factor."""
-    first = float(np.sum(1.0 / factor.first_diag))
-    q = cp.q_rest
-    if q == 0:
-        return np.array([first])
-    schur_inverse = _schur_inverse(factor.rest[:q, :q])
-    scale = factor.rest_scale[:q]
-    coupling = np.zeros((q, q))
-    coupling.flat[cp.rest_outer_index] = cp.rest_outer @ (1.0 / factor.first_diag**2)
-    coupling *= factor.theta[0] ** 2 * np.outer(scale, scale)
-    first += float(np.sum(schur_inverse * coupling))
-    rest = [float(np.sum(part)) for part in split_rest(np.diag(schur_inverse), cp.rest_sizes)]
-    return np.array([first, *rest])
-
-
-def _schur_inverse(lower: np.ndarray) -> np.ndarray:
-    """``(L L')^-1`` from the lower Cholesky factor ``L`` (symmetric, full)."""
-    inverse, info = lapack.dpotri(lower, lower=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"potri failed with info={info}")
-    upper_part = np.triu(inverse.T, 1)
-    return np.tril(inverse) + upper_part
 
 
 def _fixed_effect_terms(cp: CrossProducts, factor: BlockedFactor) -> np.ndarray:
