@@ -14,13 +14,9 @@ import xarray as xr
 
 from bayeshier import datasets, fit_reml
 from bayeshier.errors import DataError, FormulaError, ModelError
-from bayeshier.model import (
-    Model,
-    explained_share,
-    gls_covariance,
-    internal_design,
-    marginal_loglik,
-)
+from bayeshier.internal_scale import gls_covariance, internal_design
+from bayeshier.marginal import marginal_loglik
+from bayeshier.model import Model
 
 SLEEP = "Reaction ~ Days + (1|Subject)"
 MPG = "hwy ~ displ + year + (1|class)"
@@ -203,16 +199,6 @@ def test_integrated_effects_are_drawn_from_their_conditional(sleep_model):
     tolerance = 4 * np.sqrt(condvar.max() / 8000)
     np.testing.assert_allclose(drawn.mean(("chain", "draw")), blup, atol=tolerance)
     np.testing.assert_allclose(drawn.var(("chain", "draw")), condvar, rtol=0.08)
-
-
-def test_explained_share_is_the_shrinkage_weight_for_one_factor():
-    """With many groups the low-sd correction vanishes: n sd^2 / (n sd^2 + sigma^2)."""
-    sd, sigma, n = 2.0, 3.0, 5
-    condvar = np.full(10_000, 1.0 / (1.0 / sd**2 + n / sigma**2))
-    expected = n * sd**2 / (n * sd**2 + sigma**2)
-    assert explained_share(sd, condvar) == pytest.approx(expected, rel=0.05)
-    assert explained_share(sd, condvar[:6]) < expected - 0.2
-    assert explained_share(0.0, condvar) == 0.0
 
 
 @pytest.mark.parametrize("choice", ["noncentered", "non-centred", "noncentred"])

@@ -1,0 +1,84 @@
+"""Names and dimensions shared by the PyMC graph and the DataTree it samples into.
+
+The user-facing names (``beta``, ``sigma``, ``sd_<factor>``, ``<factor>``
+with dimension ``<factor>_level``, the observed variable with dimension
+``obs``) and the internal ones (a leading underscore, dropped from the
+returned posterior) are spelled here once, so that the graph builder, the
+sampling plan and the post-processing agree on them.
+"""
+
+from __future__ import annotations
+
+from bayeshier.errors import ModelError
+from bayeshier.spec import ModelSpec
+
+__all__ = [
+    "FIXED_RV",
+    "check_factor_names",
+    "level_dim",
+    "means_name",
+    "model_coords",
+    "noncentred_name",
+    "obs_labels",
+    "observed_name",
+]
+
+#: The internal variable holding the coefficients of the centred design.
+FIXED_RV = "_fixed"
+
+
+def level_dim(factor_name: str) -> str:
+    """Name of the dimension holding the levels of ``factor_name``."""
+    return f"{factor_name}_level"
+
+
+def noncentred_name(factor_name: str) -> str:
+    """The standard-normal variable ``z`` of a non-centred factor (``b = sd * z``)."""
+    return f"_{factor_name}_z"
+
+
+def means_name(factor_name: str) -> str:
+    """The group-means variable of the factor that absorbs the intercept."""
+    return f"_{factor_name}_mean"
+
+
+def observed_name(spec: ModelSpec) -> str:
+    """Name of the observed variable (the response if it is a plain name, else ``"y"``)."""
+    name = spec.response
+    taken = {"beta", "sigma"} | {f.name for f in spec.factors}
+    return name if name.isidentifier() and name not in taken else "y"
+
+
+def obs_labels(spec: ModelSpec) -> list:
+    """Coordinates of ``obs``: the data's row labels if unique, else 0..n-1."""
+    index = spec.row_index
+    return list(index) if index.is_unique else list(range(spec.nobs))
+
+
+def model_coords(spec: ModelSpec) -> dict[str, list[str]]:
+    """Named dimensions of the model and their coordinates."""
+    coords: dict[str, list[str]] = {"fixed": list(spec.fixed_names)}
+    for factor in spec.factors:
+        coords[level_dim(factor.name)] = list(factor.levels)
+    coords["obs"] = obs_labels(spec)
+    return coords
+
+
+def check_factor_names(spec: ModelSpec) -> None:
+    """Reject a grouping factor whose name clashes with a parameter or dimension name.
+
+    Raises
+    ------
+    ModelError
+        The factor is named like a parameter (``beta``, ``sigma``), a
+        dimension (``obs``, ``fixed``, ``chain``, ``draw``), an ``sd_*`` term
+        or an internal variable (leading underscore).
+
+    """
+    reserved = {"beta", "sigma", "obs", "fixed", "chain", "draw"}
+    for factor in spec.factors:
+        if factor.name in reserved or factor.name.startswith(("sd_", "_")):
+            raise ModelError(
+                f"The grouping factor {factor.name!r} clashes with a name bayeshier uses for "
+                f"its parameters ({', '.join(sorted(reserved))}, sd_*): rename the column."
+            )
