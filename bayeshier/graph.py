@@ -5,9 +5,10 @@
 * ``"sufficient"``: an equal log density from per-cell sums
   (:func:`bayeshier.likelihood.sufficient_loglik`), as a ``pm.Potential``.
 * ``"marginal"``: the same with the effects of
-  :attr:`SamplingPlan.marginalized <bayeshier.parameterization.SamplingPlan>`
-  integrated out (:func:`bayeshier.marginal.marginal_loglik`); they get no
-  variable.
+  :attr:`SamplingPlan.integrated <bayeshier.parameterization.SamplingPlan>`
+  (the largest factor, and the factor it is nested in if any) integrated out
+  (:func:`bayeshier.marginal.marginal_loglik`); they get no variable, only
+  their sds.
 
 The fixed effects are sampled on the internal scale
 (:mod:`bayeshier.internal_scale`) and each factor's effects as the
@@ -85,13 +86,13 @@ def build_model(
 
     """
     check_likelihood(likelihood)
-    collapsed = plan.marginalized if likelihood == "marginal" else None
+    collapsed = plan.integrated if likelihood == "marginal" else ()
     with pm.Model(coords=model_coords(spec)) as model:
         fixed = _add_fixed_effects(spec, priors, plan, design)
         sigma = _add_prior_rv(priors, plan, "sigma")
         effects: dict[str, TensorVariable] = {}
         for factor in sorted(spec.factors, key=lambda f: f.name == plan.absorbs):
-            if factor.name == collapsed:
+            if factor.name in collapsed:
                 effects[factor.name] = _add_prior_rv(priors, plan, sd_term(factor.name))
             else:
                 effects[factor.name] = _add_group_effects(
@@ -100,11 +101,18 @@ def build_model(
         ordered = [effects[factor.name] for factor in spec.factors]
         if likelihood == "pointwise":
             _add_pointwise_likelihood(spec, design, fixed, ordered, sigma)
-        elif collapsed is None:
+        elif not collapsed:
             pm.Potential("_loglik", sufficient_loglik(design, cells, fixed, ordered, sigma))
         else:
-            pm.Potential("_loglik", marginal_loglik(design, cells, fixed, ordered, sigma))
+            parent = _position(spec, plan.marginal_parent)
+            loglik = marginal_loglik(design, cells, fixed, ordered, sigma, parent=parent)
+            pm.Potential("_loglik", loglik)
     return model
+
+
+def _position(spec: ModelSpec, name: str | None) -> int | None:
+    """Index of factor ``name`` in ``spec.factors`` (None for None)."""
+    return None if name is None else [f.name for f in spec.factors].index(name)
 
 
 def _add_fixed_effects(

@@ -1,16 +1,28 @@
-"""The factor whose effects are integrated out of the sampled likelihood.
+"""The factors whose effects are integrated out of the sampled likelihood.
 
 :meth:`bayeshier.Model.sample` integrates the effects of the first (largest)
 grouping factor out analytically: each level's rows are ``Normal(.,
-sigma^2 I + sd^2 11')``, so NUTS never sees the effects, nor their funnel or
-their correlation with the intercept (:func:`marginal_loglik`). After
-sampling, each draw's effects are drawn from their exact conditional
-posterior ``Normal(v_j s_j / sigma^2, v_j)``, the BLUP formula at that draw
-(:func:`draw_integrated_effects`); the result is a sample of the same joint
-posterior.
+sigma^2 I + tau^2 11')``, so NUTS never sees the effects, nor their funnel or
+their correlation with the intercept (:func:`marginal_loglik`).
+
+When that factor is nested in another (``cask:batch`` in ``batch``), the
+parent's effects are integrated out with it: the rows of parent level ``p``
+are ``Normal(., sigma^2 I + tau^2 Z_c Z_c' + omega^2 11')``, a per-parent block
+whose inverse and determinant are closed-form (the child levels' blocks
+``A = sigma^2 I + tau^2 Z_c Z_c'`` by Sherman-Morrison, then a rank-one
+update by ``omega^2 11'``). NUTS then samples only the fixed effects and the
+scales, whose posterior has no funnel left.
+
+After sampling, each draw's integrated effects are drawn from their exact
+conditional posterior (:func:`draw_integrated_effects`): first the parent's
+(with the child's effects still integrated out), then the child's given the
+parent's, ``Normal(v_j s_j / sigma^2, v_j)`` (the BLUP formula at that draw).
+The result is a sample of the same joint posterior.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pytensor.tensor as pt
@@ -33,19 +45,27 @@ def marginal_loglik(
     fixed: TensorVariable,
     effects: list[TensorVariable],
     sigma: TensorVariable,
+    parent: int | None = None,
 ) -> TensorVariable:
-    """Log-likelihood with the first factor's effects integrated out, from per-cell sums.
+    """Log-likelihood with the first factor's effects (and its parent's) integrated out.
 
-    ``effects[0]`` is the first factor's sd ``tau``; the others are effects.
-    With ``r`` the residual after the fixed and the other effects, level ``j``
-    (``n_j`` rows, residual sum ``s_j``) contributes ``Normal(r_j | 0,
-    sigma^2 I + tau^2 11')``:  ``-(n_j - 1) log sigma - log(sigma^2 + n_j tau^2) / 2
-    - (r_j'r_j - tau^2 s_j^2 / (sigma^2 + n_j tau^2)) / (2 sigma^2)``.
+    ``effects[0]`` is the first factor's sd ``tau``; with ``parent`` (the
+    position of a factor the first is nested in), ``effects[parent]`` is that
+    factor's sd ``omega``, integrated out too; the others are effects. With
+    ``r`` the residual after the fixed and the other effects, child level
+    ``j`` (``n_j`` rows, residual sum ``s_j``, ``w_j = 1 / (sigma^2 + n_j
+    tau^2)``) contributes ``Normal(r_j | 0, sigma^2 I + tau^2 11')``:
+    ``-(n_j - 1) log sigma + log(w_j) / 2 - (r_j'r_j - tau^2 w_j s_j^2) / (2 sigma^2)``.
+    A parent level ``p`` (``a_p = sum_j n_j w_j``, ``t_p = sum_j s_j w_j`` over
+    its child levels) then adds the rank-one update by ``omega^2 11'``:
+    ``-log(1 + omega^2 a_p) / 2 + omega^2 t_p^2 / (2 (1 + omega^2 a_p))``.
     """
-    tau, others = effects[0], effects[1:]
+    tau = effects[0]
+    integrated = {0} if parent is None else {0, parent}
+    others = [(k, effect) for k, effect in enumerate(effects) if k not in integrated]
     n = float(cells.counts.sum())
     eta = sum(
-        (effect[code] for effect, code in zip(others, cells.codes[1:], strict=True)),
+        (effect[cells.codes[k]] for k, effect in others),
         start=pt.zeros(len(cells.counts)),
     )
     cell_sums = cells.sum_resid - cells.counts * eta
@@ -57,12 +77,28 @@ def marginal_loglik(
     spread = sigma**2 + level_counts * tau**2
     quadratic = rss - pt.sum(tau**2 * level_sums**2 / spread)
     n_levels = float(len(level_counts))
-    return (
+    loglik = (
         -0.5 * n * LOG_2PI
         - (n - n_levels) * pt.log(sigma)
         - 0.5 * pt.sum(pt.log(spread))
         - 0.5 * quadratic / sigma**2
     )
+    if parent is None:
+        return loglik
+    omega2 = effects[parent] ** 2
+    parent_of = _parent_codes(cells.codes[0], cells.codes[parent], len(level_counts))
+    n_parents = int(parent_of.max()) + 1
+    info = _sum_by_level(level_counts / spread, parent_of, n_parents)
+    score = _sum_by_level(level_sums / spread, parent_of, n_parents)
+    update = 1.0 + omega2 * info
+    return loglik - 0.5 * pt.sum(pt.log(update)) + 0.5 * omega2 * pt.sum(score**2 / update)
+
+
+def _parent_codes(child: np.ndarray, parent: np.ndarray, n_child: int) -> np.ndarray:
+    """The parent level of each child level, from per-cell codes of a nested pair."""
+    codes = np.zeros(n_child, dtype=np.intp)
+    codes[child] = parent
+    return codes
 
 
 def _sum_by_level(values: TensorVariable, codes: np.ndarray, n_levels: int) -> TensorVariable:
@@ -76,40 +112,71 @@ def draw_integrated_effects(
     spec: ModelSpec,
     design: InternalDesign,
     cells: Cells,
-    name: str,
+    names: Sequence[str],
     posterior: xr.Dataset,
     rng: np.random.Generator,
 ) -> xr.Dataset:
-    """Draw the integrated-out effects of factor ``name`` from their exact conditional posterior.
+    """Draw the integrated-out effects of ``names`` from their exact conditional posterior.
 
-    Given the other parameters, ``b_j ~ Normal(v_j s_j / sigma^2, v_j)`` with
-    ``v_j = 1 / (1 / sd^2 + n_j / sigma^2)`` and ``s_j`` the sum of the
-    residuals ``y - X beta - (other effects)`` over level ``j``: each draw
-    of the result is an exact draw from the joint posterior.
+    ``names`` is the first factor, optionally followed by the factor it is
+    nested in. Given the other parameters, the child's effects are ``b_j ~
+    Normal(v_j s_j / sigma^2, v_j)`` with ``v_j = 1 / (1 / tau^2 + n_j /
+    sigma^2)`` and ``s_j`` the sum of the residuals ``y - X beta - (other
+    effects)`` over level ``j``. With a parent, its effects are drawn first
+    with the child's still integrated out, ``c_p ~ Normal(t_p / h_p, 1 / h_p)``
+    with ``h_p = 1 / omega^2 + a_p`` (``a_p``, ``t_p`` as in
+    :func:`marginal_loglik`), then the child's given them (``s_j`` less
+    ``n_j c_p``). Each draw of the result is an exact draw from the joint posterior.
 
     Returns
     -------
     xarray.Dataset
-        ``posterior`` with the variable ``name`` (chain x draw x level) added.
+        ``posterior`` with the variables ``names`` (chain x draw x level) added.
 
     """
-    factor = spec.factor(name)
-    residual = level_residual_sums(spec, design, cells, posterior, factor.name)
-    sd = posterior[sd_term(factor.name)].to_numpy()[..., None]
+    child = spec.factor(names[0])
+    residual = level_residual_sums(spec, design, cells, posterior, child.name, without=names[1:])
+    tau2 = posterior[sd_term(child.name)].to_numpy()[..., None] ** 2
     sigma2 = posterior["sigma"].to_numpy()[..., None] ** 2
-    counts = factor.counts()
-    variance = 1.0 / (1.0 / sd**2 + counts / sigma2)
+    counts = child.counts()
+    drawn = {}
+    if len(names) > 1:
+        parent = spec.factor(names[1])
+        order = [f.name for f in spec.factors]
+        child_codes = cells.codes[order.index(child.name)]
+        parent_codes = cells.codes[order.index(parent.name)]
+        parent_of = _parent_codes(child_codes, parent_codes, child.n_levels)
+        to_parent = _aggregator(parent_of, parent.n_levels)
+        weight = 1.0 / (sigma2 + counts * tau2)
+        info = _sum_last_axis(counts * weight, to_parent)
+        score = _sum_last_axis(residual * weight, to_parent)
+        precision = 1.0 / posterior[sd_term(parent.name)].to_numpy()[..., None] ** 2 + info
+        effects = score / precision + rng.standard_normal(score.shape) / np.sqrt(precision)
+        drawn[parent.name] = (parent.levels, effects)
+        residual = residual - counts * effects[..., parent_of]
+    variance = 1.0 / (1.0 / tau2 + counts / sigma2)
     mean = variance * residual / sigma2
-    draws = mean + np.sqrt(variance) * rng.standard_normal(mean.shape)
-    dims = ("chain", "draw", level_dim(factor.name))
-    effect = xr.DataArray(draws, dims=dims, coords={dims[2]: list(factor.levels)})
-    return posterior.assign({factor.name: effect})
+    effects = mean + np.sqrt(variance) * rng.standard_normal(mean.shape)
+    drawn[child.name] = (child.levels, effects)
+    new = {}
+    for name, (levels, values) in drawn.items():
+        dims = ("chain", "draw", level_dim(name))
+        new[name] = xr.DataArray(values, dims=dims, coords={dims[2]: list(levels)})
+    return posterior.assign(new)
 
 
 def level_residual_sums(
-    spec: ModelSpec, design: InternalDesign, cells: Cells, posterior: xr.Dataset, name: str
+    spec: ModelSpec,
+    design: InternalDesign,
+    cells: Cells,
+    posterior: xr.Dataset,
+    name: str,
+    without: Sequence[str] = (),
 ) -> np.ndarray:
-    """Per draw, sums over the levels of ``name`` of ``y - X beta - (other effects)``."""
+    """Per draw, sums over the levels of ``name`` of ``y - X beta - (other effects)``.
+
+    The effects of ``name`` and of the factors in ``without`` are left out.
+    """
     position = [f.name for f in spec.factors].index(name)
     cell_sums = np.broadcast_to(cells.sum_resid, (*posterior["sigma"].shape, len(cells.counts)))
     if spec.n_fixed:
@@ -117,13 +184,18 @@ def level_residual_sums(
         gamma = design.Qty - nu @ design.R.T
         cell_sums = cell_sums + gamma @ cells.sum_q.T
     for k, factor in enumerate(spec.factors):
-        if k != position:
+        if k != position and factor.name not in without:
             effects = posterior[factor.name].to_numpy()[..., cells.codes[k]]
             cell_sums = cell_sums - cells.counts * effects
     n_levels = spec.factors[position].n_levels
-    to_level = _aggregator(cells.codes[position], n_levels)
-    flat = cell_sums.reshape(-1, cell_sums.shape[-1])
-    return np.asarray(to_level.T @ flat.T).T.reshape(*cell_sums.shape[:-1], n_levels)
+    return _sum_last_axis(cell_sums, _aggregator(cells.codes[position], n_levels))
+
+
+def _sum_last_axis(values: np.ndarray, aggregator: sp.csr_matrix) -> np.ndarray:
+    """``values @ aggregator`` over the last axis (items -> levels), any leading shape."""
+    flat = values.reshape(-1, values.shape[-1])
+    summed = np.asarray(aggregator.T @ flat.T).T
+    return summed.reshape(*values.shape[:-1], aggregator.shape[1])
 
 
 def _aggregator(codes: np.ndarray, n_levels: int) -> sp.csr_matrix:

@@ -55,6 +55,17 @@ How it samples efficiently
   draw). The result is a sample of the same joint posterior; these factors
   are reported as ``"marginalized"`` in :attr:`Model.parameterization`.
   Forcing ``"centered"`` or ``"noncentered"`` for it samples its effects.
+* **A nested pair is integrated out together.** When the largest factor is
+  nested in another that is ``"auto"`` (``cask:batch`` in ``batch``), the
+  parent's effects are integrated out too: the rows of parent level ``p``
+  are ``Normal(., sigma^2 I + sd_cask^2 Z_c Z_c' + sd_batch^2 11')``, whose
+  inverse and determinant are closed-form per parent level (Sherman-Morrison
+  on each child level's block, then a rank-one update). NUTS then samples
+  only the fixed effects and the sds, so the poorly determined sd of a few
+  parent levels no longer mixes through a funnel. After sampling, each draw's
+  parent effects are drawn from their exact conditional (child effects still
+  integrated out), then the child's given them; both factors are reported as
+  ``"marginalized"`` (see :mod:`bayeshier.marginal`).
 * **Sufficient statistics.** :meth:`Model.sample` evaluates the likelihood
   from per-cell sums (a cell is a combination of levels of all grouping
   factors), so a gradient costs O(cells x p) rather than O(n x p); the log
@@ -195,8 +206,8 @@ class Model:
     def parameterization(self) -> dict[str, str]:
         """Factor name -> ``"marginalized"``, ``"centered"`` or ``"noncentered"`` in sampling."""
         choice = dict(self.plan.parameterization)
-        if self.plan.marginalized is not None:
-            choice[self.plan.marginalized] = "marginalized"
+        for name in self.plan.integrated:
+            choice[name] = "marginalized"
         return choice
 
     def coords(self) -> dict[str, list[str]]:
@@ -215,7 +226,7 @@ class Model:
             sampling; ``"sufficient"`` replaces it by an equal log density
             computed from per-cell sums (a ``pm.Potential``); ``"marginal"``
             also integrates the effects of
-            :attr:`SamplingPlan.marginalized <bayeshier.parameterization.SamplingPlan>`
+            :attr:`SamplingPlan.integrated <bayeshier.parameterization.SamplingPlan>`
             out (they have no variable), which is what :meth:`sample` uses
             when a factor is marginalised.
 
@@ -290,7 +301,7 @@ class Model:
 
     def _sampling_model(self) -> pm.Model:
         """The model NUTS samples: the marginal likelihood when a factor is integrated out."""
-        return self.build("marginal" if self.plan.marginalized else "sufficient")
+        return self.build("marginal" if self.plan.integrated else "sufficient")
 
     def compile_nutpie(self) -> Any:
         """Compile (once) and return the nutpie model used by :meth:`sample`."""
@@ -307,7 +318,7 @@ class Model:
         self, raw: xr.DataTree, sampler: str, log_likelihood: bool, rng: np.random.Generator
     ) -> xr.DataTree:
         posterior = post.public_variables(raw["posterior"].to_dataset())
-        if self.plan.marginalized is not None:
+        if self.plan.integrated:
             posterior = self._add_marginalized_effects(posterior, rng)
         tree = xr.DataTree.from_dict(
             {
@@ -328,14 +339,21 @@ class Model:
 
         See :func:`bayeshier.marginal.draw_integrated_effects`.
         """
-        name = self.plan.marginalized
+        names = self.plan.integrated
         return marginal.draw_integrated_effects(
-            self.spec, self.design, self.cells, name, posterior, rng
+            self.spec, self.design, self.cells, names, posterior, rng
         )
 
-    def level_residual_sums(self, posterior: xr.Dataset, name: str) -> np.ndarray:
-        """Per draw, sums over the levels of ``name`` of ``y - X beta - (other effects)``."""
-        return marginal.level_residual_sums(self.spec, self.design, self.cells, posterior, name)
+    def level_residual_sums(
+        self, posterior: xr.Dataset, name: str, without: tuple[str, ...] = ()
+    ) -> np.ndarray:
+        """Per draw, sums over the levels of ``name`` of ``y - X beta - (other effects)``.
+
+        The effects of the factors in ``without`` are left out too.
+        """
+        return marginal.level_residual_sums(
+            self.spec, self.design, self.cells, posterior, name, without
+        )
 
     # ---------------------------------------------------------- predictions
     def linear_predictor(

@@ -6,7 +6,8 @@ explain is ``lambda_f = mean_j(s^2 d_j / (1 + s^2 d_j))`` (see
 factor is centred (``b ~ Normal(0, sd_f)``, sampled in the standardised
 coordinates ``(b - BLUP) / sqrt(condVar)``); otherwise (and for singular fits)
 it is non-centred (``b = sd_f * z``). With ``"auto"`` the first (largest)
-factor is integrated out of the sampled likelihood (see
+factor is integrated out of the sampled likelihood, together with the factor
+it is nested in, if any (``cask:batch`` and ``batch``; see
 :mod:`bayeshier.marginal`). Of the remaining centred factors, the one whose
 mean carries most of the intercept's uncertainty is sampled as group means
 (hierarchical centring, see :func:`absorbing_factor`). The result is a frozen
@@ -16,7 +17,7 @@ and BLUPs).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "SamplingPlan",
     "absorbing_factor",
     "explained_share",
+    "integrated_parent",
     "nesting_parents",
     "parse_parameterization",
     "sampling_plan",
@@ -68,6 +70,10 @@ class SamplingPlan:
     marginalized : str or None
         The factor whose effects :meth:`Model.sample` integrates out of the
         likelihood (and then draws exactly from their conditional posterior).
+    marginal_parent : str or None
+        The factor ``marginalized`` is nested in whose effects are integrated
+        out with it (``batch`` for ``cask:batch``), if any (see
+        :func:`integrated_parent`).
     explained : dict
         Factor name -> share of prior variance explained by the data (lambda_f).
     fixed_loc, fixed_chol : numpy.ndarray
@@ -84,12 +90,18 @@ class SamplingPlan:
     absorbs: str | None
     parents: dict[str, np.ndarray]
     marginalized: str | None
+    marginal_parent: str | None
     explained: dict[str, float]
     fixed_loc: np.ndarray
     fixed_chol: np.ndarray
     effect_loc: dict[str, np.ndarray]
     effect_scale: dict[str, np.ndarray]
     start: dict[str, np.ndarray]
+
+    @property
+    def integrated(self) -> tuple[str, ...]:
+        """The factors integrated out of the sampled likelihood (``marginalized`` first)."""
+        return tuple(name for name in (self.marginalized, self.marginal_parent) if name)
 
 
 def parse_parameterization(choice: str | Mapping[str, str], spec: ModelSpec) -> dict[str, str]:
@@ -171,9 +183,12 @@ def sampling_plan(
         start[FIXED_RV] = fixed_loc
     first = spec.factors[0].name
     marginalized = first if choices[first] == "auto" else None
-    absorbs = absorbing_factor(spec, parameterization, sds, exclude=marginalized)
+    parent = integrated_parent(spec, marginalized, choices) if marginalized else None
+    integrated = {name for name in (marginalized, parent) if name is not None}
+    absorbs = absorbing_factor(spec, parameterization, sds, exclude=integrated)
     parents = nesting_parents(spec, absorbs) if absorbs is not None else {}
-    parents.pop(marginalized, None)
+    for name in integrated:
+        parents.pop(name, None)
     if absorbs is not None:
         mean = start.pop(absorbs) + fixed_loc[intercept_index(spec)]
         for parent, codes in parents.items():
@@ -184,6 +199,7 @@ def sampling_plan(
         absorbs,
         parents,
         marginalized,
+        parent,
         explained,
         fixed_loc,
         fixed_chol,
@@ -191,6 +207,20 @@ def sampling_plan(
         scale,
         start,
     )
+
+
+def integrated_parent(spec: ModelSpec, name: str, choices: dict[str, str]) -> str | None:
+    """The factor integrated out together with ``name``: the one ``name`` is nested in.
+
+    Of the factors with ``"auto"`` that ``name`` is nested in, the one with the
+    most levels (its immediate parent: ``batch`` for ``cask:batch``), or None.
+    Integrating the pair out jointly leaves NUTS only the fixed effects and the
+    scales (see :func:`bayeshier.marginal.marginal_loglik`).
+    """
+    parents = [p for p in nesting_parents(spec, name) if choices[p] == "auto"]
+    if not parents:
+        return None
+    return max(parents, key=lambda p: spec.factor(p).n_levels)
 
 
 def nesting_parents(spec: ModelSpec, name: str) -> dict[str, np.ndarray]:
@@ -215,17 +245,18 @@ def absorbing_factor(
     spec: ModelSpec,
     parameterization: dict[str, str],
     sds: dict[str, float],
-    exclude: str | None = None,
+    exclude: Collection[str] = (),
 ) -> str | None:
     """The centred factor whose mean carries most of the intercept's uncertainty.
 
     Sampling its group means ``a_j = intercept + b_j`` instead of ``b_j``
     removes the posterior correlation between the intercept and the effects.
+    Factors in ``exclude`` (the integrated-out ones) are not candidates.
     """
     if intercept_index(spec) is None:
         return None
     centred = [
-        f for f in spec.factors if parameterization[f.name] == "centered" and f.name != exclude
+        f for f in spec.factors if parameterization[f.name] == "centered" and f.name not in exclude
     ]
     if not centred:
         return None

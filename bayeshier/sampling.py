@@ -84,10 +84,9 @@ def target_accept_for(spec: ModelSpec, target_accept: float | None) -> float:
 
 
 def start_point(plan: SamplingPlan) -> dict[str, np.ndarray]:
-    """The plan's starting point without the integrated-out factor's effects."""
+    """The plan's starting point without the integrated-out factors' effects."""
     start = dict(plan.start)
-    name = plan.marginalized
-    if name is not None:
+    for name in plan.integrated:
         for key in (name, noncentred_name(name)):
             start.pop(key, None)
     return start

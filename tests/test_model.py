@@ -149,13 +149,23 @@ def test_auto_parameterization_follows_reml():
     assert singular.plan.parameterization == {"Batch": "noncentered"}
     assert singular.plan.explained["Batch"] == 0.0
     pastes = Model("strength ~ 1 + (1|batch/cask)", datasets.load("pastes"))
-    assert pastes.parameterization == {"cask:batch": "marginalized", "batch": "noncentered"}
+    assert pastes.parameterization == {"cask:batch": "marginalized", "batch": "marginalized"}
+    assert pastes.plan.integrated == ("cask:batch", "batch")
+    forced = Model(
+        "strength ~ 1 + (1|batch/cask)",
+        datasets.load("pastes"),
+        parameterization={"batch": "noncentered"},
+    )
+    assert forced.parameterization == {"cask:batch": "marginalized", "batch": "noncentered"}
 
 
 def test_marginal_model_has_no_variable_for_the_integrated_factor():
     m = Model("diameter ~ 1 + (1|plate) + (1|sample)", datasets.load("penicillin"))
     names = {v.name for v in m.build("marginal").free_RVs}
     assert names == {"_fixed", "sigma", "sd_plate", "sd_sample", "_sample_mean"}
+    nested = Model("strength ~ 1 + (1|batch/cask)", datasets.load("pastes"))
+    names = {v.name for v in nested.build("marginal").free_RVs}
+    assert names == {"_fixed", "sigma", "sd_cask:batch", "sd_batch"}
 
 
 @pytest.mark.parametrize(
@@ -179,10 +189,83 @@ def test_marginal_likelihood_is_the_multivariate_normal(name, formula):
     mu = spec.X @ (m.design.to_user @ nu)
     for factor, effect in zip(spec.factors[1:], others, strict=True):
         mu = mu + effect[factor.codes]
-    Z = np.zeros((spec.nobs, spec.factors[0].n_levels))
-    Z[np.arange(spec.nobs), spec.factors[0].codes] = 1.0
+    Z = _indicators(spec.factors[0].codes, spec.factors[0].n_levels)
     cov = sigma**2 * np.eye(spec.nobs) + tau**2 * Z @ Z.T
     assert float(got) == pytest.approx(st.multivariate_normal(mu, cov).logpdf(spec.y), rel=1e-10)
+
+
+def _indicators(codes: np.ndarray, n_levels: int) -> np.ndarray:
+    Z = np.zeros((len(codes), n_levels))
+    Z[np.arange(len(codes)), codes] = 1.0
+    return Z
+
+
+def _nested_data(rng: np.random.Generator) -> pd.DataFrame:
+    """Unbalanced 3-level nesting crossed with a 4-level factor, and a slope."""
+    rows = []
+    for a in range(4):
+        for b in range(rng.integers(1, 4)):
+            for _ in range(rng.integers(1, 6)):
+                rows.append((f"a{a}", f"b{b}", f"o{rng.integers(4)}", rng.normal()))
+    data = pd.DataFrame(rows, columns=["a", "b", "o", "x"])
+    data["y"] = rng.normal(size=len(data)) + data["x"]
+    return data
+
+
+@pytest.mark.parametrize(
+    ("formula", "make_data"),
+    [
+        ("strength ~ 1 + (1|batch/cask)", lambda rng: datasets.load("pastes")),
+        ("y ~ x + (1|a/b)", _nested_data),
+        ("y ~ x + (1|a/b) + (1|o)", _nested_data),
+    ],
+)
+def test_nested_marginal_likelihood_is_the_multivariate_normal(formula, make_data):
+    """Integrating a nested pair out gives N(y | mu, sigma^2 I + tau^2 Zc Zc' + omega^2 Zp Zp')."""
+    rng = np.random.default_rng(3)
+    m = Model(formula, make_data(rng))
+    spec = m.spec
+    assert m.plan.marginal_parent is not None
+    parent = [f.name for f in spec.factors].index(m.plan.marginal_parent)
+    nu = m.plan.fixed_loc + rng.normal(0, 0.1, spec.n_fixed)
+    sigma, tau, omega = 1.3, 0.9, 1.7
+    inputs, mu = [], spec.X @ (m.design.to_user @ nu)
+    cov = sigma**2 * np.eye(spec.nobs)
+    for k, factor in enumerate(spec.factors):
+        Z = _indicators(factor.codes, factor.n_levels)
+        if k in (0, parent):
+            sd = tau if k == 0 else omega
+            inputs.append(pt.as_tensor(sd))
+            cov = cov + sd**2 * Z @ Z.T
+        else:
+            effect = rng.normal(0, 1, factor.n_levels)
+            inputs.append(pt.as_tensor(effect))
+            mu = mu + Z @ effect
+    got = marginal_loglik(
+        m.design, m.cells, pt.as_tensor(nu), inputs, pt.as_tensor(sigma), parent=parent
+    ).eval()
+    assert float(got) == pytest.approx(st.multivariate_normal(mu, cov).logpdf(spec.y), rel=1e-10)
+
+
+def test_nested_integrated_effects_are_drawn_from_their_conditional():
+    """At the REML point, both factors' effects are drawn from N(BLUP, condVar)."""
+    m = Model("strength ~ 1 + (1|batch/cask)", datasets.load("pastes"))
+    fit = m.reml
+    posterior = _fake_posterior(m, draws=4000)["posterior"].to_dataset()
+    posterior["sigma"][:] = fit.sigma
+    for factor, theta in zip(m.spec.factors, fit.theta, strict=True):
+        posterior[f"sd_{factor.name}"][:] = theta * fit.sigma
+    drawn = m._add_marginalized_effects(
+        posterior.drop_vars(["batch", "cask:batch"]), np.random.default_rng(0)
+    )
+    for factor in m.spec.factors:
+        effects = drawn[factor.name]
+        assert list(effects[f"{factor.name}_level"].values) == list(factor.levels)
+        blup = fit.ranef[factor.name]["Intercept"].to_numpy()
+        condvar = fit.condvar[factor.name]["Intercept"].to_numpy()
+        tolerance = 4 * np.sqrt(condvar.max() / 8000)
+        np.testing.assert_allclose(effects.mean(("chain", "draw")), blup, atol=tolerance)
+        np.testing.assert_allclose(effects.var(("chain", "draw")), condvar, rtol=0.08)
 
 
 def test_integrated_effects_are_drawn_from_their_conditional(sleep_model):

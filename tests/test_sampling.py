@@ -1,10 +1,11 @@
 """Real MCMC runs (marked ``sampling``): efficiency targets, outputs, recovery.
 
 Each model costs one nutpie compilation (tens of seconds on 2 cores), so the
-module samples four models: sleepstudy (a well-determined factor), dyestuff2
+module samples five models: sleepstudy (a well-determined factor), dyestuff2
 (singular fit: the group sd's posterior piles up at zero, the hard case),
-penicillin (crossed factors: one integrated out, one sampled) and a simulated
-data set with known parameters (PyMC's own sampler).
+penicillin (crossed factors: one integrated out, one sampled), pastes (nested
+factors, both integrated out) and a simulated data set with known parameters
+(PyMC's own sampler).
 """
 
 from __future__ import annotations
@@ -66,6 +67,17 @@ def test_crossed_penicillin_meets_the_targets():
     idata = m.sample(random_seed=13, progressbar=False)
     assert m.parameterization == {"plate": "marginalized", "sample": "centered"}
     _check_targets(m, idata)
+
+
+def test_nested_pastes_meets_the_targets():
+    m = Model("strength ~ 1 + (1|batch/cask)", datasets.load("pastes"))
+    idata = m.sample(random_seed=1, progressbar=False)
+    assert m.parameterization == {"cask:batch": "marginalized", "batch": "marginalized"}
+    _check_targets(m, idata)
+    posterior = idata["posterior"]
+    assert posterior["batch"].dims == ("chain", "draw", "batch_level")
+    assert posterior["cask:batch"].dims == ("chain", "draw", "cask:batch_level")
+    assert "strength" in idata["log_likelihood"]
 
 
 def test_output_groups_names_and_attrs(sleep):
