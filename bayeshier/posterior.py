@@ -22,7 +22,6 @@ from bayeshier.priors import sd_term
 from bayeshier.spec import ModelSpec
 
 __all__ = [
-    "factor_labels",
     "linear_predictor",
     "numeric_statistics",
     "observed_data",
@@ -178,18 +177,9 @@ def _new_level_effects(
         unseen = code < 0
         if not unseen.any():
             continue
-        labels = factor_labels(newdata, factor.variables)[unseen]
+        labels = factor.labels_for(newdata)[unseen]
         groups, inverse = np.unique(labels, return_inverse=True)
         sd = posterior[sd_term(factor.name)].to_numpy()[..., None]
         new = sd * rng.standard_normal((*sd.shape[:-1], len(groups)))
         extra[..., unseen] += new[..., inverse]
     return extra
-
-
-def factor_labels(data: pd.DataFrame, variables: tuple[str, ...]) -> np.ndarray:
-    """Level labels of a (possibly interaction) grouping factor for ``data``'s rows."""
-    parts = [data[v].astype(object).map(str).to_numpy() for v in variables]
-    labels = parts[0]
-    for part in parts[1:]:
-        labels = labels + ":" + part
-    return labels.astype(str)

@@ -73,11 +73,13 @@ class GroupingFactor:
         """Number of rows in each level."""
         return np.bincount(self.codes, minlength=self.n_levels)
 
+    def labels_for(self, data: pd.DataFrame) -> np.ndarray:
+        """Level labels of the rows of ``data``, written as in :attr:`levels`."""
+        return _level_labels(data, self.variables).to_numpy(dtype=str)
+
     def codes_for(self, data: pd.DataFrame) -> np.ndarray:
         """Level codes of the rows of ``data``; -1 marks a level not seen in fitting."""
-        labels = _level_labels(data, self.variables)
-        lookup = pd.Index(self.levels)
-        return lookup.get_indexer(labels)
+        return pd.Index(self.levels).get_indexer(self.labels_for(data))
 
 
 @dataclass(frozen=True, eq=False)
