@@ -15,6 +15,7 @@ __all__ = [
     "DataError",
     "FormulaError",
     "ModelError",
+    "ModelFileError",
     "RankDeficiencyWarning",
     "SamplingWarning",
     "close_matches_hint",
@@ -35,6 +36,10 @@ class DataError(BayeshierError):
 
 class ModelError(BayeshierError):
     """The model cannot be estimated from these data (e.g. no residual degrees of freedom)."""
+
+
+class ModelFileError(ModelError):
+    """A model file (TOML) breaks the schema: the message names the file and the key."""
 
 
 class ConvergenceWarning(UserWarning):

@@ -266,7 +266,7 @@ class Model:
         progressbar : bool
             Show the sampler's progress bar.
         target_accept : float, optional
-            NUTS's target acceptance rate. Default: 0.9 when a grouping factor
+            NUTS's target acceptance rate. Default: 0.95 when a grouping factor
             has at most 10 levels (its sd is poorly determined and the
             posterior more curved, so smaller steps avoid divergences), else 0.8.
         log_likelihood : bool
@@ -311,7 +311,7 @@ class Model:
         return self._compiled
 
     def default_target_accept(self) -> float:
-        """0.9 if a grouping factor has at most 10 levels, else 0.8."""
+        """0.95 if a grouping factor has at most 10 levels, else 0.8."""
         return sampling.default_target_accept(self.spec)
 
     def _finish(

@@ -70,9 +70,15 @@ def check_sampling_args(draws: int, tune: int, chains: int, sampler: str) -> Non
 
 
 def default_target_accept(spec: ModelSpec) -> float:
-    """0.9 if a grouping factor has at most :data:`FEW_LEVELS` levels, else 0.8."""
+    """0.95 if a grouping factor has at most :data:`FEW_LEVELS` levels, else 0.8.
+
+    With few groups the posterior of their sd reaches into the narrow neck
+    near 0 (a singular REML fit is the extreme case); 0.9 still left an
+    occasional divergence there (seed_model1: 1 in 8 seeds), 0.95 none in
+    the bundled examples, at a small cost on these small data sets.
+    """
     few = min(f.n_levels for f in spec.factors) <= FEW_LEVELS
-    return 0.9 if few else 0.8
+    return 0.95 if few else 0.8
 
 
 def target_accept_for(spec: ModelSpec, target_accept: float | None) -> float:

@@ -1,0 +1,158 @@
+"""bayeshier.cli: the commands, in process; ``run`` on a shipped model file."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayeshier.cli import main
+
+MODELS = Path(__file__).parents[1] / "models"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> tuple[Path, int, str, str]:
+    """``bayeshier run models/dyestuff.toml --quick`` once: out dir, status, stdout, stderr."""
+    out = tmp_path_factory.mktemp("run") / "dyestuff"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = main(["run", str(MODELS / "dyestuff.toml"), "--quick", "--out", str(out)])
+    return out, status, stdout.getvalue(), stderr.getvalue()
+
+
+# ------------------------------------------------------------------- run
+@pytest.mark.sampling
+def test_run_writes_every_output(quick_run):
+    out, status, _, _ = quick_run
+    assert status == 0
+    assert (out / "report.html").is_file()
+    assert (out / "comparison.csv").is_file()
+    for plot in ("shrinkage_arrows", "prior_likelihood_posterior", "forest", "trace", "energy",
+                 "pair_variances"):  # fmt: skip
+        assert (out / "dyestuff" / f"{plot}.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.sampling
+def test_posterior_reads_back_from_zarr(quick_run):
+    out, *_ = quick_run
+    tree = xr.open_datatree(out / "dyestuff" / "posterior.zarr", engine="zarr")
+    posterior = tree["posterior"]
+    assert posterior.sizes["chain"] == 2 and posterior.sizes["draw"] == 200  # --quick
+    assert {"beta", "Batch", "sd_Batch", "sigma"} <= set(posterior.data_vars)
+    assert tree.attrs["formula"] == "Yield ~ 1 + (1|Batch)"
+
+
+@pytest.mark.sampling
+def test_comparison_csv_holds_the_three_tables(quick_run):
+    out, *_ = quick_run
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(table.columns[:3]) == ["model", "table", "term"]
+    counts = table.groupby("table").size().to_dict()
+    assert counts == {"fixed": 1, "groups": 6, "variances": 2}
+    fixed = table[table["table"] == "fixed"].iloc[0]
+    assert fixed["reml"] == pytest.approx(1527.5, abs=0.01)  # lme4: 1527.50
+    assert fixed["post_mean"] == pytest.approx(1527.5, abs=40)
+
+
+@pytest.mark.sampling
+def test_report_has_tables_images_and_the_quick_note(quick_run):
+    out, *_ = quick_run
+    page = (out / "report.html").read_text()
+    assert "Yield ~ 1 + (1|Batch)" in page
+    assert ">reml_se</th>" in page and ">blup</th>" in page and ">reml_sd</th>" in page
+    assert ">distribution</th>" in page  # priors
+    assert ">r_hat</th>" in page  # diagnostics
+    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
+    assert len(images) == 6
+    assert all(base64.b64decode(i).startswith(PNG_SIGNATURE) for i in images)
+    assert "Quick run (--quick): 2 chains x 200 draws" in page
+    assert "Warning" not in page.split("<h3>Warnings</h3>")[0]  # nothing spilled above
+
+
+@pytest.mark.sampling
+def test_run_prints_the_table_and_progress(quick_run):
+    _, _, stdout, stderr = quick_run
+    assert "Yield ~ 1 + (1|Batch): 30 rows; REML vs OLS vs posterior with 94% HDI" in stdout
+    assert re.search(r"^Intercept +1527\.5", stdout, re.MULTILINE)
+    assert "[1/1] model dyestuff" in stderr
+    assert "sampling 2 chains x 200 draws (200 tuning)" in stderr
+    assert "wrote " in stderr and "report.html" in stderr
+    assert "Traceback" not in stderr
+
+
+# ------------------------------------------------------------- bad input
+def _bad(capsys, argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_missing_model_file(capsys, tmp_path):
+    err = _bad(capsys, ["run", str(tmp_path / "absent.toml")])
+    assert "bayeshier: error: No model file at" in err
+
+
+def test_schema_error_names_file_and_key(capsys, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[sampler]\ndraws = 0\n[[model]]\ndata = 'dyestuff'\nformula = 'Yield ~ 1'\n")
+    err = _bad(capsys, ["run", str(path)])
+    assert f"{path}: key 'sampler.draws' must be an integer >= 1, got 0." in err
+
+
+def test_missing_data_names_file_and_model(capsys, tmp_path):
+    path = tmp_path / "nodata.toml"
+    path.write_text("[[model]]\nname = 'm'\ndata = 'rows.csv'\nformula = 'y ~ 1 + (1|g)'\n")
+    err = _bad(capsys, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert f"{path}: model 'm': No data file at" in err
+
+
+def test_bad_formula_names_file_and_model(capsys, tmp_path):
+    path = tmp_path / "formula.toml"
+    path.write_text("[[model]]\nname = 'm'\ndata = 'dyestuff'\nformula = 'Yeld ~ 1 + (1|Batch)'\n")
+    err = _bad(capsys, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert f"{path}: model 'm':" in err and "Yeld" in err
+
+
+def test_a_bad_later_model_fails_before_any_sampling(capsys, tmp_path):
+    path = tmp_path / "two.toml"
+    good = "[[model]]\nname = 'a'\ndata = 'dyestuff'\nformula = 'Yield ~ 1 + (1|Batch)'\n"
+    bad = "[[model]]\nname = 'b'\ndata = 'dyestuff'\nformula = 'Yield ~ 1 + (1|Bach)'\n"
+    path.write_text(good + bad)
+    err = _bad(capsys, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert f"{path}: model 'b':" in err and "Bach" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--draws", "0"], "--draws: must be at least 1, got 0"),
+        (["--chains", "two"], "--chains: expected an integer, got 'two'"),
+        (["--seed", "-1"], "--seed: must be at least 0, got -1"),
+        (["--quik"], "unrecognized arguments: --quik"),
+    ],
+)
+def test_bad_flags(capsys, flags, message):
+    err = _bad(capsys, ["run", str(MODELS / "dyestuff.toml"), *flags])
+    assert message in err
+
+
+# ------------------------------------------------------ other commands
+def test_existing_commands_still_work(capsys):
+    assert main(["datasets"]) == 0
+    assert "sleepstudy" in capsys.readouterr().out
+    assert main(["reml", "Yield ~ 1 + (1|Batch)", "--data", "dyestuff"]) == 0
+    assert "REML criterion" in capsys.readouterr().out

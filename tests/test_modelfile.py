@@ -1,0 +1,182 @@
+"""bayeshier.modelfile: the schema of model files, and every shipped file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bayeshier import datasets, modelfile
+from bayeshier.errors import DataError, ModelFileError
+from bayeshier.model import Model
+
+MODELS = Path(__file__).parents[1] / "models"
+SHIPPED = sorted(MODELS.glob("*.toml"))
+
+MINIMAL = """
+[[model]]
+data = "dyestuff"
+formula = "Yield ~ 1 + (1|Batch)"
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "m.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    path = _write(tmp_path, text)
+    with pytest.raises(ModelFileError) as info:
+        modelfile.load(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    return message
+
+
+# ------------------------------------------------------------ shipped files
+def test_the_promised_files_are_shipped():
+    names = {p.stem for p in SHIPPED}
+    assert {
+        "seed_shrinkage", "mpg_class", "sleepstudy", "dyestuff", "penicillin", "pastes"
+    } <= names  # fmt: skip
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_every_shipped_file_validates_and_builds(path):
+    spec = modelfile.load(path)
+    assert spec.models
+    for entry in spec.models:
+        data = modelfile.read_data(entry.data, path.parent)
+        model = Model(entry.formula, data, priors=dict(entry.priors) or None)
+        assert len(model.priors) >= 3
+
+
+def test_seed_file_holds_the_four_scenarios():
+    spec = modelfile.load(MODELS / "seed_shrinkage.toml")
+    assert [m.name for m in spec.models] == [
+        "seed_model1", "seed_model1b", "seed_model2", "seed_model3"
+    ]  # fmt: skip
+    assert {m.formula for m in spec.models} == {"y ~ 1 + (1|g)"}
+    assert "seed_scenarios" in spec.output.plots
+
+
+def test_mpg_file_has_the_lm_vs_lmer_model():
+    (entry,) = modelfile.load(MODELS / "mpg_class.toml").models
+    assert entry.formula == "hwy ~ displ + year + (1|class)"
+    assert entry.data == "mpg"
+
+
+# ------------------------------------------------------------------ parsing
+def test_minimal_file_gets_defaults(tmp_path):
+    spec = modelfile.load(_write(tmp_path, MINIMAL, "dye.toml"))
+    (entry,) = spec.models
+    assert entry.name == "dye"  # the file's stem
+    assert spec.title == "dye"
+    assert entry.sampler == modelfile.SamplerSettings()
+    assert spec.output == modelfile.OutputSettings()
+    assert entry.parameterization == "auto"
+
+
+def test_model_sampler_overrides_single_settings(tmp_path):
+    text = """
+[sampler]
+draws = 300
+chains = 3
+seed = 7
+[[model]]
+name = "a"
+data = "dyestuff"
+formula = "Yield ~ 1 + (1|Batch)"
+[model.sampler]
+draws = 50
+target_accept = 0.95
+[model.priors]
+sd_Batch = "halfnormal(50)"
+[[model]]
+name = "b"
+data = "dyestuff"
+formula = "Yield ~ 1 + (1|Batch)"
+parameterization = {Batch = "noncentered"}
+"""
+    a, b = modelfile.load(_write(tmp_path, text)).models
+    assert (a.sampler.draws, a.sampler.chains, a.sampler.seed) == (50, 3, 7)
+    assert a.sampler.target_accept == 0.95
+    assert (b.sampler.draws, b.sampler.target_accept) == (300, None)
+    assert a.priors == {"sd_Batch": "halfnormal(50)"}
+    assert b.parameterization == {"Batch": "noncentered"}
+
+
+# ------------------------------------------------------------ schema errors
+@pytest.mark.parametrize(
+    ("text", "key", "allowed"),
+    [
+        ("titel = 'x'\n" + MINIMAL, "'titel'", "Did you mean 'title'?"),
+        ("[[model]]\ndata = 'dyestuff'\nfromula = 'y ~ 1 + (1|g)'\n", "'model[0].fromula'",
+         "Allowed in [model[0]]: name, data, formula"),
+        ("[[model]]\ndata = 'dyestuff'\n", "'model[0].formula'", "is required"),
+        ("title = 'no models'\n", "'model'", "[[model]]"),
+        ("[sampler]\ndraws = 'many'\n" + MINIMAL, "'sampler.draws'", "integer >= 1, got 'many'"),
+        ("[sampler]\ntune = -1\n" + MINIMAL, "'sampler.tune'", "integer >= 0, got -1"),
+        ("[sampler]\nchains = true\n" + MINIMAL, "'sampler.chains'", "integer >= 1"),
+        ("[sampler]\nsampler = 'nutpy'\n" + MINIMAL, "'sampler.sampler'",
+         "\"nutpie\", \"pymc\", got 'nutpy'. Did you mean 'nutpie'?"),
+        ("[sampler]\ntarget_accept = 1.5\n" + MINIMAL, "'sampler.target_accept'",
+         "between 0 and 1"),
+        ("[output]\nplots = ['trace', 'traces']\n" + MINIMAL, "'output.plots[1]'",
+         "must be one of \"shrinkage_arrows\""),
+        ("[output]\nposterior = 'yes'\n" + MINIMAL, "'output.posterior'", "true or false"),
+        ("[output]\norder = 'random'\n" + MINIMAL, "'output.order'", "\"shrinkage\", \"size\""),
+        (MINIMAL + "[model.priors]\nsd_Batch = 5\n", "'model[0].priors.sd_Batch'",
+         "prior string"),
+        (MINIMAL + "parameterization = 'centred'\n", "'model[0].parameterization'",
+         "Did you mean 'centered'"),
+        (MINIMAL + MINIMAL, "'model[0].name'", "required when a file holds several models"),
+        (MINIMAL.replace("[[model]]", "[[model]]\nname = 'a b'"), "'model[0].name'",
+         "letters, digits"),
+        (MINIMAL.replace("[[model]]", "[[model]]\nname = 'a'") * 2, "'model.name'",
+         "unique; repeated: a"),
+        (MINIMAL.replace("\"dyestuff\"", "3"), "'model[0].data'", "non-empty string, got 3"),
+    ],
+)  # fmt: skip
+def test_schema_errors_name_file_key_and_what_is_allowed(tmp_path, text, key, allowed):
+    message = _error(tmp_path, text)
+    assert f"key {key}" in message
+    assert allowed in message
+
+
+def test_bad_toml_names_the_file_and_line(tmp_path):
+    message = _error(tmp_path, "[[model]]\ndata = dyestuff\n")
+    assert "not valid TOML" in message and "line 2" in message
+
+
+def test_missing_file_says_so(tmp_path):
+    with pytest.raises(ModelFileError, match="No model file at"):
+        modelfile.load(tmp_path / "absent.toml")
+
+
+# --------------------------------------------------------------------- data
+def test_bundled_name_loads_with_factor_levels():
+    frame = modelfile.read_data("dyestuff", ".")
+    pd.testing.assert_frame_equal(frame, datasets.load("dyestuff"))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_data_paths_are_relative_to_the_file(tmp_path, suffix):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    frame = datasets.load("dyestuff").astype({"Batch": str})
+    target = folder / f"dye{suffix}"
+    frame.to_csv(target, index=False) if suffix == ".csv" else frame.to_parquet(target)
+    loaded = modelfile.read_data(f"data/dye{suffix}", tmp_path)
+    assert loaded.shape == frame.shape
+    assert loaded["Yield"].tolist() == frame["Yield"].tolist()
+
+
+def test_missing_data_file_and_unknown_name(tmp_path):
+    with pytest.raises(DataError, match=r"No data file at .*absent\.csv"):
+        modelfile.read_data("absent.csv", tmp_path)
+    with pytest.raises(DataError, match="Did you mean 'dyestuff'"):
+        modelfile.read_data("dyestuf", tmp_path)
