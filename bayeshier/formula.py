@@ -9,6 +9,7 @@ terms ``(expr | group)`` among formulaic's tokens -- lme4's ``findbars`` /
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from formulaic.parser.types import Token
 
 from bayeshier.errors import FormulaError
 
-__all__ = ["ParsedFormula", "RandomTerm", "parse_formula"]
+__all__ = ["ParsedFormula", "RandomTerm", "parse_formula", "python_names"]
 
 _INTERCEPT_ONLY = ("1",)
 _ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
@@ -228,6 +229,23 @@ def _expand_group(source: str, tokens: list[Token]) -> list[tuple[str, ...]]:
         outer = tuple(nest) + outer
         expanded.append(outer)
     return expanded
+
+
+def python_names(text: str) -> set[str]:
+    """Every identifier used inside the Python expressions of a formula.
+
+    ``"y ~ center(x) + np.log(z)"`` gives ``{"center", "x", "np", "z"}``.
+    """
+    names: set[str] = set()
+    for token in _tokenize(text):
+        if token.kind.value != "python":
+            continue
+        try:
+            tree = ast.parse(token.token, mode="eval")
+        except SyntaxError:
+            continue
+        names.update(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
+    return names
 
 
 def plain_message(error: Exception) -> str:

@@ -30,7 +30,13 @@ from bayeshier.errors import (
     RankDeficiencyWarning,
     close_matches_hint,
 )
-from bayeshier.formula import ParsedFormula, RandomTerm, parse_formula, plain_message
+from bayeshier.formula import (
+    ParsedFormula,
+    RandomTerm,
+    parse_formula,
+    plain_message,
+    python_names,
+)
 
 __all__ = ["GroupingFactor", "ModelSpec", "build_spec", "thin_r"]
 
@@ -186,9 +192,7 @@ def build_spec(formula: str | ParsedFormula, data: pd.DataFrame) -> ModelSpec:
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
     fixed_formula = Formula(parsed.fixed_formula)
-    fixed_columns = sorted(
-        fixed_formula.lhs.required_variables | fixed_formula.rhs.required_variables
-    )
+    fixed_columns = _fixed_columns(parsed, fixed_formula, data)
     group_columns = sorted({v for term in parsed.random for v in term.variables})
     used = list(dict.fromkeys(fixed_columns + group_columns))
     _check_columns(data, used, "data")
@@ -215,6 +219,19 @@ def build_spec(formula: str | ParsedFormula, data: pd.DataFrame) -> ModelSpec:
     )
     _check_estimable(spec)
     return spec
+
+
+def _fixed_columns(parsed: ParsedFormula, fixed_formula: Formula, data: pd.DataFrame) -> list[str]:
+    """Data columns the fixed part uses.
+
+    formulaic's ``required_variables`` leaves out the arguments of its
+    stateful transforms (``center(x)``, ``scale(x)``), so the names used
+    inside every Python expression of the formula that are columns of
+    ``data`` are added.
+    """
+    required = fixed_formula.lhs.required_variables | fixed_formula.rhs.required_variables
+    inside = {name for name in python_names(parsed.fixed_formula) if name in data.columns}
+    return sorted({str(v) for v in required} | inside)
 
 
 def _check_columns(data: pd.DataFrame, columns: list[str], where: str) -> None:

@@ -72,3 +72,9 @@ def _escaped(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_python_names_lists_identifiers_inside_transforms() -> None:
+    from bayeshier.formula import python_names
+
+    assert python_names("y ~ center(x) + np.log(z) + w") == {"center", "x", "np", "z"}

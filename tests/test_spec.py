@@ -147,3 +147,11 @@ def test_same_factor_twice_is_rejected(mpg: pd.DataFrame) -> None:
 def test_data_must_be_a_dataframe() -> None:
     with pytest.raises(DataError, match="pandas DataFrame"):
         build_spec("y ~ (1|g)", {"y": [1.0], "g": ["a"]})
+
+
+def test_columns_inside_stateful_transforms_are_used(mpg: pd.DataFrame) -> None:
+    mpg.loc[3, "displ"] = np.nan
+    spec = build_spec("hwy ~ center(displ) + (1|class)", mpg)
+    assert spec.n_dropped == 1
+    assert spec.fixed_names == ("Intercept", "center(displ)")
+    np.testing.assert_allclose(spec.X[:, 1].mean(), 0.0, atol=1e-12)
