@@ -279,6 +279,7 @@ def _run_model(
         diagnostics=diagnostics,
         images=images,
         warnings=messages,
+        order=spec.output.order,
     )
 
 

@@ -19,6 +19,10 @@
     One row per grouping factor and one ``Residual`` row: the REML sd and
     the posterior mean, median and HDI of ``sd_<factor>`` / ``sigma``.
 
+Only the numbers are computed here; :mod:`bayeshier.compare_format` writes
+the text and HTML views (``to_text``, ``to_html``), the one-line readings and
+:func:`explain_ols_vs_gls`.
+
 Several grouping factors (crossed or nested)
 --------------------------------------------
 Each factor's ``no_pooling`` is computed on its own, ``lm(y ~ 0 + g + other
@@ -30,7 +34,6 @@ factors' BLUPs (see :mod:`bayeshier.shrinkage`); so with several factors
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -77,8 +80,6 @@ GROUP_COLUMNS = [
 ]
 VARIANCE_COLUMNS = ["component", "reml_sd", "post_mean", "post_median", "hdi_low", "hdi_high"]
 Order = Literal["shrinkage", "size", "level"]
-#: OLS and GLS estimates closer than this many REML standard errors count as equal.
-AGREE_IN_SE = 1e-6
 
 
 # =================================================================== API
@@ -179,11 +180,9 @@ class Comparison:
 
     def readings(self) -> dict[str, str]:
         """One plain-language line per table (keys ``fixed``, each factor, ``variances``)."""
-        lines = {"fixed": _fixed_reading(self)}
-        for factor in self.fit.spec.factors:
-            lines[factor.name] = _group_reading(self, factor.name)
-        lines["variances"] = _variance_reading(self)
-        return lines
+        from bayeshier.compare_format import readings
+
+        return readings(self)
 
     def explain_ols_vs_gls(self) -> str:
         """Why ``lm`` and ``lmer`` give different fixed effects, in this model's terms."""
@@ -200,34 +199,32 @@ class Comparison:
             Significant digits of the largest number in each column.
 
         """
-        readings = self.readings()
-        parts = [_header(self), ""]
-        parts += _text_block(_fixed_title(self), self.fixed, readings["fixed"], digits, "row")
-        for factor in self.fit.spec.factors:
-            title = _group_title(self, factor, order)
-            block = self.group_block(factor.name, order).drop(columns="group")
-            parts += _text_block(title, block, readings[factor.name], digits)
-        if len(self.fit.spec.factors) > 1:
-            parts += [_several_factors_note(self), ""]
-        parts += _text_block(_variance_title(self), self.variances, readings["variances"], digits)
-        return "\n".join(parts).rstrip() + "\n"
+        from bayeshier.compare_format import comparison_text
+
+        return comparison_text(self, order, digits)
+
+    def to_html(self, order: Order = "shrinkage", digits: int = 5) -> str:
+        """The three tables as HTML, each with its one-line reading; options as :meth:`to_text`.
+
+        The notebook view is ``to_html()``; ``bayeshier run``'s report uses the
+        model file's ``[output] order``.
+        """
+        from bayeshier.compare_format import comparison_html
+
+        return comparison_html(self, order, digits)
 
     def __str__(self) -> str:
         return self.to_text()
 
     def _repr_html_(self) -> str:
-        readings = self.readings()
-        parts = [f"<div class='bayeshier-compare'><p><b>{html.escape(_header(self))}</b></p>"]
-        parts.append(_html_block(_fixed_title(self), self.fixed, readings["fixed"], "row"))
-        for factor in self.fit.spec.factors:
-            block = self.group_block(factor.name, "shrinkage").drop(columns="group")
-            title = _group_title(self, factor, "shrinkage")
-            parts.append(_html_block(title, block, readings[factor.name]))
-        if len(self.fit.spec.factors) > 1:
-            parts.append(f"<p><i>{html.escape(_several_factors_note(self))}</i></p>")
-        parts.append(_html_block(_variance_title(self), self.variances, readings["variances"]))
-        parts.append("</div>")
-        return "\n".join(parts)
+        return self.to_html()
+
+
+def explain_ols_vs_gls(cmp: Comparison) -> str:
+    """Why ``lm`` and ``lmer`` differ; see :func:`bayeshier.compare_format.explain_ols_vs_gls`."""
+    from bayeshier.compare_format import explain_ols_vs_gls as explain
+
+    return explain(cmp)
 
 
 # ========================================================== OLS and lm
@@ -505,297 +502,3 @@ def _scalar_summary(draws: xr.DataArray, hdi_prob: float) -> dict[str, float]:
         "hdi_low": float(summary["hdi_low"]),
         "hdi_high": float(summary["hdi_high"]),
     }
-
-
-# ===================================================== OLS vs GLS in words
-def explain_ols_vs_gls(cmp: Comparison) -> str:
-    """Why ``lm`` (OLS) and ``lmer`` (REML/GLS) give different fixed effects, for this model.
-
-    Parameters
-    ----------
-    cmp : Comparison
-        From :func:`compare`.
-
-    Returns
-    -------
-    str
-        A few sentences naming the terms, the grouping factor(s) and the size
-        of the differences (in REML standard errors).
-
-    """
-    fit = cmp.fit
-    spec = fit.spec
-    response = spec.response
-    fixed_part = spec.formula.fixed_formula
-    factors = [f.name for f in spec.factors]
-    lines = [
-        f"OLS (lm({fixed_part})) treats all {spec.nobs} rows as independent. The mixed "
-        f"model says rows sharing a level of {_join(factors)} share that level's effect, "
-        f"so their {response} values are correlated: {_correlation_phrase(fit)}",
-        "GLS (what lmer's REML fit reports) weights the rows by that correlation: a group "
-        "of correlated rows counts for less than as many independent rows, and a term's "
-        "effect is learnt more from differences within groups, less from differences "
-        "between group means (which the group effects also explain).",
-    ]
-    lines += _difference_sentences(cmp)
-    lines.append(
-        "Neither is a mistake in the arithmetic: they answer with different assumptions "
-        "about the rows, and with grouped data OLS's standard errors are the ones to distrust."
-    )
-    return "\n".join(lines)
-
-
-def _correlation_phrase(fit: RemlFit) -> str:
-    parts = []
-    for factor in fit.spec.factors:
-        sd = factor_sd(fit, factor.name)
-        share = sd**2 / (sd**2 + fit.sigma**2)
-        parts.append(
-            f"within a {factor.name} the correlation is {share:.2f} (sd {sd:.3g} of {factor.name} "
-            f"effects against a residual sd {fit.sigma:.3g})"
-        )
-    return "; ".join(parts) + "."
-
-
-def _difference_sentences(cmp: Comparison) -> list[str]:
-    table = cmp.fixed.set_index("term")
-    slopes = [t for t in table.index if t != "Intercept"] or list(table.index)
-    sentences = [_term_sentence(term, table.loc[term]) for term in slopes]
-    if len(slopes) > 1:
-        gaps = (table.loc[slopes, "reml"] - table.loc[slopes, "ols"]).abs() / table.loc[
-            slopes, "reml_se"
-        ]
-        sentences.append(f"The largest change, in standard errors, is in {gaps.idxmax()}.")
-    if len(cmp.fit.spec.factors) == 1 and "Intercept" not in slopes:
-        sentences.append(_within_sentence(cmp, table, slopes))
-    return sentences
-
-
-def _term_sentence(term: str, row: pd.Series) -> str:
-    difference = row["reml"] - row["ols"]
-    if abs(difference) < AGREE_IN_SE * row["reml_se"]:
-        change = "the same estimate (the groups are balanced for it)"
-    else:
-        change = (
-            f"a difference of {difference:+.3g} = {abs(difference) / row['reml_se']:.2g} "
-            "GLS standard errors"
-        )
-    return (
-        f"{term}: OLS {row['ols']:.4g} (se {row['ols_se']:.3g}) vs GLS {row['reml']:.4g} "
-        f"(se {row['reml_se']:.3g}): {change}."
-    )
-
-
-def _within_sentence(cmp: Comparison, table: pd.DataFrame, slopes: list[str]) -> str:
-    factor = cmp.fit.spec.factors[0].name
-    within = within_slopes(cmp.fit.spec, factor)
-    values = ", ".join(f"{t} {within[t]:.4g}" for t in slopes)
-    closer = [
-        t
-        for t in slopes
-        if abs(table.loc[t, "reml"] - within[t]) < abs(table.loc[t, "reml"] - table.loc[t, "ols"])
-    ]
-    lam = cmp.group_block(factor)["shrinkage"]
-    verdict = (
-        f"GLS is closer to the within-{factor} estimate for {_join(closer, 'and')}"
-        if closer
-        else "GLS stays closer to OLS for every term"
-    )
-    return (
-        f"For comparison, the within-{factor} estimates ({factor} as a fixed effect, "
-        f"{no_pooling_formula(cmp.fit.spec, factor)}) are {values}. GLS compromises between "
-        f"them and OLS and moves toward them as lambda grows (here {lam.min():.2f} to "
-        f"{lam.max():.2f}): {verdict}."
-    )
-
-
-def _join(names: list[str], conjunction: str = "or") -> str:
-    if len(names) == 1:
-        return names[0]
-    return ", ".join(names[:-1]) + f" {conjunction} " + names[-1]
-
-
-# ============================================================= readings
-def _fixed_reading(cmp: Comparison) -> str:
-    table = cmp.fixed.set_index("term")
-    gaps = ((table["reml"] - table["ols"]) / table["reml_se"]).abs()
-    term = str(gaps.idxmax())
-    row = table.loc[term]
-    if gaps[term] < AGREE_IN_SE:
-        text = (
-            f"OLS and REML (GLS) estimates agree (balanced groups); the REML se of {term} is "
-            f"{row['reml_se'] / row['ols_se']:.3g} times OLS's, which ignores the correlation "
-            "within groups."
-        )
-    else:
-        text = (
-            f"OLS and REML (GLS) differ most for {term}: {row['ols']:.4g} vs {row['reml']:.4g} "
-            f"({gaps[term]:.2g} REML se); explain_ols_vs_gls() says why."
-        )
-    if cmp.has_posterior:
-        z = ((table["post_mean"] - table["reml"]) / table["post_sd"]).abs()
-        text += f" Posterior means are within {z.max():.2g} posterior sd of REML."
-    return text
-
-
-def _group_reading(cmp: Comparison, name: str) -> str:
-    block = cmp.group_block(name, "shrinkage")
-    sd = factor_sd(cmp.fit, name)
-    if sd == 0.0:
-        return (
-            f"sd of {name} is 0 (singular fit): lambda = 0, every BLUP equals the population "
-            f"mean {cmp.population:.4g} (complete pooling); no_pooling keeps each level's own."
-        )
-    low, high = block.iloc[0], block.iloc[-1]
-    if np.isclose(low["shrinkage"], high["shrinkage"], rtol=1e-12):
-        text = (
-            f"Every level has n = {low['n']} rows, so every BLUP keeps the same share "
-            f"lambda = {low['shrinkage']:.3f} of its level's own deviation from "
-            f"{cmp.population:.4g}."
-        )
-    else:
-        text = (
-            f"lambda runs from {low['shrinkage']:.3f} ({low['level']}, n = {low['n']}) to "
-            f"{high['shrinkage']:.3f} ({high['level']}, n = {high['n']}): the smaller the "
-            f"level, the more its BLUP is pulled toward {cmp.population:.4g}."
-        )
-    if cmp.has_posterior:
-        moved = (block["post_mean"] - block["blup"]).abs().max()
-        text += f" Posterior means are within {moved:.3g} of the BLUPs."
-    return text
-
-
-def _variance_reading(cmp: Comparison) -> str:
-    table = cmp.variances.set_index("component")
-    sigma = table.loc["Residual", "reml_sd"]
-    parts = [
-        f"{c} sd / residual sd = {table.loc[c, 'reml_sd'] / sigma:.3g}"
-        for c in table.index
-        if c != "Residual"
-    ]
-    text = "REML: " + "; ".join(parts) + "."
-    if cmp.has_posterior:
-        first = str(table.index[0])
-        row = table.loc[first]
-        text += (
-            f" The posterior of sd_{first} (median {row['post_median']:.3g}, "
-            f"HDI {row['hdi_low']:.3g} to {row['hdi_high']:.3g}) shows how well the data pin it."
-        )
-    return text
-
-
-def _header(cmp: Comparison) -> str:
-    method = "REML" if cmp.fit.reml else "ML"
-    source = f"posterior with {cmp.hdi_prob:.0%} HDI" if cmp.has_posterior else "no posterior"
-    return f"{cmp.fit.spec.formula.text}: {cmp.fit.nobs} rows; {method} vs OLS vs {source}"
-
-
-def _fixed_title(cmp: Comparison) -> str:
-    return f"Fixed effects (ols: lm({cmp.fit.spec.formula.fixed_formula}); reml: GLS)"
-
-
-def _group_title(cmp: Comparison, factor: GroupingFactor, order: Order) -> str:
-    by = {"shrinkage": "most shrunk first", "size": "smallest first", "level": "level order"}
-    return (
-        f"Group intercepts: {factor.name} ({factor.n_levels} levels, {by[order]}); "
-        f"no_pooling: {no_pooling_formula(cmp.fit.spec, factor.name)}; blup: intercept + BLUP"
-    )
-
-
-def _variance_title(cmp: Comparison) -> str:
-    return "Standard deviations of the random effects and of the residual"
-
-
-def _several_factors_note(cmp: Comparison) -> str:
-    return (
-        "Several grouping factors: each factor's no_pooling ignores the other random factors; "
-        "its shrinkage lambda_j = sd^2/(sd^2 + sigma^2/n_j) is the weight given the other "
-        "factors' BLUPs."
-    )
-
-
-# ============================================================ formatting
-def _decimals(values: pd.Series, digits: int) -> int:
-    finite = np.abs(values.to_numpy(dtype=float))
-    finite = finite[np.isfinite(finite) & (finite > 0)]
-    if finite.size == 0:
-        return 1
-    magnitude = int(np.floor(np.log10(finite.max())))
-    return int(np.clip(digits - 1 - magnitude, 1, 6))
-
-
-def format_table(
-    table: pd.DataFrame, digits: int = 5, by: Literal["column", "row"] = "column"
-) -> pd.DataFrame:
-    """Every cell as a string, floats with a shared number of decimals.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The table to format.
-    digits : int
-        Significant digits of the largest number sharing the decimals.
-    by : {"column", "row"}
-        Share the decimals down each column (numbers on one scale, e.g. the
-        levels of a factor) or along each row (terms on different scales).
-
-    """
-    floats = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
-    formatted = table.astype(object).map(str)
-    if by == "column":
-        places = {c: pd.Series(_decimals(table[c], digits), index=table.index) for c in floats}
-    else:
-        row_places = table[floats].apply(lambda r: _decimals(r, digits), axis=1)
-        places = {c: row_places for c in floats}
-    for column in floats:
-        formatted[column] = [
-            "" if pd.isna(v) else f"{v:.{p}f}"
-            for v, p in zip(table[column], places[column], strict=True)
-        ]
-    return formatted
-
-
-def _text_block(
-    title: str, table: pd.DataFrame, reading: str, digits: int, by: str = "column"
-) -> list[str]:
-    cells = format_table(table, digits, by)
-    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
-    widths = [
-        max(len(str(c)), *(len(v) for v in cells[c])) if len(cells) else len(str(c))
-        for c in cells.columns
-    ]
-
-    def line(values: list[str]) -> str:
-        padded = [
-            v.rjust(w) if right else v.ljust(w)
-            for v, w, right in zip(values, widths, numeric, strict=True)
-        ]
-        return "  ".join(padded).rstrip()
-
-    rows = [line([str(c) for c in table.columns])]
-    rows += [line(list(r)) for r in cells.itertuples(index=False)]
-    return [title, *rows, f"-> {reading}", ""]
-
-
-def _html_block(title: str, table: pd.DataFrame, reading: str, by: str = "column") -> str:
-    cells = format_table(table, by=by)
-    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
-    style = [
-        "text-align:right;font-variant-numeric:tabular-nums" if n else "text-align:left"
-        for n in numeric
-    ]
-    head = "".join(
-        f"<th style='{s}'>{html.escape(str(c))}</th>"
-        for c, s in zip(table.columns, style, strict=True)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td style='{s}'>{html.escape(v)}</td>" for v, s in zip(r, style, strict=True))
-        + "</tr>"
-        for r in cells.itertuples(index=False)
-    )
-    return (
-        f"<p style='margin-bottom:2px'>{html.escape(title)}</p>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        f"<p style='margin-top:2px'><i>{html.escape(reading)}</i></p>"
-    )

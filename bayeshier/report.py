@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayeshier.compare import Comparison
+from bayeshier.compare import Comparison, Order
 
 __all__ = [
     "Image",
@@ -96,6 +96,9 @@ class ModelSection:
         The model's plots.
     warnings : sequence of str
         Warnings raised while fitting, sampling and checking.
+    order : {"shrinkage", "size", "level"}
+        Order of the levels in the comparison tables (the model file's
+        ``[output] order``).
 
     """
 
@@ -108,6 +111,7 @@ class ModelSection:
     diagnostics: pd.DataFrame
     images: Sequence[Image] = ()
     warnings: Sequence[str] = field(default_factory=tuple)
+    order: Order = "shrinkage"
 
 
 # ================================================================= page
@@ -198,7 +202,7 @@ def model_section_html(section: ModelSection) -> str:
     parts.append("<h3>Warnings</h3>" + warnings_html(section.warnings))
     parts.append("<h3>Priors</h3>" + priors_html(section.priors))
     parts.append("<h3>lm, REML/BLUP and posterior side by side</h3>")
-    parts.append(f"<div class='scroll'>{section.comparison._repr_html_()}</div>")
+    parts.append(f"<div class='scroll'>{section.comparison.to_html(order=section.order)}</div>")
     parts.append(f"<p><i>{_esc(section.comparison.explain_ols_vs_gls())}</i></p>")
     parts += [image_html(image) for image in section.images]
     parts.append("<h3>Convergence diagnostics</h3>" + diagnostics_html(section.diagnostics))

@@ -325,6 +325,20 @@ def test_html_escapes_level_labels():
     assert "<A>" not in cmp._repr_html_()
 
 
+def test_html_orders_levels_by_size_or_level(mpg_cmp):
+    def level_order(page: str) -> list[str]:
+        first_cells = re.findall(r"<tr><td style='[^']*'>([^<]*)</td>", page)
+        return [cell for cell in first_cells if cell in set(mpg_cmp.groups["level"])]
+
+    by_size = ["2seater", "minivan", "pickup", "subcompact", "midsize", "compact", "suv"]
+    by_label = ["2seater", "compact", "midsize", "minivan", "pickup", "subcompact", "suv"]
+    assert level_order(mpg_cmp.to_html(order="size")) == by_size  # n = 5, 11, 33, ..., 62
+    assert level_order(mpg_cmp.to_html(order="level")) == by_label
+    assert "smallest first" in mpg_cmp.to_html(order="size")
+    assert "level order" in mpg_cmp.to_html(order="level")
+    assert mpg_cmp._repr_html_() == mpg_cmp.to_html(order="shrinkage", digits=5)
+
+
 # ------------------------------------------------------------ OLS vs GLS
 def test_explanation_names_terms_factor_and_sizes():
     cmp = compare(fitted_case("mpg_class"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 
@@ -135,3 +136,11 @@ def test_diagnostics_are_formatted_per_column():
     for cell in ("1.002", "812", "641", "0.0123", "0.00871", ">0<", "1.06"):
         assert cell in html
     assert "nan" not in html
+
+
+def test_comparison_levels_follow_the_requested_order(section):
+    comparison = section.comparison
+    assert comparison.to_html(order="shrinkage") in report.model_section_html(section)
+    by_level = report.model_section_html(dataclasses.replace(section, order="level"))
+    assert comparison.to_html(order="level") in by_level
+    assert comparison.to_html(order="shrinkage") not in by_level
