@@ -45,7 +45,8 @@ How it samples efficiently
   (and for singular fits) it is non-centred (``b = sd_f * z``,
   ``z ~ Normal(0, 1)``). ``parameterization=`` forces either, globally or per
   factor.
-* **The largest factor is integrated out.** With ``parameterization="auto"``
+* **The largest factor is integrated out** (``likelihood="collapsed"``, which
+  ``likelihood="auto"`` picks whenever it can). With ``parameterization="auto"``
   (for that factor), :meth:`Model.sample` samples the likelihood with the
   effects of the first (largest) grouping factor integrated out analytically
   (each level's rows are ``Normal(., sigma^2 I + sd^2 11')``), so NUTS never
@@ -53,8 +54,11 @@ How it samples efficiently
   sampling, each draw's effects are drawn from their exact conditional
   posterior ``Normal(v_j s_j / sigma^2, v_j)`` (the BLUP formula at that
   draw). The result is a sample of the same joint posterior; these factors
-  are reported as ``"marginalized"`` in :attr:`Model.parameterization`.
-  Forcing ``"centered"`` or ``"noncentered"`` for it samples its effects.
+  are reported as ``"marginalized"`` in :attr:`Model.parameterization`, and
+  :attr:`Model.likelihood` is ``"collapsed"``. Forcing ``"centered"`` or
+  ``"noncentered"`` for it, or ``likelihood="full"``, samples its effects
+  (:attr:`Model.likelihood` is then ``"full"``). Either way the DataTree has
+  the same variables.
 * **A nested pair is integrated out together.** When the largest factor is
   nested in another that is ``"auto"`` (``cask:batch`` in ``batch``), the
   parent's effects are integrated out too: the rows of parent level ``p``
@@ -114,7 +118,13 @@ from bayeshier import posterior as post
 from bayeshier.errors import ModelError
 from bayeshier.internal_scale import InternalDesign, internal_design
 from bayeshier.likelihood import Cells, cell_statistics
-from bayeshier.parameterization import SamplingPlan, parse_parameterization, sampling_plan
+from bayeshier.parameterization import (
+    SamplingPlan,
+    integrated_factors,
+    parse_likelihood,
+    parse_parameterization,
+    sampling_plan,
+)
 from bayeshier.priors import PriorInput, prior_table, resolve_priors
 from bayeshier.spec import ModelSpec, build_spec
 
@@ -139,12 +149,27 @@ class Model:
     parameterization : {"auto", "centered", "noncentered"} or dict
         How group effects are sampled; a dict maps factor names to a choice
         (factors left out use ``"auto"``). ``"auto"`` decides from the REML fit.
+    likelihood : {"auto", "full", "collapsed"}
+        How :meth:`sample` treats the group effects in the likelihood.
+        ``"collapsed"`` integrates the effects of the largest grouping factor
+        out of the Gaussian likelihood analytically (NUTS does not sample
+        them; each draw's effects are then drawn from
+        their exact conditional posterior, so the DataTree has the same
+        variables as with ``"full"``); when that factor is nested in another
+        (``(1|batch/cask)``), the parent's effects are integrated out with it
+        unless its parameterisation is forced. Other (crossed) factors are
+        always sampled. ``"full"`` samples every group effect. ``"auto"``
+        (default) is ``"collapsed"`` unless ``parameterization`` forces the
+        largest factor, then ``"full"``. Which one is used is
+        :attr:`likelihood` (and ``idata.attrs["likelihood"]``).
 
     Raises
     ------
     FormulaError, DataError, ModelError
         Bad formula or data (same errors as :func:`bayeshier.fit_reml`), a bad
-        prior or an unknown parameterisation.
+        prior, an unknown parameterisation or likelihood, or
+        ``likelihood="collapsed"`` with the largest factor's parameterisation
+        forced.
 
     Examples
     --------
@@ -162,10 +187,13 @@ class Model:
         *,
         priors: Mapping[str, PriorInput] | None = None,
         parameterization: str | Mapping[str, str] = "auto",
+        likelihood: Literal["auto", "full", "collapsed"] = "auto",
     ) -> None:
         self.spec: ModelSpec = build_spec(formula, data)
         naming.check_factor_names(self.spec)
         self._choices = parse_parameterization(parameterization, self.spec)
+        self._likelihood = parse_likelihood(likelihood)
+        self._integrated = integrated_factors(self.spec, self._choices, self._likelihood)
         self._priors = resolve_priors(self.spec, priors)
         self._compiled: Any = None
 
@@ -195,12 +223,22 @@ class Model:
     @cached_property
     def plan(self) -> SamplingPlan:
         """Parameterisation and starting point, chosen from :attr:`reml`."""
-        return sampling_plan(self.spec, self.design, self.reml, self._choices)
+        return sampling_plan(self.spec, self.design, self.reml, self._choices, self._likelihood)
 
     @cached_property
     def cells(self) -> Cells:
         """Per-cell sufficient statistics of the likelihood."""
         return cell_statistics(self.spec, self.design)
+
+    @property
+    def likelihood(self) -> Literal["full", "collapsed"]:
+        """``"collapsed"`` if :meth:`sample` integrates group effects out, else ``"full"``.
+
+        The resolution of ``Model(likelihood=)``: ``"auto"`` becomes one of the
+        two. The integrated-out factors are those reported as
+        ``"marginalized"`` in :attr:`parameterization`.
+        """
+        return "collapsed" if self._integrated[0] is not None else "full"
 
     @property
     def parameterization(self) -> dict[str, str]:
@@ -279,8 +317,9 @@ class Model:
             Groups ``posterior`` (``beta``, group effects, ``sd_<factor>``,
             ``sigma``), ``sample_stats``, ``observed_data`` and
             ``log_likelihood``; ``attrs`` record the formula, the
-            parameterisation, the sampler and the REML fit (``attrs["reml"]``,
-            a JSON string).
+            parameterisation, the likelihood used (``attrs["likelihood"]``,
+            ``"collapsed"`` or ``"full"``), the sampler and the REML fit
+            (``attrs["reml"]``, a JSON string).
 
         Raises
         ------
@@ -329,7 +368,11 @@ class Model:
         )
         if log_likelihood:
             tree["log_likelihood"] = xr.DataTree(self.pointwise_loglik(posterior))
-        tree.attrs.update(post.sampling_attrs(self.spec, sampler, self.parameterization, self.reml))
+        tree.attrs.update(
+            post.sampling_attrs(
+                self.spec, sampler, self.parameterization, self.reml, self.likelihood
+            )
+        )
         return tree
 
     def _add_marginalized_effects(

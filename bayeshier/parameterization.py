@@ -8,11 +8,12 @@ coordinates ``(b - BLUP) / sqrt(condVar)``); otherwise (and for singular fits)
 it is non-centred (``b = sd_f * z``). With ``"auto"`` the first (largest)
 factor is integrated out of the sampled likelihood, together with the factor
 it is nested in, if any (``cask:batch`` and ``batch``; see
-:mod:`bayeshier.marginal`). Of the remaining centred factors, the one whose
-mean carries most of the intercept's uncertainty is sampled as group means
-(hierarchical centring, see :func:`absorbing_factor`). The result is a frozen
-:class:`SamplingPlan`, which also holds the starting point (REML estimates
-and BLUPs).
+:mod:`bayeshier.marginal`); ``Model(likelihood=)`` switches this off
+(``"full"``) or insists on it (``"collapsed"``, see :func:`integrated_factors`).
+Of the remaining centred factors, the one whose mean carries most of the
+intercept's uncertainty is sampled as group means (hierarchical centring, see
+:func:`absorbing_factor`). The result is a frozen :class:`SamplingPlan`, which
+also holds the starting point (REML estimates and BLUPs).
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from bayeshier.spec import ModelSpec
 
 __all__ = [
     "CENTRED_THRESHOLD",
+    "LIKELIHOOD_CHOICES",
     "SamplingPlan",
     "absorbing_factor",
     "explained_share",
+    "integrated_factors",
     "integrated_parent",
     "nesting_parents",
+    "parse_likelihood",
     "parse_parameterization",
     "sampling_plan",
 ]
@@ -49,6 +53,8 @@ _CHOICES = {
     "noncentred": "noncentered",
     "non-centred": "noncentered",
 }
+#: What ``Model(likelihood=)`` accepts.
+LIKELIHOOD_CHOICES = ("auto", "full", "collapsed")
 #: Centre a factor when the data explain at least this share of its prior variance.
 CENTRED_THRESHOLD = 0.5
 
@@ -154,10 +160,75 @@ def _parse_choice(choice: Any, factor: str) -> str:
     return _CHOICES[key]
 
 
+def parse_likelihood(choice: Any) -> str:
+    """Normalise the user's ``likelihood=`` to ``"auto"``, ``"full"`` or ``"collapsed"``.
+
+    Raises
+    ------
+    ModelError
+        Anything else (the message names the argument and the allowed values).
+
+    """
+    key = choice.strip().lower() if isinstance(choice, str) else None
+    if key not in LIKELIHOOD_CHOICES:
+        allowed = ", ".join(repr(c) for c in LIKELIHOOD_CHOICES)
+        raise ModelError(f"likelihood must be one of {allowed}; got {choice!r}.")
+    return key
+
+
+def integrated_factors(
+    spec: ModelSpec, choices: dict[str, str], likelihood: str = "auto"
+) -> tuple[str | None, str | None]:
+    """The factor integrated out of the sampled likelihood and its nesting parent, if any.
+
+    ``likelihood="full"`` integrates nothing out. ``"auto"`` integrates the
+    first (largest) factor out when its parameterisation is ``"auto"``,
+    together with the ``"auto"`` factor it is nested in (see
+    :func:`integrated_parent`); other factors (crossed, or a parent forced
+    centred or non-centred) are sampled. ``"collapsed"`` does the same but
+    requires the largest factor to be integrated out.
+
+    Raises
+    ------
+    ModelError
+        ``"collapsed"`` for a model without grouping factors, or whose largest
+        factor's parameterisation is forced.
+
+    """
+    if likelihood == "full":
+        return None, None
+    if not spec.factors:
+        if likelihood == "collapsed":
+            raise ModelError(
+                "likelihood='collapsed' integrates group effects out, but the model has no "
+                "grouping factor: use likelihood='auto' or 'full'."
+            )
+        return None, None
+    first = spec.factors[0].name
+    if choices[first] != "auto":
+        if likelihood == "collapsed":
+            raise ModelError(
+                f"likelihood='collapsed' integrates the effects of the largest grouping factor "
+                f"{first!r} out, but parameterization forces {first!r} to be {choices[first]!r} "
+                f"(sampled). Drop one of the two: parameterization 'auto' for {first!r}, or "
+                "likelihood='full' (or 'auto')."
+            )
+        return None, None
+    return first, integrated_parent(spec, first, choices)
+
+
 def sampling_plan(
-    spec: ModelSpec, design: InternalDesign, fit: Any, choices: dict[str, str]
+    spec: ModelSpec,
+    design: InternalDesign,
+    fit: Any,
+    choices: dict[str, str],
+    likelihood: str = "auto",
 ) -> SamplingPlan:
-    """Choose each factor's parameterisation and the starting point from a REML fit."""
+    """Choose each factor's parameterisation and the starting point from a REML fit.
+
+    ``likelihood`` (``"auto"``, ``"full"`` or ``"collapsed"``) decides which
+    factors are integrated out (see :func:`integrated_factors`).
+    """
     sigma = float(fit.sigma)
     sds = {
         f.name: float(t) * sigma for f, t in zip(spec.factors, np.asarray(fit.theta), strict=True)
@@ -181,9 +252,7 @@ def sampling_plan(
     fixed_loc, fixed_chol = fixed_start(spec, design, fit, sds)
     if spec.n_fixed:
         start[FIXED_RV] = fixed_loc
-    first = spec.factors[0].name
-    marginalized = first if choices[first] == "auto" else None
-    parent = integrated_parent(spec, marginalized, choices) if marginalized else None
+    marginalized, parent = integrated_factors(spec, choices, likelihood)
     integrated = {name for name in (marginalized, parent) if name is not None}
     absorbs = absorbing_factor(spec, parameterization, sds, exclude=integrated)
     parents = nesting_parents(spec, absorbs) if absorbs is not None else {}
@@ -191,8 +260,8 @@ def sampling_plan(
         parents.pop(name, None)
     if absorbs is not None:
         mean = start.pop(absorbs) + fixed_loc[intercept_index(spec)]
-        for parent, codes in parents.items():
-            mean = mean + loc[parent][codes]
+        for nesting, codes in parents.items():
+            mean = mean + loc[nesting][codes]
         start[means_name(absorbs)] = mean
     return SamplingPlan(
         parameterization,

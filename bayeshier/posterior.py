@@ -55,13 +55,21 @@ def observed_data(spec: ModelSpec, name: str) -> xr.Dataset:
 
 
 def sampling_attrs(
-    spec: ModelSpec, sampler: str, parameterization: dict[str, str], fit: Any
+    spec: ModelSpec,
+    sampler: str,
+    parameterization: dict[str, str],
+    fit: Any,
+    likelihood: str,
 ) -> dict[str, str]:
-    """The DataTree's ``attrs``: formula, sampler, parameterisation and the REML fit (JSON)."""
+    """The DataTree's ``attrs``: formula, sampler, parameterisation, likelihood, REML fit (JSON).
+
+    ``likelihood`` is ``"collapsed"`` or ``"full"`` (see ``Model.likelihood``).
+    """
     return {
         "formula": spec.formula.text,
         "sampler": sampler,
         "parameterization": json.dumps(parameterization),
+        "likelihood": likelihood,
         "reml": json.dumps(reml_record(fit, spec)),
         "inference_library": "pymc" if sampler == "pymc" else "nutpie",
     }
