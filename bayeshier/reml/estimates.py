@@ -20,9 +20,9 @@ import numpy as np
 import scipy.linalg as sla
 
 from bayeshier.reml.crossprod import CrossProducts
-from bayeshier.reml.factor import BlockedFactor, inverse_diagonal
+from bayeshier.reml.factor import BlockedFactor, inverse_diagonal, split_rest
 
-__all__ = ["Estimates", "estimates", "first_block_solve", "spherical_modes", "split_rest"]
+__all__ = ["Estimates", "estimates", "first_block_solve", "spherical_modes"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,8 +107,3 @@ def _fixed_covariance_factor(factor: BlockedFactor, r_inv: np.ndarray) -> np.nda
     l_inv = sla.solve_triangular(l_xx, np.eye(p), lower=True, check_finite=False)
     half = r_inv @ l_inv.T
     return half @ half.T
-
-
-def split_rest(values: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:
-    """Split the rows of the rest block into one piece per factor."""
-    return np.split(values, np.cumsum(sizes)[:-1]) if sizes else []

@@ -27,7 +27,7 @@ from scipy.linalg import lapack
 
 from bayeshier.reml.crossprod import CrossProducts
 
-__all__ = ["BlockedFactor", "factorize", "inverse_diagonal", "profiled_deviance"]
+__all__ = ["BlockedFactor", "factorize", "inverse_diagonal", "profiled_deviance", "split_rest"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -128,8 +128,7 @@ def inverse_diagonal(cp: CrossProducts, factor: BlockedFactor) -> list[np.ndarra
     pair_weights = inverse.flat[cp.rest_outer_index] * scale[rows] * scale[cols]
     pair_weights[rows != cols] *= 2.0
     first = first + factor.theta[0] ** 2 * (cp.rest_outer.T @ pair_weights) * first**2
-    rest_sizes = cp.rest_sizes
-    return [first, *np.split(np.diag(inverse).copy(), np.cumsum(rest_sizes)[:-1])]
+    return [first, *split_rest(np.diag(inverse).copy(), cp.rest_sizes)]
 
 
 def profiled_deviance(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> float:
@@ -143,3 +142,8 @@ def profiled_deviance(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> f
     if reml:
         value += factor.log_det_x() + cp.log_det_r
     return float(value)
+
+
+def split_rest(values: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:
+    """Split the rows of the rest block into one piece per factor."""
+    return np.split(values, np.cumsum(sizes)[:-1]) if sizes else []

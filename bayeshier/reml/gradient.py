@@ -26,8 +26,8 @@ import numpy as np
 import scipy.linalg as sla
 
 from bayeshier.reml.crossprod import CrossProducts
-from bayeshier.reml.estimates import first_block_solve, spherical_modes, split_rest
-from bayeshier.reml.factor import BlockedFactor, inverse_diagonal
+from bayeshier.reml.estimates import first_block_solve, spherical_modes
+from bayeshier.reml.factor import BlockedFactor, inverse_diagonal, split_rest
 
 __all__ = ["criterion_gradient"]
 
