@@ -22,13 +22,15 @@ from bayeshier.errors import FormulaError
 
 __all__ = ["ParsedFormula", "RandomTerm", "parse_formula", "python_names"]
 
-_INTERCEPT_ONLY = ("1",)
 _ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
 class RandomTerm:
-    """One ``(1 | group)`` term after expansion of ``/``.
+    """One random-effect term ``(expr | group)`` after expansion of ``/`` and ``||``.
+
+    Each term is one block of the random-effects covariance: its columns
+    are correlated with each other and independent of every other term's.
 
     Attributes
     ----------
@@ -37,11 +39,16 @@ class RandomTerm:
         order (``(1|batch/cask)`` gives ``("batch",)`` and ``("cask", "batch")``).
     source : str
         The term as the user wrote it, for error messages.
+    expr : str
+        The left side of the bar as formulaic normalises it: ``"1"`` for a
+        random intercept, ``"1 + Days"`` for ``(Days|g)``, ``"0 + Days"`` for
+        ``(0 + Days|g)``. ``(Days||g)`` becomes two terms, ``"1"`` and ``"0 + Days"``.
 
     """
 
     variables: tuple[str, ...]
     source: str
+    expr: str = "1"
 
     @property
     def name(self) -> str:
@@ -83,8 +90,11 @@ def parse_formula(text: str) -> ParsedFormula:
     Parameters
     ----------
     text : str
-        For example ``"hwy ~ displ + year + (1|class)"``, ``"y ~ 1 + (1|a) + (1|b)"``
-        or ``"strength ~ 1 + (1|batch/cask)"``.
+        For example ``"hwy ~ displ + year + (1|class)"``, ``"y ~ 1 + (1|a) + (1|b)"``,
+        ``"strength ~ 1 + (1|batch/cask)"``, ``"Reaction ~ Days + (Days|Subject)"``
+        (correlated intercept and slope), ``(0 + Days|Subject)`` (slope only) or
+        ``(Days||Subject)`` (uncorrelated: lme4 expands it to ``(1|Subject) +
+        (0 + Days|Subject)``).
 
     Returns
     -------
@@ -94,8 +104,8 @@ def parse_formula(text: str) -> ParsedFormula:
     ------
     FormulaError
         On a syntax error (the message points at the position), a missing
-        response, a formula without any ``(1|group)`` term, or a bar term
-        other than a random intercept (random slopes are not supported yet).
+        response, a formula without any bar term, or a bar term whose left
+        side formulaic cannot read.
 
     """
     if not isinstance(text, str) or "~" not in text:
@@ -116,8 +126,8 @@ def parse_formula(text: str) -> ParsedFormula:
     fixed = _remove_spans(text, rhs_start, spans)
     if not random_terms:
         raise FormulaError(
-            f"Formula {text!r} has no random-effect term: add one such as '(1|group)'. "
-            "For a model without random effects use ordinary least squares."
+            f"Formula {text!r} has no random-effect term: add one such as '(1|group)' "
+            "or '(x|group)'. For a model without random effects use ordinary least squares."
         )
     parsed = ParsedFormula(text=text, response=response, fixed=fixed, random=random_terms)
     _check_fixed_part(parsed)
@@ -190,15 +200,37 @@ def _span_with_plus(
 
 def _bar_term(source: str, inner: list[Token]) -> list[RandomTerm]:
     bar = next(i for i, t in enumerate(inner) if t.token in ("|", "||"))
-    left = tuple(t.token for t in inner[:bar])
-    right = inner[bar + 1 :]
-    if inner[bar].token == "||" or left != _INTERCEPT_ONLY:
+    if bar == 0:
         raise FormulaError(
-            f"The random-effect term {source!r} is not supported yet: only random "
-            "intercepts '(1|group)' are (random slopes such as '(x|g)' or '(x||g)' "
-            "come in a later release). Write it as '(1|group)'."
+            f"In {source!r}, the left side of the bar is empty: write '(1|group)' for a "
+            "random intercept or '(x|group)' for an intercept and a slope."
         )
-    return [RandomTerm(variables, source) for variables in _expand_group(source, right)]
+    left = " ".join(t.token for t in inner[:bar])
+    exprs = _random_expressions(source, left, uncorrelated=inner[bar].token == "||")
+    groups = _expand_group(source, inner[bar + 1 :])
+    return [RandomTerm(variables, source, expr) for variables in groups for expr in exprs]
+
+
+def _random_expressions(source: str, left: str, uncorrelated: bool) -> list[str]:
+    """The left side of a bar as formulaic reads it; ``||`` splits it like lme4.
+
+    lme4's ``expandDoubleVerts`` turns ``(x + z || g)`` into ``(1|g) + (0 + x|g)
+    + (0 + z|g)``: one term per formula term, the intercept on its own.
+    """
+    try:
+        terms = [str(term) for term in Formula(left)]
+    except Exception as error:  # formulaic raises its own errors and Python's SyntaxError
+        raise FormulaError(
+            f"Cannot read the left side {left!r} of {source!r}: {plain_message(error)}"
+        ) from None
+    if not terms:
+        raise FormulaError(
+            f"The term {source!r} has no columns: '0' removes the intercept, so name a "
+            "variable too, as in '(0 + x|group)'."
+        )
+    if not uncorrelated:
+        return [" + ".join(terms) if "1" in terms else " + ".join(["0", *terms])]
+    return [term if term == "1" else f"0 + {term}" for term in terms]
 
 
 def _expand_group(source: str, tokens: list[Token]) -> list[tuple[str, ...]]:

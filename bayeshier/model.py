@@ -190,6 +190,7 @@ class Model:
         likelihood: Literal["auto", "full", "collapsed"] = "auto",
     ) -> None:
         self.spec: ModelSpec = build_spec(formula, data)
+        _check_intercepts_only(self.spec)
         naming.check_factor_names(self.spec)
         self._choices = parse_parameterization(parameterization, self.spec)
         self._likelihood = parse_likelihood(likelihood)
@@ -471,3 +472,14 @@ class Model:
     def __repr__(self) -> str:
         factors = ", ".join(f"{f.name} ({f.n_levels} levels)" for f in self.spec.factors)
         return f"<bayeshier.Model {self.spec.formula.text!r}: {self.spec.nobs} rows; {factors}>"
+
+
+def _check_intercepts_only(spec: ModelSpec) -> None:
+    """The Bayesian model has random intercepts only so far; say so by name."""
+    for factor in spec.factors:
+        if not factor.intercept_only:
+            raise ModelError(
+                f"The grouping factor {factor.name!r} has random slopes "
+                f"({', '.join(factor.terms)}); the Bayesian model supports random "
+                "intercepts only so far. fit_reml() fits this model."
+            )

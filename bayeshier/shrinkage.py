@@ -89,8 +89,8 @@ def weights(sd_group: float, sigma: float, counts: np.ndarray | Sequence[float])
 
 def factor_sd(fit: RemlFit, name: str) -> float:
     """REML/ML estimate of the standard deviation of grouping factor ``name``."""
-    position = [f.name for f in fit.spec.factors].index(fit.spec.factor(name).name)
-    return float(fit.theta[position] * fit.sigma)
+    covariance = fit.covariances[fit.spec.factor(name).name]
+    return float(np.sqrt(covariance.loc["Intercept", "Intercept"]))
 
 
 def variance_ratio(fit: RemlFit, name: str) -> float:

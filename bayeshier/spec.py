@@ -15,7 +15,7 @@ names them, as lme4 does.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,17 @@ class GroupingFactor:
     codes : numpy.ndarray
         Integer level code of every retained row.
     terms : tuple of str
-        Names of the random-effect terms per level (``("Intercept",)``).
+        Names of the random-effect columns per level, formulaic's names
+        (``("Intercept",)``, ``("Intercept", "Days")``).
+    blocks : tuple of int
+        Sizes of the independent covariance blocks, in the order of
+        :attr:`terms`: ``(2,)`` for ``(Days|Subject)`` (intercept and slope
+        correlated), ``(1, 1)`` for ``(Days||Subject)``.
+    design : numpy.ndarray or None
+        The random-effect columns of every retained row (n x k), ``None`` for
+        a random intercept alone (a column of ones is never stored).
+    design_specs : tuple
+        formulaic model specs of the blocks, to build :attr:`design` for new data.
 
     """
 
@@ -69,11 +79,51 @@ class GroupingFactor:
     levels: tuple[str, ...]
     codes: np.ndarray
     terms: tuple[str, ...] = ("Intercept",)
+    blocks: tuple[int, ...] = (1,)
+    design: np.ndarray | None = field(default=None, repr=False)
+    design_specs: tuple = field(default=(), repr=False)
 
     @property
     def n_levels(self) -> int:
         """Number of levels."""
         return len(self.levels)
+
+    @property
+    def n_columns(self) -> int:
+        """Random-effect columns per level (1 for a random intercept)."""
+        return len(self.terms)
+
+    @property
+    def intercept_only(self) -> bool:
+        """Whether the factor has a random intercept and nothing else."""
+        return self.design is None
+
+    @property
+    def n_theta(self) -> int:
+        """Covariance parameters: ``k(k+1)/2`` per block of ``k`` columns."""
+        return sum(k * (k + 1) // 2 for k in self.blocks)
+
+    def columns(self) -> np.ndarray:
+        """The random-effect columns of the retained rows (n x k), ones if intercept only."""
+        if self.design is None:
+            return np.ones((self.codes.shape[0], 1))
+        return self.design
+
+    def design_for(self, data: pd.DataFrame) -> np.ndarray:
+        """The random-effect columns of new rows, encoded as in the fit."""
+        if self.design is None:
+            return np.ones((len(data), 1))
+        parts = []
+        for block_spec in self.design_specs:
+            _check_columns(data, sorted(block_spec.required_variables), "new data")
+            try:
+                parts.append(block_spec.get_model_matrix(data, na_action="ignore"))
+            except FormulaicError as error:
+                raise DataError(
+                    f"Cannot build the random-effect columns of {self.name!r} for the new "
+                    f"data: {plain_message(error)}"
+                ) from None
+        return np.column_stack([part.to_numpy(dtype=float) for part in parts])
 
     def counts(self) -> np.ndarray:
         """Number of rows in each level."""
@@ -140,6 +190,11 @@ class ModelSpec:
         """Number of fixed-effect coefficients."""
         return int(self.X.shape[1])
 
+    @property
+    def intercepts_only(self) -> bool:
+        """Whether every grouping factor has a random intercept and nothing else."""
+        return all(factor.intercept_only for factor in self.factors)
+
     def factor(self, name: str) -> GroupingFactor:
         """Return the grouping factor called ``name``."""
         for factor in self.factors:
@@ -194,7 +249,8 @@ def build_spec(formula: str | ParsedFormula, data: pd.DataFrame) -> ModelSpec:
     fixed_formula = Formula(parsed.fixed_formula)
     fixed_columns = _fixed_columns(parsed, fixed_formula, data)
     group_columns = sorted({v for term in parsed.random for v in term.variables})
-    used = list(dict.fromkeys(fixed_columns + group_columns))
+    slope_columns = _random_columns(parsed.random, data)
+    used = list(dict.fromkeys(fixed_columns + slope_columns + group_columns))
     _check_columns(data, used, "data")
 
     complete = data.loc[:, used].notna().all(axis=1).to_numpy()
@@ -232,6 +288,15 @@ def _fixed_columns(parsed: ParsedFormula, fixed_formula: Formula, data: pd.DataF
     required = fixed_formula.lhs.required_variables | fixed_formula.rhs.required_variables
     inside = {name for name in python_names(parsed.fixed_formula) if name in data.columns}
     return sorted({str(v) for v in required} | inside)
+
+
+def _random_columns(terms: tuple[RandomTerm, ...], data: pd.DataFrame) -> list[str]:
+    """Data columns the left sides of the bars use (``Days`` in ``(Days|Subject)``)."""
+    names: set[str] = set()
+    for term in terms:
+        names |= {str(v) for v in Formula(term.expr).required_variables}
+        names |= {name for name in python_names(f"~ {term.expr}") if name in data.columns}
+    return sorted(names)
 
 
 def _check_columns(data: pd.DataFrame, columns: list[str], where: str) -> None:
@@ -340,29 +405,61 @@ def _drop_aliased_columns(
 def _grouping_factors(
     terms: tuple[RandomTerm, ...], frame: pd.DataFrame
 ) -> tuple[GroupingFactor, ...]:
-    factors = []
-    seen: set[str] = set()
+    """One factor per grouping expression; its terms become its covariance blocks."""
+    by_name: dict[str, list[RandomTerm]] = {}
     for term in terms:
-        if term.name in seen:
-            raise FormulaError(
-                f"The grouping factor {term.name!r} appears twice ({term.source}); "
-                "give each grouping factor one random-intercept term."
-            )
-        seen.add(term.name)
-        factors.append(_grouping_factor(term, frame))
+        by_name.setdefault(term.name, []).append(term)
+    factors = [_grouping_factor(same, frame) for same in by_name.values()]
     order = sorted(range(len(factors)), key=lambda i: -factors[i].n_levels)
     return tuple(factors[i] for i in order)
 
 
-def _grouping_factor(term: RandomTerm, frame: pd.DataFrame) -> GroupingFactor:
-    codes, levels = _factorize(frame, term.variables)
+def _grouping_factor(terms: list[RandomTerm], frame: pd.DataFrame) -> GroupingFactor:
+    first = terms[0]
+    codes, levels = _factorize(frame, first.variables)
     if len(levels) < 2:
         raise DataError(
-            f"The grouping factor {term.name!r} in {term.source} has "
+            f"The grouping factor {first.name!r} in {first.source} has "
             f"{len(levels)} level(s) in the data used: a random effect needs at least two "
             "groups. Remove the term or check the column."
         )
-    return GroupingFactor(name=term.name, variables=term.variables, levels=levels, codes=codes)
+    factor = GroupingFactor(name=first.name, variables=first.variables, levels=levels, codes=codes)
+    if [term.expr for term in terms] == ["1"]:
+        return factor
+    blocks = [_random_block(term, frame) for term in terms]
+    names = [name for block in blocks for name in block.columns]
+    _check_distinct_columns(terms, names)
+    return replace(
+        factor,
+        terms=tuple(map(str, names)),
+        blocks=tuple(block.shape[1] for block in blocks),
+        design=np.column_stack([block.to_numpy(dtype=float) for block in blocks]),
+        design_specs=tuple(block.model_spec for block in blocks),
+    )
+
+
+def _random_block(term: RandomTerm, frame: pd.DataFrame) -> pd.DataFrame:
+    """The model matrix of one term's left side (``1 + Days`` -> Intercept, Days)."""
+    try:
+        block = Formula(term.expr).get_model_matrix(frame, na_action="ignore", output="pandas")
+    except Exception as error:  # formulaic re-raises evaluation errors of transforms
+        raise FormulaError(
+            f"Cannot build the random-effect columns of {term.source!r}: {plain_message(error)}"
+        ) from None
+    for name in block.columns:
+        _check_finite(block[name].to_numpy(dtype=float), f"{name} (in {term.source})")
+    return block
+
+
+def _check_distinct_columns(terms: list[RandomTerm], names: list[str]) -> None:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        sources = ", ".join(dict.fromkeys(term.source for term in terms))
+        raise FormulaError(
+            f"The random-effect column {repeated[0]!r} of grouping factor "
+            f"{terms[0].name!r} appears twice ({sources}); give each column of a "
+            "grouping factor one term, e.g. '(x|g)' instead of '(1|g) + (x|g)'."
+        )
 
 
 def _column_factor(column: pd.Series) -> tuple[np.ndarray, list[str]]:

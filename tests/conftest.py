@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bayeshier import datasets, fit_reml
@@ -30,6 +31,15 @@ CASE_DATA = {
     "sleepstudy_intercept": "sleepstudy",
 }
 INTERCEPT_CASES = sorted(CASE_DATA)
+#: Reference cases with random slopes, fitted on the same bundled data sets.
+SLOPE_CASE_DATA = {
+    "sleepstudy_slopes": "sleepstudy",
+    "sleepstudy_slopes_ml": "sleepstudy",
+    "sleepstudy_uncorrelated": "sleepstudy",
+}
+CASE_DATA.update(SLOPE_CASE_DATA)
+SLOPE_CASES = sorted(SLOPE_CASE_DATA)
+ALL_CASES = sorted(CASE_DATA)
 
 
 def load_reference(case: str) -> dict:
@@ -37,7 +47,19 @@ def load_reference(case: str) -> dict:
     reference = json.loads((FIXTURES / f"{case}.json").read_text())
     for key in ("fixef", "se"):
         reference[key] = {_name(k): v for k, v in reference[key].items()}
+    reference["ranef"] = {factor: _by_term(values) for factor, values in reference["ranef"].items()}
+    if reference["condVar"]:
+        reference["condVar"] = {
+            factor: _by_term(values) for factor, values in reference["condVar"].items()
+        }
     return reference
+
+
+def _by_term(values: dict) -> dict:
+    """``{term: {level: value}}``; intercept-only fixtures store ``{level: value}``."""
+    if all(isinstance(v, dict) for v in values.values()):
+        return {_name(term): levels for term, levels in values.items()}
+    return {"Intercept": values}
 
 
 def _name(lme4_name: str) -> str:
@@ -59,3 +81,17 @@ def fitted_case(case: str) -> RemlFit:
 @pytest.fixture(params=INTERCEPT_CASES)
 def case(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+@pytest.fixture(params=ALL_CASES)
+def any_case(request: pytest.FixtureRequest) -> str:
+    """Every lme4 reference case, random slopes included."""
+    return request.param
+
+
+def factor_at(cp, spec, theta):
+    """The blocked factor of ``cp`` at ``theta`` in lme4's layout."""
+    from bayeshier.reml.covariance import theta_layout
+    from bayeshier.reml.factor import factorize
+
+    return factorize(cp, theta_layout(spec.factors).relative_factors(np.asarray(theta, float)))

@@ -48,9 +48,10 @@ def test_transforms_stay_in_the_fixed_part() -> None:
 @pytest.mark.parametrize(
     ("formula", "message"),
     [
-        ("y ~ x + (x|g)", "(x|g)"),
-        ("y ~ x + (0 + x|g)", "random slopes"),
-        ("y ~ x + (1||g)", "(1||g)"),
+        ("y ~ x + (|g)", "left side of the bar is empty"),
+        ("y ~ x + (0|g)", "has no columns"),
+        ("y ~ x + (x :: z|g)", "Cannot read the left side 'x :: z'"),
+        ("y ~ x + (C(x, bad=)|g)", "Cannot read the left side"),
         ("y ~ x", "no random-effect term"),
         ("y ~ x + (1|g", "never closed"),
         ("y ~ x | g", "inside parentheses"),
@@ -78,3 +79,22 @@ def test_python_names_lists_identifiers_inside_transforms() -> None:
     from bayeshier.formula import python_names
 
     assert python_names("y ~ center(x) + np.log(z) + w") == {"center", "x", "np", "z"}
+
+
+@pytest.mark.parametrize(
+    ("formula", "expected"),
+    [
+        ("y ~ x + (x|g)", [(("g",), "1 + x")]),
+        ("y ~ x + (1 + x|g)", [(("g",), "1 + x")]),
+        ("y ~ x + (0 + x|g)", [(("g",), "0 + x")]),
+        ("y ~ x + (x - 1|g)", [(("g",), "0 + x")]),
+        ("y ~ x + (x||g)", [(("g",), "1"), (("g",), "0 + x")]),
+        ("y ~ (x + z||g)", [(("g",), "1"), (("g",), "0 + x"), (("g",), "0 + z")]),
+        ("y ~ (0 + x + z||g)", [(("g",), "0 + x"), (("g",), "0 + z")]),
+        ("y ~ (x|a/b)", [(("a",), "1 + x"), (("b", "a"), "1 + x")]),
+        ("y ~ (1|a) + (x|b)", [(("a",), "1"), (("b",), "1 + x")]),
+    ],
+)
+def test_random_slopes_expand_like_lme4(formula: str, expected: list) -> None:
+    parsed = parse_formula(formula)
+    assert [(term.variables, term.expr) for term in parsed.random] == expected

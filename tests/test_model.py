@@ -355,7 +355,7 @@ def test_prior_predictive(sleep_model):
     ("formula", "error"),
     [
         ("Reaction ~ Days", FormulaError),
-        ("Reaction ~ Days + (Days|Subject)", FormulaError),
+        ("Reaction ~ Days + (Days + Days|Subject) + (Days|Subject)", FormulaError),
         ("Reaction ~ Dayz + (1|Subject)", DataError),
         ("Reaction ~ Days + (1|Subjekt)", DataError),
     ],

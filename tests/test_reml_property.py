@@ -21,12 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import factor_at
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bayeshier import RemlFit, fit_reml
 from bayeshier.reml.crossprod import cross_products
-from bayeshier.reml.factor import factorize, profiled_deviance
+from bayeshier.reml.factor import profiled_deviance
 from bayeshier.spec import build_spec
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -374,7 +375,7 @@ def test_profiled_deviance_matches_dense_likelihood(
     assert sorted(f.name for f in spec.factors) == sorted(problem.groups)
     spec_theta = np.array([theta[f.name] for f in spec.factors])
     cp = cross_products(spec)
-    got = profiled_deviance(cp, factorize(cp, spec_theta), reml)
+    got = profiled_deviance(cp, factor_at(cp, spec, spec_theta), reml)
     expected = dense_at(problem, theta).criterion(reml)
     assert got == pytest.approx(expected, rel=_CRITERION_RTOL, abs=0.0)
 

@@ -26,7 +26,7 @@ COLUMNS = ["prior_sd", "data_mean", "data_var", "weight", "posterior_mean", "pos
 
 
 def _reference_series(reference: dict, key: str, factor: str, index: pd.Index) -> np.ndarray:
-    values = reference[key][factor]
+    values = reference[key][factor]["Intercept"]
     return np.array([values[level] for level in index])
 
 

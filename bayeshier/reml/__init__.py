@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bayeshier._blas import blas_threads_for
+from bayeshier.reml.covariance import ThetaLayout, theta_layout
 from bayeshier.reml.crossprod import CrossProducts, cross_products
 from bayeshier.reml.estimates import estimates
 from bayeshier.reml.factor import factorize, profiled_deviance
@@ -23,6 +24,7 @@ __all__ = [
     "CrossProducts",
     "OptimizationSummary",
     "RemlFit",
+    "ThetaLayout",
     "UnseenLevelsWarning",
     "fit_reml",
     "fit_spec",
@@ -35,8 +37,10 @@ def fit_reml(formula: str, data: pd.DataFrame, *, reml: bool = True) -> RemlFit:
     Parameters
     ----------
     formula : str
-        lme4 syntax with random intercepts: ``"y ~ x + (1|g)"``, crossed
-        ``(1|a) + (1|b)``, nested ``(1|a/b)`` or ``(1|a:b)``.
+        lme4 syntax: random intercepts ``"y ~ x + (1|g)"``, crossed
+        ``(1|a) + (1|b)``, nested ``(1|a/b)`` or ``(1|a:b)``; random slopes
+        ``(x|g)`` (correlated with the intercept), ``(0 + x|g)`` (slope only)
+        and ``(x||g)`` (uncorrelated), several terms and factors at once.
     data : pandas.DataFrame
         The data. Rows with a missing value in a used column are dropped
         (lme4's ``na.omit``) and counted in ``n_dropped``.
@@ -50,11 +54,14 @@ def fit_reml(formula: str, data: pd.DataFrame, *, reml: bool = True) -> RemlFit:
 
     Notes
     -----
-    The profiled criterion of Bates et al. (2015) is minimised over
-    ``theta >= 0`` by L-BFGS-B. Each evaluation is one blocked Cholesky: the
-    largest grouping factor's block is diagonal, so with one factor an
-    evaluation costs O(levels * p^2) whatever the number of rows. A theta at
-    0 is a singular fit, flagged in ``is_singular``, not an error.
+    The profiled criterion of Bates et al. (2015) is minimised over theta
+    (lme4's layout: the lower triangles of the relative covariance factors,
+    diagonal entries >= 0) by L-BFGS-B with an analytic gradient. Each
+    evaluation is one blocked Cholesky: the largest grouping factor's block
+    is block diagonal (one small ``k x k`` block per level), so with one
+    factor an evaluation costs O(levels * (k + p)^2) whatever the number of
+    rows. A zero standard deviation or a correlation of +-1 is a singular
+    fit, flagged in ``is_singular``, not an error.
 
     Examples
     --------
@@ -69,21 +76,26 @@ def fit_reml(formula: str, data: pd.DataFrame, *, reml: bool = True) -> RemlFit:
 
 def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
     """Fit an already built :class:`~bayeshier.spec.ModelSpec` (see :func:`fit_reml`)."""
-    dense_size = sum(f.n_levels for f in spec.factors[1:]) + spec.n_fixed + 1
+    layout = theta_layout(spec.factors)
+    dense_size = sum(f.n_levels * f.n_columns for f in spec.factors[1:]) + spec.n_fixed + 1
     with blas_threads_for(dense_size):
         cp = cross_products(spec)
-        theta, summary = optimize_theta(cp, len(spec.factors), reml, starting_theta(cp, reml))
-        factor = factorize(cp, theta)
+        start = starting_theta(cp, layout, reml)
+        theta, summary = optimize_theta(cp, layout, reml, start)
+        factor = factorize(cp, layout.relative_factors(theta))
         criterion = profiled_deviance(cp, factor, reml)
         est = estimates(cp, factor, reml)
     names = list(spec.fixed_names)
     fitted = spec.X @ est.beta
-    ranef, condvar = {}, {}
-    for grouping, modes, variances in zip(spec.factors, est.blups, est.condvars, strict=True):
+    ranef, condvar, condcov = {}, {}, {}
+    for grouping, modes, covariances in zip(spec.factors, est.blups, est.condcovs, strict=True):
         index = pd.Index(grouping.levels, name=grouping.name)
-        ranef[grouping.name] = pd.DataFrame({"Intercept": modes}, index=index)
-        condvar[grouping.name] = pd.DataFrame({"Intercept": variances}, index=index)
-        fitted = fitted + modes[grouping.codes]
+        terms = list(grouping.terms)
+        ranef[grouping.name] = pd.DataFrame(modes, index=index, columns=terms)
+        variances = np.diagonal(covariances, axis1=1, axis2=2)
+        condvar[grouping.name] = pd.DataFrame(variances, index=index, columns=terms)
+        condcov[grouping.name] = covariances
+        fitted = fitted + np.einsum("ik,ik->i", grouping.columns(), modes[grouping.codes])
     return RemlFit(
         spec=spec,
         reml=reml,
@@ -94,7 +106,9 @@ def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
         theta=theta,
         ranef=ranef,
         condvar=condvar,
+        condcov=condcov,
         criterion=criterion,
         optimization=summary,
         fitted=fitted,
+        layout=layout,
     )

@@ -1,11 +1,15 @@
-"""Sufficient statistics of a random-intercept model, computed in one pass.
+"""Sufficient statistics of a linear mixed model, computed in one pass.
 
 The profiled REML/ML criterion depends on the data only through the cross
 products of ``[Z X y]``. Following MixedModels.jl, the grouping factor with
-the most levels comes first: its block ``Z1'Z1`` is diagonal (the level
-counts), so it is kept as a vector and every evaluation only touches the
+the most levels comes first: its block ``Z1'Z1`` is block diagonal, one
+``k x k`` block per level (the level counts for a random intercept), so it
+is kept as an array of small blocks and every evaluation only touches the
 per-level sums ``Z1'[X y]``. The remaining factors (crossed or nested) form
 a small dense block, together with ``X`` and ``y``.
+
+Random-effect coordinates are level-major: level ``j``, column ``r`` of a
+factor with ``k`` columns sits at ``j * k + r`` of that factor's block.
 
 For numerical stability the fixed effects are expressed internally in an
 orthonormal basis: ``X = Q R`` with ``Q = X R^-1`` (a thin QR), and ``y`` is
@@ -22,9 +26,9 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from bayeshier.spec import ModelSpec, thin_r
+from bayeshier.spec import GroupingFactor, ModelSpec, thin_r
 
-__all__ = ["CrossProducts", "cross_products", "single_factor_products"]
+__all__ = ["CrossProducts", "cross_products", "diagonal_blocks", "single_factor_products"]
 
 #: Largest number of possible level pairs handled with a dense marker array.
 _DENSE_KEY_SPACE = 50_000_000
@@ -36,24 +40,28 @@ class CrossProducts:
 
     Attributes
     ----------
-    counts : numpy.ndarray
-        Rows per level of the first (largest) factor, ``diag(Z1'Z1)``.
+    first_gram : numpy.ndarray
+        ``Z1j'Z1j`` of every level ``j`` of the first (largest) factor
+        (levels x k1 x k1); for a random intercept, the level counts.
     first_sums : numpy.ndarray
-        ``Z1'W`` (levels x (p + 1)), with ``W = [Q, e]``, ``e`` the OLS residual.
+        ``Z1'W`` ((levels * k1) x (p + 1)), with ``W = [Q, e]``, ``e`` the OLS residual.
     first_by_rest : scipy.sparse.csr_matrix
-        ``Zr'Z1`` (q_rest x levels), empty when there is one factor.
+        ``Zr'Z1`` (q_rest x (levels * k1)), empty when there is one factor.
     rest_outer : scipy.sparse.csr_matrix
-        For every pair ``(a, b)``, ``a >= b``, of rest levels that share a level
-        ``j`` of the first factor, the products ``K[a, j] K[b, j]`` (pairs x
-        levels): the lower triangle of ``K D^-1 K'`` is ``rest_outer @ (1/d)``
-        scattered to ``rest_outer_index``, one sparse mat-vec per evaluation
-        instead of a sparse mat-mat.
+        For every pair ``(a, b)``, ``a >= b``, of rest rows that share a level
+        ``j`` of the first factor, the products ``K[a, (j, r)] K[b, (j, s)]``
+        (pairs x (levels * k1 * k1)): the lower triangle of ``K E K'``, with
+        ``E`` block diagonal, is ``rest_outer @ E.ravel()`` scattered to
+        ``rest_outer_index``, one sparse mat-vec per evaluation instead of a
+        sparse mat-mat.
     rest_outer_index : numpy.ndarray
         Flat positions of those pairs in the ``q_rest x q_rest`` matrix.
     rest : numpy.ndarray
         Dense ``[Zr W]'[Zr W]`` ((q_rest + p + 1) square).
     rest_sizes : tuple of int
-        Number of levels of each factor after the first.
+        Rows of the rest block taken by each factor after the first (levels * k).
+    columns : tuple of int
+        Random-effect columns per level of every factor, the first included.
     R : numpy.ndarray
         The ``R`` of ``X = Q R``.
     ols : numpy.ndarray
@@ -63,13 +71,14 @@ class CrossProducts:
 
     """
 
-    counts: np.ndarray
+    first_gram: np.ndarray
     first_sums: np.ndarray
     first_by_rest: sp.csr_matrix
     rest_outer: sp.csr_matrix
     rest_outer_index: np.ndarray
     rest: np.ndarray
     rest_sizes: tuple[int, ...]
+    columns: tuple[int, ...]
     R: np.ndarray
     ols: np.ndarray
     nobs: int
@@ -77,8 +86,19 @@ class CrossProducts:
 
     @property
     def q_rest(self) -> int:
-        """Total number of levels of the factors after the first."""
+        """Rows of the rest block taken by the factors after the first."""
         return int(sum(self.rest_sizes))
+
+    @property
+    def first_levels(self) -> int:
+        """Number of levels of the first factor."""
+        return int(self.first_gram.shape[0])
+
+    @property
+    def level_counts(self) -> tuple[int, ...]:
+        """Number of levels of every factor."""
+        rest = (size // k for size, k in zip(self.rest_sizes, self.columns[1:], strict=True))
+        return (self.first_levels, *rest)
 
     @property
     def log_det_r(self) -> float:
@@ -98,28 +118,30 @@ def cross_products(spec: ModelSpec) -> CrossProducts:
     ols, residual = _ols_in_q_basis(spec.X, spec.y, r_inv)
     p = spec.n_fixed
     first, *others = spec.factors
-    first_sums = _to_q_basis(_level_sums(first.codes, first.n_levels, spec.X, residual), r_inv)
+    w = np.column_stack([spec.X, residual])
+    first_sums = _to_q_basis(_level_sums(first, w), r_inv)
     w_cross = np.zeros((p + 1, p + 1))
     w_cross[:p, :p] = np.eye(p)
     w_cross[p, p] = residual @ residual
-    rest_sizes = tuple(f.n_levels for f in others)
+    rest_sizes = tuple(f.n_levels * f.n_columns for f in others)
     if others:
-        Zr = _indicators(others, spec.nobs)
-        first_by_rest = (Zr.T @ _indicators([first], spec.nobs)).tocsr()
-        zr_w = _to_q_basis(np.column_stack([Zr.T @ spec.X, Zr.T @ residual]), r_inv)
+        Zr = _random_design(others, spec.nobs)
+        first_by_rest = (Zr.T @ _random_design([first], spec.nobs)).tocsr()
+        zr_w = _to_q_basis(Zr.T @ w, r_inv)
         rest = np.block([[(Zr.T @ Zr).toarray(), zr_w], [zr_w.T, w_cross]])
     else:
-        first_by_rest = sp.csr_matrix((0, first.n_levels))
+        first_by_rest = sp.csr_matrix((0, first.n_levels * first.n_columns))
         rest = w_cross
-    rest_outer, rest_outer_index = _outer_products_by_level(first_by_rest)
+    rest_outer, rest_outer_index = _outer_products_by_level(first_by_rest, first.n_columns)
     return CrossProducts(
-        counts=first.counts().astype(float),
+        first_gram=_level_grams(first),
         first_sums=first_sums,
         first_by_rest=first_by_rest,
         rest_outer=rest_outer,
         rest_outer_index=rest_outer_index,
         rest=rest,
         rest_sizes=rest_sizes,
+        columns=tuple(f.n_columns for f in spec.factors),
         R=R,
         ols=ols,
         nobs=spec.nobs,
@@ -131,31 +153,42 @@ def single_factor_products(cp: CrossProducts, index: int) -> CrossProducts:
     """The cross products of the model with factor ``index`` as its only factor.
 
     Read off ``cp`` without another pass over the data: the first factor's
-    counts and sums are kept as they are; another factor's come from the
-    diagonal and the ``W`` columns of the dense rest block.
+    blocks and sums are kept as they are; another factor's come from the
+    diagonal blocks and the ``W`` columns of the dense rest block.
     """
     q = cp.q_rest
     w_cross = cp.rest[q:, q:]
+    k = cp.columns[index]
     if index == 0:
-        counts, sums = cp.counts, cp.first_sums
+        gram, sums = cp.first_gram, cp.first_sums
     else:
         start = sum(cp.rest_sizes[: index - 1])
         rows = slice(start, start + cp.rest_sizes[index - 1])
-        counts, sums = np.diag(cp.rest)[rows], cp.rest[rows, q:]
-    no_rest = sp.csr_matrix((0, counts.size))
+        gram = diagonal_blocks(cp.rest[rows, rows], k)
+        sums = cp.rest[rows, q:]
+    levels = gram.shape[0]
     return CrossProducts(
-        counts=counts,
+        first_gram=gram,
         first_sums=sums,
-        first_by_rest=no_rest,
-        rest_outer=sp.csr_matrix((0, counts.size)),
+        first_by_rest=sp.csr_matrix((0, levels * k)),
+        rest_outer=sp.csr_matrix((0, levels * k * k)),
         rest_outer_index=np.zeros(0, dtype=np.int64),
         rest=w_cross,
         rest_sizes=(),
+        columns=(k,),
         R=cp.R,
         ols=cp.ols,
         nobs=cp.nobs,
         n_fixed=cp.n_fixed,
     )
+
+
+def diagonal_blocks(matrix: np.ndarray, k: int) -> np.ndarray:
+    """The ``k x k`` blocks on the diagonal of a square matrix (blocks x k x k)."""
+    n = matrix.shape[0] // k
+    blocks = matrix.reshape(n, k, n, k)
+    index = np.arange(n)
+    return blocks[index, :, index, :]
 
 
 def _ols_in_q_basis(
@@ -178,23 +211,36 @@ def _to_q_basis(sums: np.ndarray, r_inv: np.ndarray) -> np.ndarray:
     return np.column_stack([sums[:, :p] @ r_inv, sums[:, p]])
 
 
-def _outer_products_by_level(cross: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Products ``K[a, j] K[b, j]`` for the pairs ``a >= b`` in each column ``j`` of ``K``."""
-    by_level = cross.tocsc()
+def _outer_products_by_level(cross: sp.csr_matrix, k: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Products ``K[a, (j, r)] K[b, (j, s)]`` for the rest rows ``a >= b`` sharing level ``j``.
+
+    The columns of ``K`` are (level, column) pairs of the first factor; the
+    products are grouped by level and indexed ``(j, r, s)``.
+    """
+    n_rest, n_columns = cross.shape
+    n_levels = n_columns // k
+    # rows (a, r) and one column per level j: K[a, (j, r)] sits at (a * k + r, j)
+    entries = cross.tocoo()
+    level, column = np.divmod(entries.col, k)
+    by_level = sp.csc_matrix(
+        (entries.data, (entries.row.astype(np.int64) * k + column, level)),
+        shape=(n_rest * k, n_levels),
+    )
     by_level.sort_indices()
-    n_rest, n_levels = by_level.shape
     lengths = np.diff(by_level.indptr)
     entry_level = np.repeat(np.arange(n_levels), lengths)
     repeats = lengths[entry_level]
     left = np.repeat(np.arange(by_level.nnz), repeats)
     block_start = np.repeat(np.cumsum(repeats) - repeats, repeats)
     right = by_level.indptr[entry_level[left]] + (np.arange(left.size) - block_start)
-    lower = by_level.indices[left] >= by_level.indices[right]
-    left, right = left[lower], right[lower]
-    keys = by_level.indices[left].astype(np.int64) * n_rest + by_level.indices[right]
+    row_left, col_left = np.divmod(by_level.indices[left], k)
+    row_right, col_right = np.divmod(by_level.indices[right], k)
+    lower = row_left >= row_right
+    keys = row_left[lower].astype(np.int64) * n_rest + row_right[lower]
     index, pair = _compact_keys(keys, n_rest * n_rest)
-    values = by_level.data[left] * by_level.data[right]
-    outer = sp.csr_matrix((values, (pair, entry_level[left])), shape=(index.size, n_levels))
+    values = by_level.data[left[lower]] * by_level.data[right[lower]]
+    position = (entry_level[left[lower]] * k + col_left[lower]) * k + col_right[lower]
+    outer = sp.csr_matrix((values, (pair, position)), shape=(index.size, n_levels * k * k))
     return outer, index
 
 
@@ -212,18 +258,47 @@ def _compact_keys(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndar
     return np.flatnonzero(present), position[keys]
 
 
-def _level_sums(
-    codes: np.ndarray, n_levels: int, X: np.ndarray, residual: np.ndarray
-) -> np.ndarray:
-    """Per-level sums of every column of ``X`` and of the residual."""
-    columns = [X[:, j] for j in range(X.shape[1])] + [residual]
-    return np.column_stack([np.bincount(codes, weights=c, minlength=n_levels) for c in columns])
+def _level_sums(factor: GroupingFactor, w: np.ndarray) -> np.ndarray:
+    """``Z_f'W``: per-level sums of every column of ``W`` times every random-effect column.
+
+    Rows are level-major ((levels * k) x columns of ``W``).
+    """
+    n, k = factor.n_levels, factor.n_columns
+    z = factor.columns()
+    sums = np.empty((n, k, w.shape[1]))
+    for r in range(k):
+        for m in range(w.shape[1]):
+            weights = w[:, m] if factor.intercept_only else z[:, r] * w[:, m]
+            sums[:, r, m] = np.bincount(factor.codes, weights=weights, minlength=n)
+    return sums.reshape(n * k, w.shape[1])
 
 
-def _indicators(factors: list, nobs: int) -> sp.csc_matrix:
-    """Sparse indicator matrix ``[Z_a Z_b ...]`` (nobs x total levels)."""
-    offsets = np.cumsum([0] + [f.n_levels for f in factors])
-    rows = np.tile(np.arange(nobs), len(factors))
-    cols = np.concatenate([f.codes + offset for f, offset in zip(factors, offsets, strict=False)])
-    data = np.ones(rows.shape[0])
-    return sp.csc_matrix((data, (rows, cols)), shape=(nobs, int(offsets[-1])))
+def _level_grams(factor: GroupingFactor) -> np.ndarray:
+    """``Z_fj'Z_fj`` of every level (levels x k x k); the counts for an intercept."""
+    n, k = factor.n_levels, factor.n_columns
+    if factor.intercept_only:
+        return factor.counts().astype(float).reshape(n, 1, 1)
+    z = factor.design
+    grams = np.empty((n, k, k))
+    for r in range(k):
+        for s in range(r + 1):
+            grams[:, r, s] = np.bincount(factor.codes, weights=z[:, r] * z[:, s], minlength=n)
+            grams[:, s, r] = grams[:, r, s]
+    return grams
+
+
+def _random_design(factors: list[GroupingFactor], nobs: int) -> sp.csc_matrix:
+    """Sparse ``[Z_a Z_b ...]`` (nobs x total random-effect columns), level-major per factor."""
+    rows, cols, data = [], [], []
+    offset = 0
+    for factor in factors:
+        k = factor.n_columns
+        z = factor.columns()
+        for r in range(k):
+            rows.append(np.arange(nobs))
+            cols.append(offset + factor.codes * k + r)
+            data.append(z[:, r])
+        offset += factor.n_levels * k
+    return sp.csc_matrix(
+        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(nobs, offset)
+    )

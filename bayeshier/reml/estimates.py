@@ -7,7 +7,7 @@ All quantities come from the blocked factor of :mod:`bayeshier.reml.factor`
   ``Var(beta) = sigma^2 R_X^-1 R_X^-T``;
 - the spherical modes ``u`` solve ``L_theta' u = r_Zy - R_ZX beta`` and the BLUPs
   (conditional modes) are ``b = Lambda u``;
-- the conditional variances are the diagonal of
+- the conditional covariances are the per-level ``k x k`` diagonal blocks of
   ``sigma^2 Lambda (L_theta L_theta')^-1 Lambda'`` (lme4's ``condVar``, which
   holds ``beta`` at its estimate).
 """
@@ -20,7 +20,13 @@ import numpy as np
 import scipy.linalg as sla
 
 from bayeshier.reml.crossprod import CrossProducts
-from bayeshier.reml.factor import BlockedFactor, inverse_diagonal, split_rest
+from bayeshier.reml.factor import (
+    BlockedFactor,
+    apply_blocks,
+    conditional_blocks,
+    scale_rest_rows,
+    split_rest,
+)
 
 __all__ = ["Estimates", "estimates", "first_block_solve", "spherical_modes"]
 
@@ -38,9 +44,9 @@ class Estimates:
     sigma : float
         Residual standard deviation (REML: ``r^2/(n-p)``, ML: ``r^2/n``).
     blups : list of numpy.ndarray
-        Conditional modes, one array per factor (spec order).
-    condvars : list of numpy.ndarray
-        Conditional variances, same layout.
+        Conditional modes, one array (levels x k) per factor (spec order).
+    condcovs : list of numpy.ndarray
+        Conditional covariance matrices, one array (levels x k x k) per factor.
 
     """
 
@@ -48,7 +54,7 @@ class Estimates:
     vcov: np.ndarray
     sigma: float
     blups: list[np.ndarray]
-    condvars: list[np.ndarray]
+    condcovs: list[np.ndarray]
 
 
 def estimates(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> Estimates:
@@ -59,18 +65,18 @@ def estimates(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> Estimates
     r_inv = sla.solve_triangular(cp.R, np.eye(cp.n_fixed), check_finite=False)
     beta = r_inv @ (beta_work + cp.ols)
     vcov = sigma2 * _fixed_covariance_factor(factor, r_inv)
-    blups = [theta * u for theta, u in zip(factor.theta, modes, strict=True)]
-    condvars = [
-        sigma2 * theta**2 * diagonal
-        for theta, diagonal in zip(factor.theta, inverse_diagonal(cp, factor), strict=True)
+    blups = [u.reshape(-1, T.shape[0]) @ T.T for T, u in zip(factor.relative, modes, strict=True)]
+    condcovs = [
+        sigma2 * (T @ blocks @ T.T)
+        for T, blocks in zip(factor.relative, conditional_blocks(cp, factor), strict=True)
     ]
-    return Estimates(beta, vcov, float(np.sqrt(sigma2)), blups, condvars)
+    return Estimates(beta, vcov, float(np.sqrt(sigma2)), blups, condcovs)
 
 
 def spherical_modes(
     cp: CrossProducts, factor: BlockedFactor
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Spherical modes ``u`` per factor (``b = Lambda u``) and ``beta`` in the ``Q`` basis."""
+    """Spherical modes ``u`` per factor (level-major, ``b = Lambda u``) and beta (Q basis)."""
     L = factor.rest
     q, p = cp.q_rest, cp.n_fixed
     solution = sla.solve_triangular(
@@ -85,19 +91,19 @@ def spherical_modes(
 def first_block_solve(
     cp: CrossProducts, factor: BlockedFactor, first_rhs: np.ndarray, rest_values: np.ndarray
 ) -> np.ndarray:
-    """Back-substitute through the first (diagonal) block of ``L_theta'``.
+    """Back-substitute through the first (block-diagonal) block of ``L_theta'``.
 
-    Returns ``theta_1 / d * (first_rhs - K' Lambda_r rest_values)``, where
-    ``first_rhs`` holds per-level sums of the first factor (a vector or one
-    column per right-hand side) and ``rest_values`` the solution of the rest.
+    Returns ``A_j^-1 T_1' (first_rhs - K' Lambda_r rest_values)_j`` for every
+    level ``j``, where ``first_rhs`` holds level-major per-level sums of the
+    first factor (a vector or one column per right-hand side) and
+    ``rest_values`` the solution of the rest.
     """
     rhs = first_rhs
     if cp.q_rest:
-        scale = factor.rest_scale[: cp.q_rest]
-        scaled = scale * rest_values if rest_values.ndim == 1 else scale[:, None] * rest_values
-        rhs = rhs - cp.first_by_rest.T @ scaled
-    weights = factor.theta[0] / factor.first_diag
-    return weights * rhs if rhs.ndim == 1 else weights[:, None] * rhs
+        rhs = rhs - cp.first_by_rest.T @ scale_rest_rows(
+            cp, factor.relative, rest_values, transpose=False
+        )
+    return apply_blocks(factor.first_gain(), rhs)
 
 
 def _fixed_covariance_factor(factor: BlockedFactor, r_inv: np.ndarray) -> np.ndarray:

@@ -1,18 +1,20 @@
 """The blocked Cholesky factor of the augmented system at a given theta.
 
-For random intercepts, ``Lambda = diag(theta_f)`` repeated over the levels of
-factor ``f``. The augmented matrix
+``Lambda = blockdiag(I_levels (x) T_f)`` with the relative covariance factors
+``T_f`` of :mod:`bayeshier.reml.covariance` (``T_f = theta_f`` for a random
+intercept). The augmented matrix
 
     [Lambda'Z'Z Lambda + I   Lambda'Z'W]
     [W'Z Lambda              W'W       ]      with W = [X y]
 
-is factored as ``L L'`` in two blocks: the first factor's block is diagonal,
-``d = theta_1^2 n_j + 1``, so its Cholesky is ``sqrt(d)``; the rest (other
-factors, X, y) is the dense Cholesky of the Schur complement ``M``. The
-profiled criteria come straight off the diagonal (Bates et al. 2015, eqs.
-33-34; MixedModels.jl's ``objective(updateL!(setθ!(m, θ)))``):
+is factored as ``L L'`` in two blocks: the first factor's block is block
+diagonal, ``A_j = T_1' Z_1j'Z_1j T_1 + I`` per level (``d = theta_1^2 n_j + 1``
+for an intercept), factored level by level; the rest (other factors, X, y)
+is the dense Cholesky of the Schur complement ``M``. The profiled criteria
+come straight off the diagonal (Bates et al. 2015, eqs. 33-34;
+MixedModels.jl's ``objective(updateL!(setθ!(m, θ)))``):
 
-    log|L_theta|^2 = sum log d + 2 sum log diag(L_M)[:q_rest]
+    log|L_theta|^2 = sum_j log|A_j| + 2 sum log diag(L_M)[:q_rest]
     log|R_X|^2     = 2 sum log diag(L_M)[q_rest:q_rest + p]  (+ log|R|^2)
     r^2            = L_M[-1, -1]^2
 """
@@ -25,25 +27,33 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
-from bayeshier.reml.crossprod import CrossProducts
+from bayeshier.reml.crossprod import CrossProducts, diagonal_blocks
 
-__all__ = ["BlockedFactor", "factorize", "inverse_diagonal", "profiled_deviance", "split_rest"]
+__all__ = [
+    "BlockedFactor",
+    "apply_blocks",
+    "conditional_blocks",
+    "factorize",
+    "profiled_deviance",
+    "scale_rest_rows",
+    "split_rest",
+]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 @dataclass(frozen=True, eq=False)
 class BlockedFactor:
-    """``L`` at one ``theta``: the diagonal first block and the dense rest.
+    """``L`` at one ``theta``: the block-diagonal first block and the dense rest.
 
     Attributes
     ----------
-    theta : numpy.ndarray
-        Relative standard deviations, one per factor (factor order of the spec).
-    first_diag : numpy.ndarray
-        ``d = theta_1^2 n_j + 1``, the squared diagonal of the first block.
-    rest_scale : numpy.ndarray
-        ``theta_f`` repeated over the levels of the other factors, then ones for ``W``.
+    relative : list of numpy.ndarray
+        The relative covariance factor ``T_f`` of every factor (spec order).
+    first_log_det : float
+        ``sum_j log|A_j|`` over the levels of the first factor.
+    first_inverse : numpy.ndarray
+        ``A_j^-1`` per level of the first factor (levels x k1 x k1).
     rest : numpy.ndarray
         Lower Cholesky factor of the Schur complement ``M``.
     q_rest, n_fixed : int
@@ -51,9 +61,9 @@ class BlockedFactor:
 
     """
 
-    theta: np.ndarray
-    first_diag: np.ndarray
-    rest_scale: np.ndarray
+    relative: list[np.ndarray]
+    first_log_det: float
+    first_inverse: np.ndarray
     rest: np.ndarray
     q_rest: int
     n_fixed: int
@@ -61,7 +71,7 @@ class BlockedFactor:
     def log_det_z(self) -> float:
         """``log|L_theta|^2``."""
         rest = np.diag(self.rest)[: self.q_rest]
-        return float(np.sum(np.log(self.first_diag)) + 2.0 * np.sum(np.log(rest)))
+        return float(self.first_log_det + 2.0 * np.sum(np.log(rest)))
 
     def log_det_x(self) -> float:
         """``log|R_X|^2`` in the orthonormal basis of the fixed effects."""
@@ -72,9 +82,23 @@ class BlockedFactor:
         """Penalised weighted residual sum of squares ``r^2(theta)``."""
         return float(self.rest[-1, -1] ** 2)
 
+    def first_gain(self) -> np.ndarray:
+        """``A_j^-1 T_1'`` per level: maps per-level sums of the first factor to its modes."""
+        T = self.relative[0]
+        if T.shape == (1, 1):
+            return self.first_inverse * T[0, 0]
+        return self.first_inverse @ T.T
 
-def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
-    """Compute the blocked Cholesky factor at ``theta``.
+    def first_weights(self) -> np.ndarray:
+        """``E_j = T_1 A_j^-1 T_1'`` per level: the first block absorbed into the rest."""
+        T = self.relative[0]
+        if T.shape == (1, 1):
+            return self.first_inverse * T[0, 0] ** 2
+        return T @ self.first_inverse @ T.T
+
+
+def factorize(cp: CrossProducts, relative: list[np.ndarray]) -> BlockedFactor:
+    """Compute the blocked Cholesky factor at the relative covariance factors ``relative``.
 
     Raises
     ------
@@ -83,52 +107,123 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
         full-rank ``X``; callers treat it as an infeasible point).
 
     """
-    theta = np.asarray(theta, dtype=float)
-    first_diag = theta[0] ** 2 * cp.counts + 1.0
-    rest_scale = np.concatenate([np.repeat(theta[1:], cp.rest_sizes), np.ones(cp.n_fixed + 1)])
-    absorbed = _first_block_contribution(cp, first_diag)
-    schur = rest_scale[:, None] * (cp.rest - theta[0] ** 2 * absorbed) * rest_scale[None, :]
+    first_log_det, first_inverse = _first_block(cp.first_gram, relative[0])
+    first = BlockedFactor(
+        relative, first_log_det, first_inverse, np.zeros((0, 0)), cp.q_rest, cp.n_fixed
+    )
+    absorbed = _first_block_contribution(cp, first.first_weights())
+    schur = _scale_both_sides(cp, relative, cp.rest - absorbed)
     schur[np.diag_indices(cp.q_rest)] += 1.0
     rest = sla.cholesky(schur, lower=True, check_finite=False)
-    return BlockedFactor(theta, first_diag, rest_scale, rest, cp.q_rest, cp.n_fixed)
+    return BlockedFactor(relative, first_log_det, first_inverse, rest, cp.q_rest, cp.n_fixed)
 
 
-def _first_block_contribution(cp: CrossProducts, first_diag: np.ndarray) -> np.ndarray:
-    """``C D^-1 C'`` with ``C = [Zr'Z1; W'Z1]`` and ``D = diag(first_diag)``.
+def _first_block(gram: np.ndarray, relative: np.ndarray) -> tuple[float, np.ndarray]:
+    """``sum log|A_j|`` and ``A_j^-1`` with ``A_j = T' G_j T + I``, level by level."""
+    if relative.shape == (1, 1):
+        diagonal = relative[0, 0] ** 2 * gram[:, 0, 0] + 1.0
+        return float(np.sum(np.log(diagonal))), (1.0 / diagonal).reshape(-1, 1, 1)
+    blocks = relative.T @ gram @ relative + np.eye(relative.shape[0])
+    chol = np.linalg.cholesky(blocks)
+    log_det = 2.0 * float(np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2))))
+    return log_det, np.linalg.inv(blocks)
 
-    Only the lower triangle is filled: the Cholesky factorisation reads no more.
+
+def _first_block_contribution(cp: CrossProducts, weights: np.ndarray) -> np.ndarray:
+    """``C E C'`` with ``C = [Zr'Z1; W'Z1]`` and ``E`` the first block's per-level weights.
+
+    For random intercepts only the lower triangle of the rest block is
+    filled: the Cholesky factorisation reads no more.
     """
-    weighted_sums = cp.first_sums / first_diag[:, None]
+    weighted_sums = apply_blocks(weights, cp.first_sums)
     ww = cp.first_sums.T @ weighted_sums
     if cp.q_rest == 0:
         return ww
     kk = np.zeros((cp.q_rest, cp.q_rest))
-    kk.flat[cp.rest_outer_index] = cp.rest_outer @ (1.0 / first_diag)
+    kk.flat[cp.rest_outer_index] = cp.rest_outer @ weights.ravel()
+    if any(k > 1 for k in cp.columns[1:]):  # rows are mixed within levels: fill both halves
+        kk = np.tril(kk) + np.tril(kk, -1).T
     kw = np.asarray(cp.first_by_rest @ weighted_sums)
     return np.block([[kk, kw], [kw.T, ww]])
 
 
-def inverse_diagonal(cp: CrossProducts, factor: BlockedFactor) -> list[np.ndarray]:
-    """Diagonal of ``A^-1 = (Lambda'Z'Z Lambda + I)^-1``, one array per factor.
+def _scale_both_sides(
+    cp: CrossProducts, relative: list[np.ndarray], matrix: np.ndarray
+) -> np.ndarray:
+    """``Lambda_r' M Lambda_r`` on the rest block (elementwise for random intercepts)."""
+    if all(k == 1 for k in cp.columns[1:]):
+        thetas = [T[0, 0] for T in relative[1:]]
+        scale = np.concatenate([np.repeat(thetas, cp.rest_sizes), np.ones(cp.n_fixed + 1)])
+        return scale[:, None] * matrix * scale[None, :]
+    return scale_rest_rows(cp, relative, scale_rest_rows(cp, relative, matrix).T)
 
-    With the first block ``D`` diagonal and the Schur complement ``S = L L'``,
-    the rest of the diagonal is ``diag(S^-1)`` and the first block's is
-    ``1/d + theta_1^2 / d^2 * diag(K' Lambda_r S^-1 Lambda_r K)``, whose
-    entries are sums over the pairs of ``rest_outer`` (no dense ``K``).
+
+def apply_blocks(blocks: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Multiply level-major rows ((levels * k) x m, or a vector) by a ``k x k`` block per level."""
+    levels, k, _ = blocks.shape
+    if k == 1:
+        weights = blocks[:, 0, 0]
+        return weights * rows if rows.ndim == 1 else weights[:, None] * rows
+    shaped = rows.reshape(levels, k, -1)
+    return (blocks @ shaped).reshape(rows.shape)
+
+
+def scale_rest_rows(
+    cp: CrossProducts, relative: list[np.ndarray], matrix: np.ndarray, transpose: bool = True
+) -> np.ndarray:
+    """``Lambda_r' M`` (or ``Lambda_r M`` with ``transpose=False``) on the rows of the rest block.
+
+    ``Lambda_r`` is ``blockdiag(I (x) T_f)`` over the factors after the first,
+    then the identity over the ``W`` rows (which are left as they are).
     """
-    first = 1.0 / factor.first_diag
+    result = np.array(matrix, dtype=float, copy=True)
+    start = 0
+    for size, T in zip(cp.rest_sizes, relative[1:], strict=True):
+        rows = slice(start, start + size)
+        k = T.shape[0]
+        if k == 1:
+            result[rows] *= T[0, 0]
+        else:
+            shaped = result[rows].reshape(size // k, k, -1)
+            mapping = T.T if transpose else T
+            result[rows] = np.einsum("rs,jsm->jrm", mapping, shaped).reshape(result[rows].shape)
+        start += size
+    return result
+
+
+def conditional_blocks(cp: CrossProducts, factor: BlockedFactor) -> list[np.ndarray]:
+    """Diagonal blocks of ``A^-1 = (Lambda'Z'Z Lambda + I)^-1``: one ``k x k`` per level and factor.
+
+    With the first block ``A_11`` block diagonal and the Schur complement
+    ``S = L L'``, the rest's blocks are those of ``S^-1`` and the first
+    factor's are ``A_j^-1 + G_j K_j' P K_j G_j'`` with ``G_j = A_j^-1 T_1'``,
+    ``P = Lambda_r S^-1 Lambda_r'`` and ``K_j`` the columns of ``Zr'Z1`` of
+    level ``j``; the middle products are sums over the pairs of
+    ``rest_outer`` (no dense ``K``).
+    """
+    gain = factor.first_gain()
+    first = factor.first_inverse
     q = cp.q_rest
     if q == 0:
         return [first]
     inverse, info = lapack.dpotri(factor.rest[:q, :q], lower=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"potri failed with info={info}")
-    scale = factor.rest_scale[:q]
+    inverse = np.tril(inverse) + np.tril(inverse, -1).T
+    projected = scale_rest_rows(
+        cp, factor.relative, scale_rest_rows(cp, factor.relative, inverse, False).T, False
+    )
     rows, cols = np.divmod(cp.rest_outer_index, q)
-    pair_weights = inverse.flat[cp.rest_outer_index] * scale[rows] * scale[cols]
-    pair_weights[rows != cols] *= 2.0
-    first = first + factor.theta[0] ** 2 * (cp.rest_outer.T @ pair_weights) * first**2
-    return [first, *split_rest(np.diag(inverse).copy(), cp.rest_sizes)]
+    off = np.where(rows != cols, projected.flat[cp.rest_outer_index], 0.0)
+    on = np.where(rows == cols, projected.flat[cp.rest_outer_index], 0.0)
+    levels, k, _ = gain.shape
+    half = (cp.rest_outer.T @ off).reshape(levels, k, k)
+    middle = half + np.swapaxes(half, 1, 2) + (cp.rest_outer.T @ on).reshape(levels, k, k)
+    first = first + gain @ middle @ np.swapaxes(gain, 1, 2)
+    sizes = cp.columns[1:]
+    pieces = split_rest(np.arange(q), cp.rest_sizes)
+    rest = [diagonal_blocks(inverse[np.ix_(p, p)], k) for p, k in zip(pieces, sizes, strict=True)]
+    return [first, *rest]
 
 
 def profiled_deviance(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> float:

@@ -1,23 +1,29 @@
 """Analytic gradient of the profiled criterion with respect to theta.
 
-For random intercepts ``Lambda = diag(theta_f)`` over the levels of factor
-``f``. With ``A = Lambda'Z'Z Lambda + I``, the spherical modes ``u`` and the
-penalised residual sum of squares ``r^2``:
+``Lambda = blockdiag(I (x) T_f)`` is linear in theta. Write ``A = Lambda'Z'Z
+Lambda + I``, ``u`` the spherical modes, ``r^2`` the penalised residual sum
+of squares, ``C_j`` the level-``j`` diagonal block of ``A^-1`` and
+``W = A^-1 Lambda'Z'Q R_X^-1`` (``Q`` the orthonormal fixed-effects basis),
+``u_j`` and ``W_j`` their rows of level ``j``. When ``T_f`` is invertible,
+``Lambda^-1 dLambda/dtheta`` is block diagonal and three identities give
+every derivative from per-level quantities:
 
-- ``d log|A| / d theta_f = (2 / theta_f) (q_f - tr_f(A^-1))``, where
-  ``tr_f`` sums the diagonal of ``A^-1`` over the levels of ``f``;
-- ``d r^2 / d theta_f = -(2 / theta_f) |u_f|^2`` (the envelope theorem on the
-  penalised least-squares problem, using ``theta_f Z_f' e = u_f``);
-- ``d log|R_X|^2 / d theta_f = -(2 / theta_f) |U_f R_X^-T|_F^2`` with
-  ``U = A^-1 Lambda'Z'X`` (REML only; ``U_f`` its rows of factor ``f``).
+- ``d log|A| = 2 tr((I - A^-1) Lambda^-1 dLambda)``, because
+  ``A^-1 Lambda'Z'Z Lambda = I - A^-1``;
+- ``d r^2 = -2 u' Lambda^-1 dLambda u`` (the envelope theorem on the
+  penalised least-squares problem, using ``Lambda'Z'e = u``);
+- ``d log|R_X|^2 = -2 tr(W' Lambda^-1 dLambda W)``.
 
-So ML:   ``dd/dtheta_f = (2/theta_f) [q_f - tr_f - n |u_f|^2 / r^2]``
-   REML: ``(2/theta_f) [q_f - tr_f - |U_f R_X^-T|^2 - (n - p) |u_f|^2 / r^2]``.
+So for the entry ``(r, s)`` of ``T_f`` the derivative is ``2 (T_f^-T
+Psi_f)[r, s]`` with
 
-The traces come from :func:`bayeshier.reml.factor.inverse_diagonal`, which
-the conditional variances use too. The formulas divide
-by ``theta_f``: at theta_f = 0 the derivative is 0 by symmetry, and the
-optimiser uses a one-sided difference there instead.
+    Psi_f = n_f I - sum_j C_j - (dof / r^2) sum_j u_j u_j' - sum_j W_j W_j'
+
+(the last sum for REML only, ``dof = n - p`` for REML and ``n`` for ML). For
+a random intercept this is ``(2 / theta_f)(q_f - tr_f(A^-1) - dof |u_f|^2 / r^2
+- |W_f|^2)``. The formula needs ``T_f^-1``: where a diagonal entry of
+``T_f`` is 0 the factor's entries are NaN and the optimiser uses a one-sided
+difference instead.
 """
 
 from __future__ import annotations
@@ -25,45 +31,58 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
+from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.crossprod import CrossProducts
 from bayeshier.reml.estimates import first_block_solve, spherical_modes
-from bayeshier.reml.factor import BlockedFactor, inverse_diagonal, split_rest
+from bayeshier.reml.factor import BlockedFactor, conditional_blocks, split_rest
 
 __all__ = ["criterion_gradient"]
 
 
-def criterion_gradient(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> np.ndarray:
+def criterion_gradient(
+    cp: CrossProducts, factor: BlockedFactor, reml: bool, layout: ThetaLayout
+) -> np.ndarray:
     """Gradient of the REML criterion (or ML deviance) with respect to theta.
 
-    Valid where every theta is positive; entries for theta_f = 0 are NaN.
+    Entries of a factor whose ``T_f`` has a zero on its diagonal are NaN.
     """
-    theta = factor.theta
     dof = cp.nobs - cp.n_fixed if reml else cp.nobs
     modes, _ = spherical_modes(cp, factor)
-    squared_modes = np.array([u @ u for u in modes])
-    levels = np.array([cp.counts.size, *cp.rest_sizes], dtype=float)
-    traces = np.array([np.sum(diagonal) for diagonal in inverse_diagonal(cp, factor)])
-    inner = levels - traces - dof * squared_modes / factor.pwrss()
-    if reml:
-        inner -= _fixed_effect_terms(cp, factor)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gradient = 2.0 * inner / theta
-    gradient[theta == 0.0] = np.nan
-    return gradient
+    scale = dof / factor.pwrss()
+    blocks = conditional_blocks(cp, factor)
+    fixed = _fixed_effect_rows(cp, factor) if reml else None
+    per_factor = []
+    for index, (T, u, inverse) in enumerate(zip(factor.relative, modes, blocks, strict=True)):
+        k = T.shape[0]
+        levels = inverse.shape[0]
+        u = u.reshape(levels, k)
+        psi = levels * np.eye(k) - inverse.sum(axis=0) - scale * (u.T @ u)
+        if fixed is not None:
+            w = fixed[index].reshape(levels, k, -1)
+            psi -= np.einsum("jrm,jsm->rs", w, w)
+        per_factor.append(_times_inverse_transpose(T, psi))
+    return 2.0 * layout.gather(per_factor)
 
 
-def _fixed_effect_terms(cp: CrossProducts, factor: BlockedFactor) -> np.ndarray:
-    """``|U_f R_X^-T|_F^2`` per factor, with ``U = A^-1 Lambda'Z'Q``."""
+def _times_inverse_transpose(T: np.ndarray, psi: np.ndarray) -> np.ndarray:
+    """``T^-T psi``, or NaN where ``T`` is singular."""
+    if np.any(np.diag(T) == 0.0):
+        return np.full_like(psi, np.nan)
+    return sla.solve_triangular(T, psi, lower=True, trans="T", check_finite=False)
+
+
+def _fixed_effect_rows(cp: CrossProducts, factor: BlockedFactor) -> list[np.ndarray]:
+    """Rows of ``W = A^-1 Lambda'Z'Q R_X^-1`` per factor (level-major x p)."""
     q, p = cp.q_rest, cp.n_fixed
+    n_factors = len(factor.relative)
     if p == 0:
-        return np.zeros(1 + len(cp.rest_sizes))
+        return [np.zeros((size, 0)) for size in (cp.first_sums.shape[0], *cp.rest_sizes)][
+            :n_factors
+        ]
     L = factor.rest
     l_xx = L[q : q + p, q : q + p]
     l_xz = L[q : q + p, :q]
     u_rest = sla.solve_triangular(L[:q, :q], l_xz.T, lower=True, trans="T", check_finite=False)
     u_first = first_block_solve(cp, factor, cp.first_sums[:, :p], u_rest)
     parts = [u_first, *split_rest(u_rest, cp.rest_sizes)]
-    whitened = [
-        sla.solve_triangular(l_xx, part.T, lower=True, check_finite=False) for part in parts
-    ]
-    return np.array([float(np.sum(w**2)) for w in whitened])
+    return [sla.solve_triangular(l_xx, part.T, lower=True, check_finite=False).T for part in parts]

@@ -1,4 +1,4 @@
-"""Minimise the profiled criterion over theta >= 0."""
+"""Minimise the profiled criterion over theta (diagonal entries >= 0)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,21 @@ import numpy as np
 from scipy.optimize import minimize
 
 from bayeshier.errors import ConvergenceWarning
+from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.crossprod import CrossProducts, single_factor_products
 from bayeshier.reml.factor import factorize, profiled_deviance
 from bayeshier.reml.gradient import criterion_gradient
 
 __all__ = ["OptimizationSummary", "optimize_theta"]
 
-#: Start of every theta, as in lme4 (sigma_f = sigma).
-THETA_START = 1.0
 _METHOD = "L-BFGS-B"
 _OPTIONS = {"ftol": 1e-13, "gtol": 1e-8, "maxiter": 1000}
 #: Below this theta^2 the analytic gradient (which divides by theta) gives way
 #: to a forward difference of this step in theta^2.
 _SMALL_SQUARE = 1e-8
+#: Relative step of the central difference for an off-diagonal theta of a
+#: singular relative covariance factor.
+_CENTRAL_STEP = 1e-6
 #: L-BFGS-B restarts (fresh curvature memory) while the projected gradient
 #: is larger than this, relative to the criterion (at least 1e4): the
 #: criterion grows with the rows, and so does the rounding in its gradient.
@@ -39,7 +41,7 @@ class OptimizationSummary:
     ----------
     method : str
         The optimiser (scipy's bounded quasi-Newton L-BFGS-B over ``theta^2``
-        with finite-difference gradients).
+        for the diagonal entries and theta for the others, analytic gradient).
     theta_start, theta_end : tuple of float
         Starting and final relative standard deviations.
     criterion_start, criterion_end : float
@@ -66,10 +68,10 @@ class OptimizationSummary:
     seconds: float
 
 
-def starting_theta(cp: CrossProducts, reml: bool) -> np.ndarray:
+def starting_theta(cp: CrossProducts, layout: ThetaLayout, reml: bool) -> np.ndarray:
     """Return where the search starts.
 
-    For one factor, theta = 1 (lme4's start); otherwise each factor's
+    For one factor, ``T = I`` (lme4's start); otherwise each factor's
     optimum when it is the only factor.
 
     The single-factor fits cost little (their cross products are read off
@@ -77,62 +79,63 @@ def starting_theta(cp: CrossProducts, reml: bool) -> np.ndarray:
     crossed or nested model close to its optimum, which saves most of the
     expensive evaluations of the dense block.
     """
-    n_factors = 1 + len(cp.rest_sizes)
+    n_factors = len(layout.sizes)
     if n_factors == 1:
-        return np.array([THETA_START])
-    return np.array(
-        [
-            optimize_theta(single_factor_products(cp, index), 1, reml)[0][0]
-            for index in range(n_factors)
-        ]
-    )
+        return layout.start()
+    theta = np.empty(layout.n_theta)
+    for index in range(n_factors):
+        single = layout.single_factor(index)
+        optimum, _ = optimize_theta(single_factor_products(cp, index), single, reml)
+        theta[layout.factor_positions(index)] = optimum
+    return theta
 
 
 def optimize_theta(
-    cp: CrossProducts, n_theta: int, reml: bool, start: np.ndarray | None = None
+    cp: CrossProducts, layout: ThetaLayout, reml: bool, start: np.ndarray | None = None
 ) -> tuple[np.ndarray, OptimizationSummary]:
-    """Find the theta >= 0 that minimises the REML criterion or the deviance.
+    """Find the theta that minimises the REML criterion or the deviance.
 
-    The search runs over the squares ``s = theta^2 >= 0`` with the analytic
-    gradient of :mod:`bayeshier.reml.gradient`. The criterion is an even
-    function of each theta, so its derivative in theta is 0 at theta = 0
-    whatever the data: a gradient method working in theta would take every
-    boundary point for a minimum. In ``s`` the one-sided derivative at 0 is
-    informative, so a boundary optimum is accepted only when the criterion
-    really rises away from it. L-BFGS-B is restarted from its end point while
-    the projected gradient is not small (a projected step can leave it with a
-    poor curvature model).
+    The search runs over the squares ``s = theta^2 >= 0`` of the diagonal
+    entries of the relative covariance factors (the off-diagonal entries are
+    free), with the analytic gradient of :mod:`bayeshier.reml.gradient`. For
+    a random intercept the criterion is an even function of theta, so its
+    derivative in theta is 0 at theta = 0 whatever the data: a gradient
+    method working in theta would take every boundary point for a minimum.
+    In ``s`` the one-sided derivative at 0 is informative, so a boundary
+    optimum is accepted only when the criterion really rises away from it.
+    L-BFGS-B is restarted from its end point while the projected gradient is
+    not small (a projected step can leave it with a poor curvature model).
 
-    ``start`` defaults to theta = 1 for every factor (lme4's start).
-    Warns with :class:`~bayeshier.errors.ConvergenceWarning` if the optimiser
-    stops without converging.
+    ``start`` defaults to lme4's (``T = I``). Warns with
+    :class:`~bayeshier.errors.ConvergenceWarning` if the optimiser stops
+    without converging.
     """
-    objective = _SquaredThetaObjective(cp, reml)
-    start = np.full(n_theta, THETA_START) ** 2 if start is None else np.asarray(start) ** 2
+    objective = _Objective(cp, layout, reml)
+    start = layout.start() if start is None else np.asarray(start, dtype=float)
     started = time.perf_counter()
-    criterion_start = objective.value(start)
-    squares = start
+    point = objective.to_search(start)
+    criterion_start = objective.value(point)
+    bounds = [(0.0, None) if diagonal else (None, None) for diagonal in layout.diagonal]
     for _ in range(_MAX_RESTARTS + 1):
         result = minimize(
             objective.value_and_gradient,
-            squares,
+            point,
             method=_METHOD,
             jac=True,
-            bounds=[(0.0, None)] * n_theta,
+            bounds=bounds,
             options=_OPTIONS,
         )
-        squares = np.maximum(np.asarray(result.x, dtype=float), 0.0)
-        value, gradient = objective.value_and_gradient(squares)
+        point = objective.clip(np.asarray(result.x, dtype=float))
+        value, gradient = objective.value_and_gradient(point)
         tolerance = _GRADIENT_TOLERANCE * max(abs(value), _CRITERION_FLOOR)
-        converged = bool(
-            np.max(np.abs(_projected_gradient(squares, gradient)), initial=0.0) <= tolerance
-        )
+        projected = _projected_gradient(point, gradient, layout.diagonal)
+        converged = bool(np.max(np.abs(projected), initial=0.0) <= tolerance)
         if converged:
             break
-    theta = np.sqrt(squares)
+    theta = objective.to_theta(point)
     summary = OptimizationSummary(
-        method=f"{_METHOD} (scipy) over theta^2, analytic gradient",
-        theta_start=tuple(np.sqrt(start).tolist()),
+        method=f"{_METHOD} (scipy) over theta^2 (diagonal) and theta, analytic gradient",
+        theta_start=tuple(start.tolist()),
         theta_end=tuple(theta.tolist()),
         criterion_start=criterion_start,
         criterion_end=float(result.fun),
@@ -152,36 +155,70 @@ def optimize_theta(
     return theta, summary
 
 
-class _SquaredThetaObjective:
-    """The profiled criterion and its gradient as functions of ``s = theta^2``."""
+class _Objective:
+    """The profiled criterion and its gradient in the search coordinates.
 
-    def __init__(self, cp: CrossProducts, reml: bool) -> None:
+    The search coordinates are ``theta^2`` for the diagonal entries of the
+    relative covariance factors and theta itself for the others.
+    """
+
+    def __init__(self, cp: CrossProducts, layout: ThetaLayout, reml: bool) -> None:
         self.cp = cp
+        self.layout = layout
         self.reml = reml
         self.evaluations = 0
 
-    def value(self, squares: np.ndarray) -> float:
-        self.evaluations += 1
-        return profiled_deviance(self.cp, factorize(self.cp, np.sqrt(squares)), self.reml)
+    def to_search(self, theta: np.ndarray) -> np.ndarray:
+        return np.where(self.layout.diagonal, theta**2, theta)
 
-    def value_and_gradient(self, squares: np.ndarray) -> tuple[float, np.ndarray]:
-        squares = np.maximum(squares, 0.0)
-        theta = np.sqrt(squares)
+    def to_theta(self, point: np.ndarray) -> np.ndarray:
+        return np.where(self.layout.diagonal, np.sqrt(np.maximum(point, 0.0)), point)
+
+    def clip(self, point: np.ndarray) -> np.ndarray:
+        return np.where(self.layout.diagonal, np.maximum(point, 0.0), point)
+
+    def factor_at(self, point: np.ndarray):
+        return factorize(self.cp, self.layout.relative_factors(self.to_theta(point)))
+
+    def value(self, point: np.ndarray) -> float:
         self.evaluations += 1
-        factor = factorize(self.cp, theta)
+        return profiled_deviance(self.cp, self.factor_at(point), self.reml)
+
+    def value_and_gradient(self, point: np.ndarray) -> tuple[float, np.ndarray]:
+        point = self.clip(point)
+        theta = self.to_theta(point)
+        diagonal = self.layout.diagonal
+        self.evaluations += 1
+        factor = self.factor_at(point)
         value = profiled_deviance(self.cp, factor, self.reml)
-        small = squares < _SMALL_SQUARE
-        gradient = np.zeros_like(squares)
+        small = diagonal & (point < _SMALL_SQUARE)
+        gradient = np.full(point.shape, np.nan)
         if not small.all():
             with np.errstate(divide="ignore", invalid="ignore"):
-                gradient = criterion_gradient(self.cp, factor, self.reml) / (2.0 * theta)
-        for i in np.flatnonzero(small):
-            shifted = squares.copy()
-            shifted[i] += _SMALL_SQUARE
-            gradient[i] = (self.value(shifted) - value) / _SMALL_SQUARE
+                in_theta = criterion_gradient(self.cp, factor, self.reml, self.layout)
+                gradient = np.where(diagonal, in_theta / (2.0 * theta), in_theta)
+        for i in np.flatnonzero(small | ~np.isfinite(gradient)):
+            gradient[i] = self._difference(point, value, i, bool(small[i]))
         return value, gradient
 
+    def _difference(self, point: np.ndarray, value: float, i: int, at_bound: bool) -> float:
+        """Forward difference at the bound ``s = 0``, central elsewhere."""
+        shifted = point.copy()
+        if at_bound:
+            shifted[i] += _SMALL_SQUARE
+            return (self.value(shifted) - value) / _SMALL_SQUARE
+        step = _CENTRAL_STEP * max(1.0, abs(point[i]))
+        shifted[i] = point[i] + step
+        upper = self.value(shifted)
+        shifted[i] = point[i] - step
+        if self.layout.diagonal[i]:
+            shifted[i] = max(shifted[i], 0.0)
+        lower = self.value(shifted)
+        return (upper - lower) / (point[i] + step - shifted[i])
 
-def _projected_gradient(squares: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+
+def _projected_gradient(
+    point: np.ndarray, gradient: np.ndarray, diagonal: np.ndarray
+) -> np.ndarray:
     """The gradient with components pushing into the bound ``s = 0`` removed."""
-    return np.where((squares <= 0.0) & (gradient > 0.0), 0.0, gradient)
+    return np.where(diagonal & (point <= 0.0) & (gradient > 0.0), 0.0, gradient)

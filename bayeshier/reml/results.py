@@ -9,6 +9,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.optimize import OptimizationSummary
 from bayeshier.spec import ModelSpec
 
@@ -44,12 +45,18 @@ class RemlFit:
     sigma : float
         Residual standard deviation.
     theta : numpy.ndarray
-        Relative standard deviations ``sigma_f / sigma``, in factor order
-        (largest factor first, as lme4).
+        The covariance parameters in lme4's layout (see :attr:`theta_names`):
+        for a random intercept the relative standard deviation
+        ``sigma_f / sigma``; in general the lower triangle, column by column,
+        of the relative covariance factor ``T_f`` of every factor (largest
+        factor first, as lme4), with ``Cov(b_fj) = sigma^2 T_f T_f'``.
     ranef : dict of str to pandas.DataFrame
         Conditional modes (BLUPs) per factor, indexed by level, one column per term.
     condvar : dict of str to pandas.DataFrame
-        Their conditional variances (lme4's ``condVar``), same layout.
+        Their conditional variances (lme4's ``condVar`` diagonal), same layout.
+    condcov : dict of str to numpy.ndarray
+        Full conditional covariance matrix of every level's effects
+        (levels x k x k, terms in the order of the ``ranef`` columns).
     criterion : float
         REML criterion (REML fits) or deviance (ML fits), as lme4's
         ``REMLcrit()`` / ``deviance()``.
@@ -69,9 +76,11 @@ class RemlFit:
     theta: np.ndarray
     ranef: dict[str, pd.DataFrame]
     condvar: dict[str, pd.DataFrame]
+    condcov: dict[str, np.ndarray]
     criterion: float
     optimization: OptimizationSummary
     fitted: np.ndarray = field(repr=False)
+    layout: ThetaLayout = field(repr=False, default=None)
 
     @property
     def nobs(self) -> int:
@@ -105,13 +114,28 @@ class RemlFit:
 
     @property
     def is_singular(self) -> bool:
-        """lme4's ``isSingular``: some theta (a standard deviation) is below 1e-4."""
-        return bool(np.any(self.theta < SINGULAR_TOLERANCE))
+        """lme4's ``isSingular``: a diagonal theta is below 1e-4.
+
+        That is a zero standard deviation, or a correlation of +-1 (the
+        covariance matrix of the factor's effects has lost rank).
+        """
+        return bool(np.any(self.theta[self.layout.diagonal] < SINGULAR_TOLERANCE))
 
     @property
     def theta_names(self) -> list[str]:
-        """lme4's names of theta, e.g. ``"Subject.(Intercept)"``."""
-        return [f"{f.name}.(Intercept)" for f in self.spec.factors]
+        """lme4's names of theta, e.g. ``"Subject.(Intercept)"``, ``"Subject.Days.(Intercept)"``."""
+        return list(self.layout.names)
+
+    @cached_property
+    def covariances(self) -> dict[str, pd.DataFrame]:
+        """Covariance matrix of every factor's effects, ``sigma^2 T_f T_f'``, by term."""
+        result = {}
+        for factor, T in zip(
+            self.spec.factors, self.layout.relative_factors(self.theta), strict=True
+        ):
+            terms = list(factor.terms)
+            result[factor.name] = pd.DataFrame(self.sigma**2 * T @ T.T, index=terms, columns=terms)
+        return result
 
     @property
     def residuals(self) -> np.ndarray:
@@ -120,31 +144,19 @@ class RemlFit:
 
     @cached_property
     def varcorr(self) -> pd.DataFrame:
-        """Variance components: one row per random-effect sd and a ``Residual`` row.
+        """Variance components, as lme4's ``VarCorr``.
 
-        Columns ``group``, ``term1``, ``term2``, ``variance``, ``sd_cor``
-        (standard deviation; later, correlations in rows with ``term2`` set).
+        One row per random-effect term with its variance and standard
+        deviation (``term2`` empty), then one row per correlated pair of
+        terms with the correlation in ``sd_cor`` (``variance`` holds the
+        covariance), and a ``Residual`` row. Columns ``group``, ``term1``,
+        ``term2``, ``variance``, ``sd_cor``.
         """
-        rows = [
-            {
-                "group": factor.name,
-                "term1": term,
-                "term2": None,
-                "variance": (theta * self.sigma) ** 2,
-                "sd_cor": theta * self.sigma,
-            }
-            for factor, theta in zip(self.spec.factors, self.theta, strict=True)
-            for term in factor.terms
-        ]
-        rows.append(
-            {
-                "group": "Residual",
-                "term1": None,
-                "term2": None,
-                "variance": self.sigma**2,
-                "sd_cor": self.sigma,
-            }
-        )
+        rows = []
+        for factor in self.spec.factors:
+            covariance = self.covariances[factor.name].to_numpy()
+            rows.extend(_factor_rows(factor.name, factor.terms, factor.blocks, covariance))
+        rows.append(_row("Residual", None, None, self.sigma**2, self.sigma))
         return pd.DataFrame(rows, columns=["group", "term1", "term2", "variance", "sd_cor"])
 
     def coef(self) -> dict[str, pd.DataFrame]:
@@ -183,9 +195,10 @@ class RemlFit:
         if include_random:
             for factor in self.spec.factors:
                 codes = factor.codes_for(newdata)
-                effects = self.ranef[factor.name]["Intercept"].to_numpy()
+                effects = self.ranef[factor.name].to_numpy()[np.maximum(codes, 0)]
                 seen = codes >= 0
-                prediction = prediction + np.where(seen, effects[np.maximum(codes, 0)], 0.0)
+                contribution = np.einsum("ik,ik->i", factor.design_for(newdata), effects)
+                prediction = prediction + np.where(seen, contribution, 0.0)
                 _warn_unseen(factor.name, seen)
         return pd.Series(prediction, index=newdata.index, name=self.spec.response)
 
@@ -213,3 +226,24 @@ def _warn_unseen(name: str, seen: np.ndarray) -> None:
         UnseenLevelsWarning,
         stacklevel=3,
     )
+
+
+def _row(group: str, term1: str | None, term2: str | None, variance: float, sd_cor: float) -> dict:
+    return {"group": group, "term1": term1, "term2": term2, "variance": variance, "sd_cor": sd_cor}
+
+
+def _factor_rows(
+    name: str, terms: tuple[str, ...], blocks: tuple[int, ...], covariance: np.ndarray
+) -> list[dict]:
+    """``VarCorr`` rows of one factor: the sds, then the correlations within each block."""
+    sds = np.sqrt(np.diag(covariance))
+    rows = [_row(name, term, None, covariance[i, i], sds[i]) for i, term in enumerate(terms)]
+    start = 0
+    for size in blocks:
+        for j in range(start, start + size):
+            for i in range(j + 1, start + size):
+                scale = sds[i] * sds[j]
+                correlation = covariance[i, j] / scale if scale > 0 else np.nan
+                rows.append(_row(name, terms[j], terms[i], covariance[i, j], correlation))
+        start += size
+    return rows
