@@ -201,7 +201,6 @@ def conditional_blocks(cp: CrossProducts, factor: BlockedFactor) -> list[np.ndar
     level ``j``; the middle products are sums over the pairs of
     ``rest_outer`` (no dense ``K``).
     """
-    gain = factor.first_gain()
     first = factor.first_inverse
     q = cp.q_rest
     if q == 0:
@@ -209,21 +208,52 @@ def conditional_blocks(cp: CrossProducts, factor: BlockedFactor) -> list[np.ndar
     inverse, info = lapack.dpotri(factor.rest[:q, :q], lower=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"potri failed with info={info}")
-    inverse = np.tril(inverse) + np.tril(inverse, -1).T
-    projected = scale_rest_rows(
-        cp, factor.relative, scale_rest_rows(cp, factor.relative, inverse, False).T, False
-    )
-    rows, cols = np.divmod(cp.rest_outer_index, q)
-    off = np.where(rows != cols, projected.flat[cp.rest_outer_index], 0.0)
-    on = np.where(rows == cols, projected.flat[cp.rest_outer_index], 0.0)
-    levels, k, _ = gain.shape
-    half = (cp.rest_outer.T @ off).reshape(levels, k, k)
-    middle = half + np.swapaxes(half, 1, 2) + (cp.rest_outer.T @ on).reshape(levels, k, k)
+    gain = factor.first_gain()
+    middle = _first_block_middle(cp, _projection_at_pairs(cp, factor, inverse), gain.shape)
     first = first + gain @ middle @ np.swapaxes(gain, 1, 2)
-    sizes = cp.columns[1:]
-    pieces = split_rest(np.arange(q), cp.rest_sizes)
-    rest = [diagonal_blocks(inverse[np.ix_(p, p)], k) for p, k in zip(pieces, sizes, strict=True)]
-    return [first, *rest]
+    return [first, *_rest_diagonal_blocks(cp, inverse)]
+
+
+def _projection_at_pairs(
+    cp: CrossProducts, factor: BlockedFactor, inverse: np.ndarray
+) -> np.ndarray:
+    """``P = Lambda_r S^-1 Lambda_r'`` at the pairs of ``rest_outer`` (``inverse``: lower half)."""
+    rows, cols = np.divmod(cp.rest_outer_index, cp.q_rest)
+    if all(k == 1 for k in cp.columns[1:]):
+        thetas = [T[0, 0] for T in factor.relative[1:]]
+        scale = np.repeat(thetas, cp.rest_sizes)
+        return inverse.flat[cp.rest_outer_index] * scale[rows] * scale[cols]
+    full = np.tril(inverse) + np.tril(inverse, -1).T
+    left = scale_rest_rows(cp, factor.relative, full, transpose=False)
+    projected = scale_rest_rows(cp, factor.relative, left.T, transpose=False)
+    return projected.flat[cp.rest_outer_index]
+
+
+def _first_block_middle(cp: CrossProducts, values: np.ndarray, shape: tuple) -> np.ndarray:
+    """``K_j' P K_j`` per level from ``P`` at the lower-triangle pairs (a >= b)."""
+    rows, cols = np.divmod(cp.rest_outer_index, cp.q_rest)
+    levels, k, _ = shape
+    off_diagonal = rows != cols
+    if k == 1:  # K_j' P K_j is a scalar: the pairs a > b count twice
+        return (cp.rest_outer.T @ np.where(off_diagonal, 2.0 * values, values)).reshape(shape)
+    half = (cp.rest_outer.T @ np.where(off_diagonal, values, 0.0)).reshape(levels, k, k)
+    on = (cp.rest_outer.T @ np.where(off_diagonal, 0.0, values)).reshape(levels, k, k)
+    return half + np.swapaxes(half, 1, 2) + on
+
+
+def _rest_diagonal_blocks(cp: CrossProducts, inverse: np.ndarray) -> list[np.ndarray]:
+    """The ``k x k`` diagonal blocks of ``S^-1`` per factor after the first (lower ``inverse``)."""
+    blocks = []
+    start = 0
+    for size, k in zip(cp.rest_sizes, cp.columns[1:], strict=True):
+        block = inverse[start : start + size, start : start + size]
+        if k == 1:
+            blocks.append(np.diag(block).reshape(size, 1, 1).copy())
+        else:
+            symmetric = np.tril(block) + np.tril(block, -1).T
+            blocks.append(diagonal_blocks(symmetric, k))
+        start += size
+    return blocks
 
 
 def profiled_deviance(cp: CrossProducts, factor: BlockedFactor, reml: bool) -> float:
