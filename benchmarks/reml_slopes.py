@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reml import (  # noqa: E402  (the sibling benchmark script)
+from reml import (  # the sibling benchmark script
     import_bayeshier,
     lme4_version,
     load_average,
@@ -168,7 +168,8 @@ def format_table(results: list[Result], rows: int, groups: int) -> str:
         criterion = "-" if r.criterion is None else f"{r.criterion:.6f}"
         beta = ", ".join(f"{v:.6f}" for v in r.beta)
         sdcor = ", ".join(f"{v:.6f}" for v in r.sdcor)
-        lines.append(f"| {r.tool} | {best} | {median} | {criterion} | {beta} | {sdcor} | {r.note} |")
+        cells = [r.tool, best, median, criterion, beta, sdcor, r.note]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
