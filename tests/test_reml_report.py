@@ -42,3 +42,15 @@ def test_html_repr_holds_the_tables() -> None:
 def test_str_is_the_summary() -> None:
     fit = fitted_case("dyestuff")
     assert str(fit) == fit.summary()
+
+
+def test_summary_prints_the_slope_and_its_correlation_like_lme4() -> None:
+    """lme4 1.1-31 prints ``Days 35.07 5.922 0.07`` under ``Subject (Intercept)``."""
+    from bayeshier import datasets, fit_reml
+
+    fit = fit_reml("Reaction ~ Days + (Days|Subject)", datasets.load("sleepstudy"))
+    lines = fit.summary().splitlines()
+    header = lines.index(" Groups   Name        Variance Std.Dev. Corr")
+    assert lines[header + 1].split() == ["Subject", "(Intercept)", "612.1", "24.74"]
+    assert lines[header + 2].split() == ["Days", "35.07", "5.922", "0.07"]
+    assert lines[header + 3].split() == ["Residual", "654.9", "25.59"]

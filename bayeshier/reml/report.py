@@ -34,16 +34,46 @@ def _significant(value: float, digits: int = 4) -> str:
 
 
 def random_effects_table(fit: RemlFit) -> pd.DataFrame:
-    """Random effects as lme4 prints them: Groups, Name, Variance, Std.Dev."""
-    table = fit.varcorr.copy()
-    return pd.DataFrame(
+    """Random effects as lme4 prints them: Groups, Name, Variance, Std.Dev. (and Corr).
+
+    A ``Corr`` column appears when a factor has correlated terms: on the row
+    of each term after the first of its block, the correlations with the
+    terms before it (lme4's lower triangle), blank elsewhere. The group name
+    is written on the first row of each factor only, as lme4 does.
+    """
+    table = fit.varcorr
+    single = table[table["term2"].isna()]
+    pairs = table[table["term2"].notna()]
+    correlations = {(row.group, row.term2, row.term1): row.sd_cor for row in pairs.itertuples()}
+    result = pd.DataFrame(
         {
-            "Groups": table["group"],
-            "Name": [_lme4_name(term) for term in table["term1"]],
-            "Variance": table["variance"],
-            "Std.Dev.": table["sd_cor"],
+            "Groups": [
+                g if g != prev else ""
+                for g, prev in zip(single["group"], [None, *single["group"][:-1]], strict=True)
+            ],
+            "Name": [_lme4_name(term) for term in single["term1"]],
+            "Variance": single["variance"].to_numpy(),
+            "Std.Dev.": single["sd_cor"].to_numpy(),
         }
     )
+    if correlations:
+        result["Corr"] = [
+            _correlation_cells(correlations, group, term, single)
+            for group, term in zip(single["group"], single["term1"], strict=True)
+        ]
+    return result
+
+
+def _correlation_cells(correlations: dict, group: str, term: object, single: pd.DataFrame) -> str:
+    """The correlations of ``term`` with the earlier terms of its factor, as lme4 prints them."""
+    earlier = single.loc[single["group"] == group, "term1"].tolist()
+    earlier = earlier[: earlier.index(term)] if term in earlier else []
+    cells = [
+        f"{correlations[(group, term, other)]:.2f}"
+        for other in earlier
+        if (group, term, other) in correlations
+    ]
+    return " ".join(cells)
 
 
 def fixed_effects_table(fit: RemlFit) -> pd.DataFrame:
@@ -110,17 +140,17 @@ def _residuals_block(fit: RemlFit) -> str:
 
 def _random_block(fit: RemlFit) -> str:
     table = random_effects_table(fit)
-    rows = [["Groups", "Name", "Variance", "Std.Dev."]] + [
-        [group, name, _significant(variance), _significant(sd)]
-        for group, name, variance, sd in table.itertuples(index=False)
+    rows = [list(table.columns)] + [
+        [group, name, _significant(variance), _significant(sd), *rest]
+        for group, name, variance, sd, *rest in table.itertuples(index=False)
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
         " "
         + " ".join(
-            f"{cell:<{w}}" if i < 2 else f"{cell:>{w}}"
+            f"{cell:<{w}}" if i < 2 or i > 3 else f"{cell:>{w}}"
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
+        ).rstrip()
         for row in rows
     ]
     groups = ", ".join(f"{f.name}, {f.n_levels}" for f in fit.spec.factors)
@@ -173,7 +203,8 @@ def _notes_block(fit: RemlFit) -> str:
     if fit.is_singular:
         notes.append(
             "boundary (singular) fit: a random-effect standard deviation is estimated as 0 "
-            "(lme4's isSingular); the group effects are shrunk all the way to the mean."
+            "or a correlation as +-1 (lme4's isSingular); the group effects are shrunk all "
+            "the way to the mean, or onto a line."
         )
     opt = fit.optimization
     status = "converged" if opt.converged else f"NOT converged: {opt.message}"
