@@ -8,16 +8,25 @@
     estimated variances), then the posterior ``post_mean``, ``post_sd``,
     ``hdi_low``, ``hdi_high``.
 ``groups``
-    One row per level of each grouping factor (one block per factor):
-    ``n`` rows; ``no_pooling``, the level's own intercept from ``lm(y ~ 0 +
-    g + other fixed terms)`` (the factor as a fixed effect in level-means
-    coding); ``blup``, fixed intercept + BLUP (lme4's ``coef()``);
-    ``cond_sd``, ``sqrt(condVar)``; ``shrinkage``, ``lambda_j = sd_g^2 /
-    (sd_g^2 + sigma^2 / n_j)``; and the posterior of ``beta[Intercept] +
-    effect`` (combined draw by draw, so on the same scale as ``blup``).
+    One row per level and random-effect term of each grouping factor (one
+    block per factor and term; ``term`` is ``Intercept`` for a random
+    intercept): ``n`` rows; ``no_pooling``, the level's own coefficient
+    from ``lm(y ~ 0 + g + other fixed terms)`` (the factor as a fixed effect
+    in level-means coding), or with random slopes the level's own least
+    squares ``lm(y ~ 0 + g/(1 + x) + other fixed terms)``; ``blup``, fixed
+    effect + BLUP (lme4's ``coef()``); ``cond_sd``, ``sqrt(condVar)``;
+    ``shrinkage``, ``lambda_j = sd_g^2 / (sd_g^2 + sigma^2 / n_j)`` (with
+    slopes, where the weight is a matrix, ``1 - condVar_j / sd^2`` per term:
+    the share of the prior variance the level's data remove, equal to
+    ``lambda_j`` for a random intercept alone); and the posterior of
+    ``beta[term] + effect`` (combined draw by draw, so on the same scale as
+    ``blup``).
 ``variances``
-    One row per grouping factor and one ``Residual`` row: the REML sd and
-    the posterior mean, median and HDI of ``sd_<factor>`` / ``sigma``.
+    One row per random-effect term of each factor and one ``Residual`` row:
+    the REML sd and the posterior mean, median and HDI of ``sd_<factor>`` /
+    ``sigma``; a factor with correlated terms adds one row per pair, whose
+    ``term`` is ``corr(a, b)`` and whose ``reml_sd`` column holds the REML
+    correlation (posterior: ``corr_<factor>``).
 
 Only the numbers are computed here; :mod:`bayeshier.compare_format` writes
 the text and HTML views (``to_text``, ``to_html``), the one-line readings and
@@ -56,6 +65,7 @@ __all__ = [
     "fixed_table",
     "group_table",
     "no_pooling",
+    "no_pooling_coefficients",
     "no_pooling_formula",
     "ols",
     "variance_table",
@@ -71,6 +81,7 @@ FIXED_COLUMNS = ["term", "ols", "ols_se", "reml", "reml_se", *POSTERIOR_COLUMNS]
 GROUP_COLUMNS = [
     "group",
     "level",
+    "term",
     "n",
     "no_pooling",
     "blup",
@@ -78,7 +89,15 @@ GROUP_COLUMNS = [
     "shrinkage",
     *POSTERIOR_COLUMNS,
 ]
-VARIANCE_COLUMNS = ["component", "reml_sd", "post_mean", "post_median", "hdi_low", "hdi_high"]
+VARIANCE_COLUMNS = [
+    "component",
+    "term",
+    "reml_sd",
+    "post_mean",
+    "post_median",
+    "hdi_low",
+    "hdi_high",
+]
 Order = Literal["shrinkage", "size", "level"]
 
 
@@ -95,7 +114,8 @@ def compare(
     idata : xarray.DataTree, optional
         A posterior of the same model (:meth:`bayeshier.Model.sample`):
         variables ``beta`` (dim ``fixed``), one per factor (dim
-        ``<factor>_level``), ``sd_<factor>`` and ``sigma``. An InferenceData
+        ``<factor>_level``, and ``<factor>_term`` with random slopes),
+        ``sd_<factor>``, ``corr_<factor>`` for correlated terms and ``sigma``. An InferenceData
         or a bare posterior ``xarray.Dataset`` works too. Without it the
         posterior columns are absent.
     hdi_prob : float, default 0.94
@@ -165,16 +185,20 @@ class Comparison:
         """The fixed intercept: the population mean the ``blup`` column shrinks toward."""
         return population_intercept(self.fit)
 
-    def group_block(self, factor: str | None = None, order: Order = "level") -> pd.DataFrame:
-        """Rows of ``groups`` for one factor (default: the first), ordered.
+    def group_block(
+        self, factor: str | None = None, order: Order = "level", term: str = "Intercept"
+    ) -> pd.DataFrame:
+        """Rows of ``groups`` for one factor (default: the first) and term, ordered.
 
         ``order="shrinkage"`` puts the most shrunk level (smallest ``lambda``)
         first, ``"size"`` the smallest group first, ``"level"`` keeps the
-        factor's level order.
+        factor's level order. ``term`` picks a random slope's rows (default
+        the intercept, or the factor's first term if it has no intercept).
         """
         name = factor if factor is not None else self.fit.spec.factors[0].name
-        self.fit.spec.factor(name)  # raises a helpful error for unknown names
-        block = self.groups[self.groups["group"] == name]
+        terms = self.fit.spec.factor(name).terms  # raises a helpful error for unknown names
+        term = term if term in terms else terms[0]
+        block = self.groups[(self.groups["group"] == name) & (self.groups["term"] == term)]
         key = {"shrinkage": "shrinkage", "size": "n", "level": None}[order]
         return block if key is None else block.sort_values(key, kind="stable")
 
@@ -260,7 +284,7 @@ def no_pooling(spec: ModelSpec, factor: str) -> pd.Series:
 
     The level intercepts are ``mean_j(y) - mean_j(x) . slopes`` with the
     within-group slopes of :func:`within_slopes`. Other grouping factors are
-    ignored.
+    ignored. With random slopes see :func:`no_pooling_coefficients`.
 
     Returns
     -------
@@ -268,21 +292,40 @@ def no_pooling(spec: ModelSpec, factor: str) -> pd.Series:
         Indexed by level.
 
     """
+    return no_pooling_coefficients(spec, factor).iloc[:, 0]
+
+
+def no_pooling_coefficients(spec: ModelSpec, factor: str) -> pd.DataFrame:
+    """Each level's own coefficients of the factor's random-effect columns.
+
+    The least-squares fit with one coefficient per level and random-effect
+    column (``lm(y ~ 0 + g/(1 + x) + other fixed terms)`` for ``(x|g)``) and
+    common slopes for the other fixed terms (:func:`within_slopes`): the
+    common slopes come from the rows with each level's own fit projected
+    out (Frisch-Waugh-Lovell), then each level's coefficients from its own
+    rows. A level whose columns are collinear within it (e.g. one value of
+    ``x``) gets NaN. Other grouping factors are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Levels x terms (the factor's ``terms``).
+
+    """
     grouping = spec.factor(factor)
-    others = _non_intercept_columns(spec)
-    means = _level_means(grouping, spec.y)
-    if others:
-        means = means - _level_means(grouping, spec.X[:, others]) @ within_slopes(spec, factor)
-    return pd.Series(means, index=pd.Index(grouping.levels, name=grouping.name))
+    fit = _within_fit(spec, grouping)
+    index = pd.Index(grouping.levels, name=grouping.name)
+    return pd.DataFrame(fit.coefficients, index=index, columns=list(grouping.terms))
 
 
 def within_slopes(spec: ModelSpec, factor: str) -> pd.Series:
-    """Slopes of the non-intercept fixed terms with ``factor`` as a fixed effect.
+    """Slopes of the other fixed terms with ``factor`` as a fixed effect.
 
     By the Frisch-Waugh-Lovell theorem these are the slopes of
     ``lm(y ~ 0 + g + other fixed terms)``: regress group-demeaned ``y`` on the
-    group-demeaned columns. A column constant within every level (aliased
-    with the factor) gets slope 0 where R would report NA.
+    group-demeaned columns (with random slopes, the residuals of each
+    level's own fit on its random-effect columns). A column constant within
+    every level (aliased with the factor) gets slope 0 where R would report NA.
 
     Returns
     -------
@@ -291,33 +334,91 @@ def within_slopes(spec: ModelSpec, factor: str) -> pd.Series:
 
     """
     grouping = spec.factor(factor)
-    others = _non_intercept_columns(spec)
-    names = [spec.fixed_names[j] for j in others]
-    if not others:
-        return pd.Series([], index=pd.Index(names, dtype=object), dtype=float)
-    X = spec.X[:, others]
-    y_within = spec.y - _level_means(grouping, spec.y)[grouping.codes]
-    X_within = X - _level_means(grouping, X)[grouping.codes]
-    slopes = np.linalg.lstsq(X_within, y_within, rcond=1e-10)[0]
-    return pd.Series(slopes, index=names)
+    names = [spec.fixed_names[j] for j in _other_columns(spec, grouping)]
+    return pd.Series(_within_fit(spec, grouping).slopes, index=pd.Index(names, dtype=object))
 
 
-def _non_intercept_columns(spec: ModelSpec) -> list[int]:
-    return [j for j, name in enumerate(spec.fixed_names) if name != "Intercept"]
+@dataclass(frozen=True)
+class _WithinFit:
+    coefficients: np.ndarray  # levels x k
+    slopes: np.ndarray  # other fixed columns
+
+
+def _within_fit(spec: ModelSpec, grouping: GroupingFactor) -> _WithinFit:
+    """Per-level coefficients of the random-effect columns and common other slopes."""
+    Z = grouping.columns()
+    others = _other_columns(spec, grouping)
+    projector = _level_projector(grouping, Z)
+    y_within = spec.y - _project(grouping, Z, projector, spec.y)
+    slopes = np.zeros(len(others))
+    if others:
+        X = spec.X[:, others]
+        X_within = X - _project(grouping, Z, projector, X)
+        slopes = np.linalg.lstsq(X_within, y_within, rcond=1e-10)[0]
+        residual = spec.y - X @ slopes
+    else:
+        residual = spec.y
+    coefficients = np.einsum("jrs,js->jr", projector, _level_cross(grouping, Z, residual))
+    coefficients[~_estimable(grouping, Z)] = np.nan
+    return _WithinFit(coefficients, slopes)
+
+
+def _other_columns(spec: ModelSpec, grouping: GroupingFactor) -> list[int]:
+    """Fixed-effect columns that are not among the factor's random-effect columns."""
+    return [j for j, name in enumerate(spec.fixed_names) if name not in grouping.terms]
+
+
+def _level_cross(grouping: GroupingFactor, Z: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``Z_j' v`` per level (levels x k, or levels x k x m for a matrix ``v``)."""
+    n = grouping.n_levels
+    columns = values if values.ndim == 2 else values[:, None]
+    sums = np.stack(
+        [
+            np.column_stack(
+                [
+                    np.bincount(grouping.codes, weights=Z[:, r] * columns[:, m], minlength=n)
+                    for m in range(columns.shape[1])
+                ]
+            )
+            for r in range(Z.shape[1])
+        ],
+        axis=1,
+    )
+    return sums if values.ndim == 2 else sums[:, :, 0]
+
+
+def _level_projector(grouping: GroupingFactor, Z: np.ndarray) -> np.ndarray:
+    """``(Z_j'Z_j)^+`` per level (pseudo-inverse, so collinear levels do no harm)."""
+    return np.linalg.pinv(_level_cross(grouping, Z, Z), hermitian=True)
+
+
+def _project(
+    grouping: GroupingFactor, Z: np.ndarray, projector: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """Each row's fitted value from its own level's least squares on ``Z``."""
+    coefficients = projector @ _level_cross(grouping, Z, values).reshape(
+        grouping.n_levels, Z.shape[1], -1
+    )
+    fitted = np.einsum("ir,irm->im", Z, coefficients[grouping.codes])
+    return fitted if values.ndim == 2 else fitted[:, 0]
+
+
+def _estimable(grouping: GroupingFactor, Z: np.ndarray) -> np.ndarray:
+    """Levels whose own random-effect columns have full rank."""
+    ranks = np.linalg.matrix_rank(_level_cross(grouping, Z, Z), hermitian=True)
+    return ranks == Z.shape[1]
 
 
 def no_pooling_formula(spec: ModelSpec, factor: str) -> str:
     """The ``lm`` formula behind the ``no_pooling`` column of ``factor``."""
-    terms = [factor, *(spec.fixed_names[j] for j in _non_intercept_columns(spec))]
+    grouping = spec.factor(factor)
+    own = factor
+    if not grouping.intercept_only:
+        slopes = [t for t in grouping.terms if t != "Intercept"]
+        intercept = "1" if "Intercept" in grouping.terms else "0"
+        own = f"{factor}/({' + '.join([intercept, *slopes])})"
+    terms = [own, *(spec.fixed_names[j] for j in _other_columns(spec, grouping))]
     return f"lm({spec.response} ~ 0 + {' + '.join(terms)})"
-
-
-def _level_means(grouping: GroupingFactor, values: np.ndarray) -> np.ndarray:
-    counts = grouping.counts().astype(float)
-    if values.ndim == 1:
-        return np.bincount(grouping.codes, weights=values, minlength=len(counts)) / counts
-    columns = [_level_means(grouping, values[:, j]) for j in range(values.shape[1])]
-    return np.column_stack(columns)
 
 
 # ============================================================ the tables
@@ -356,27 +457,50 @@ def _group_block(
     fit: RemlFit, factor: GroupingFactor, posterior: xr.Dataset | None, hdi_prob: float
 ) -> pd.DataFrame:
     counts = factor.counts()
-    center = population_intercept(fit)
-    table = pd.DataFrame(
-        {
-            "group": factor.name,
-            "level": list(factor.levels),
-            "n": counts,
-            "no_pooling": no_pooling(fit.spec, factor.name).to_numpy(),
-            "blup": center + fit.ranef[factor.name]["Intercept"].to_numpy(),
-            "cond_sd": np.sqrt(fit.condvar[factor.name]["Intercept"].to_numpy()),
-            "shrinkage": weights(factor_sd(fit, factor.name), fit.sigma, counts),
-        }
-    )
-    if posterior is None:
-        return table
-    draws = level_draws(posterior, factor, "Intercept" in fit.fixef.index)
-    summary = posterior_summary(draws, hdi_prob)
-    return pd.concat([table, summary.reset_index(drop=True)], axis=1)
+    own = no_pooling_coefficients(fit.spec, factor.name)
+    shrinkage = _shrinkage(fit, factor)
+    blocks = []
+    for column, term in enumerate(factor.terms):
+        table = pd.DataFrame(
+            {
+                "group": factor.name,
+                "level": list(factor.levels),
+                "term": term,
+                "n": counts,
+                "no_pooling": own[term].to_numpy(),
+                "blup": fit.fixef.get(term, 0.0) + fit.ranef[factor.name][term].to_numpy(),
+                "cond_sd": np.sqrt(fit.condvar[factor.name][term].to_numpy()),
+                "shrinkage": shrinkage[:, column],
+            }
+        )
+        if posterior is not None:
+            draws = level_draws(posterior, factor, term in fit.fixef.index, term)
+            summary = posterior_summary(draws, hdi_prob)
+            table = pd.concat([table, summary.reset_index(drop=True)], axis=1)
+        blocks.append(table)
+    return pd.concat(blocks, ignore_index=True)
 
 
-def level_draws(posterior: xr.Dataset, factor: GroupingFactor, intercept: bool) -> xr.DataArray:
-    """Draws of ``beta[Intercept] + b_j`` per level of ``factor`` (``b_j`` alone without one).
+def _shrinkage(fit: RemlFit, factor: GroupingFactor) -> np.ndarray:
+    """``lambda_j`` per level and term (levels x k).
+
+    For a random intercept ``sd^2 / (sd^2 + sigma^2 / n_j)``. With random
+    slopes the weight is a matrix; each term gets ``1 - condVar_j / sd^2``,
+    the share of the term's prior variance the level's data remove, which
+    is ``lambda_j`` again for a random intercept alone.
+    """
+    if factor.intercept_only:
+        return weights(factor_sd(fit, factor.name), fit.sigma, factor.counts())[:, None]
+    prior = np.diag(fit.covariances[factor.name].to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = 1.0 - fit.condvar[factor.name].to_numpy() / prior
+    return np.where(prior > 0, share, 0.0)
+
+
+def level_draws(
+    posterior: xr.Dataset, factor: GroupingFactor, add_fixed: bool, term: str = "Intercept"
+) -> xr.DataArray:
+    """Draws of ``beta[term] + b_j[term]`` per level of ``factor`` (``b_j`` alone if not fixed).
 
     Returns
     -------
@@ -388,6 +512,14 @@ def level_draws(posterior: xr.Dataset, factor: GroupingFactor, intercept: bool) 
     dim = f"{factor.name}_level"
     if dim not in effects.dims:
         raise DataError(f"Posterior variable {factor.name!r} has no dimension {dim!r}.")
+    term_dim = f"{factor.name}_term"
+    if term_dim in effects.dims:
+        effects = effects.sel({term_dim: term}, drop=True)
+    elif not factor.intercept_only:
+        raise DataError(
+            f"Posterior variable {factor.name!r} has no dimension {term_dim!r} for the "
+            f"random slopes ({', '.join(factor.terms)})."
+        )
     labels = [str(v) for v in effects[dim].to_numpy()]
     missing = [level for level in factor.levels if level not in labels]
     if missing:
@@ -396,27 +528,66 @@ def level_draws(posterior: xr.Dataset, factor: GroupingFactor, intercept: bool) 
             "REML fit: are the fit and the posterior from the same model and data?"
         )
     effects = effects.assign_coords({dim: labels}).sel({dim: list(factor.levels)})
-    if intercept:
-        effects = effects + _variable(posterior, "beta").sel(fixed="Intercept", drop=True)
+    if add_fixed:
+        effects = effects + _variable(posterior, "beta").sel(fixed=term, drop=True)
     return effects
 
 
 def variance_table(
     fit: RemlFit, posterior: xr.Dataset | None = None, hdi_prob: float = DEFAULT_HDI_PROB
 ) -> pd.DataFrame:
-    """The ``variances`` table of :func:`compare`: sds of each factor, then ``Residual``."""
-    names = [f.name for f in fit.spec.factors]
-    table = pd.DataFrame(
-        {
-            "component": [*names, "Residual"],
-            "reml_sd": [*(factor_sd(fit, n) for n in names), fit.sigma],
-        }
-    )
+    """The ``variances`` table of :func:`compare`: sds and correlations, then ``Residual``."""
+    rows = [row for factor in fit.spec.factors for row in _factor_variance_rows(fit, factor)]
+    rows.append({"component": "Residual", "term": "", "reml_sd": fit.sigma, "draws": "sigma"})
+    table = pd.DataFrame(rows)
+    selections = table.pop("draws")
     if posterior is None:
         return table
-    variables = [f"sd_{n}" for n in names] + ["sigma"]
-    rows = [_scalar_summary(_variable(posterior, v), hdi_prob) for v in variables]
-    return pd.concat([table, pd.DataFrame(rows)], axis=1)
+    summaries = [
+        _scalar_summary(_select(posterior, selection), hdi_prob) for selection in selections
+    ]
+    return pd.concat([table, pd.DataFrame(summaries)], axis=1)
+
+
+def _factor_variance_rows(fit: RemlFit, factor: GroupingFactor) -> list[dict]:
+    """The sd of every term of ``factor`` and the correlation of every correlated pair.
+
+    ``draws`` says where the posterior keeps each number: a variable name,
+    or a name and the coordinates to select.
+    """
+    name = factor.name
+    covariance = fit.covariances[name].to_numpy()
+    sds = np.sqrt(np.diag(covariance))
+    if factor.intercept_only:
+        return [{"component": name, "term": "Intercept", "reml_sd": sds[0], "draws": f"sd_{name}"}]
+    term_dim = f"{name}_term"
+    rows = [
+        {"component": name, "term": t, "reml_sd": sds[i], "draws": (f"sd_{name}", {term_dim: t})}
+        for i, t in enumerate(factor.terms)
+    ]
+    start = 0
+    for size in factor.blocks:
+        for j in range(start, start + size):
+            for i in range(j + 1, start + size):
+                a, b = factor.terms[j], factor.terms[i]
+                scale = sds[i] * sds[j]
+                rows.append(
+                    {
+                        "component": name,
+                        "term": f"corr({a}, {b})",
+                        "reml_sd": covariance[i, j] / scale if scale > 0 else np.nan,
+                        "draws": (f"corr_{name}", {term_dim: a, f"{term_dim}_bis": b}),
+                    }
+                )
+        start += size
+    return rows
+
+
+def _select(posterior: xr.Dataset, selection: str | tuple[str, dict]) -> xr.DataArray:
+    if isinstance(selection, str):
+        return _variable(posterior, selection)
+    name, coords = selection
+    return _variable(posterior, name).sel(coords, drop=True)
 
 
 # ============================================================ posterior
@@ -440,7 +611,14 @@ def _posterior_dataset(idata: Any) -> xr.Dataset | None:
 def check_posterior(fit: RemlFit, posterior: xr.Dataset) -> None:
     """Raise :class:`DataError` unless ``posterior`` has the variables and terms of ``fit``."""
     factors = [f.name for f in fit.spec.factors]
-    needed = ["beta", *factors, *(f"sd_{name}" for name in factors), "sigma"]
+    correlated = [f.name for f in fit.spec.factors if any(size > 1 for size in f.blocks)]
+    needed = [
+        "beta",
+        *factors,
+        *(f"sd_{name}" for name in factors),
+        *(f"corr_{name}" for name in correlated),
+        "sigma",
+    ]
     missing = [name for name in needed if name not in posterior.data_vars]
     if missing:
         known = ", ".join(map(str, posterior.data_vars))

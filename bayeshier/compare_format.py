@@ -77,10 +77,16 @@ def comparison_html(cmp: Comparison, order: Order = "shrinkage", digits: int = 5
 
 
 def readings(cmp: Comparison) -> dict[str, str]:
-    """One plain-language line per table (keys ``fixed``, each factor, ``variances``)."""
+    """One plain-language line per table.
+
+    Keys ``fixed``, each factor (its first term), ``<factor>:<term>`` for
+    each further term of a factor with random slopes, and ``variances``.
+    """
     lines = {"fixed": _fixed_reading(cmp)}
     for factor in cmp.fit.spec.factors:
-        lines[factor.name] = _group_reading(cmp, factor.name)
+        for term in factor.terms:
+            key = factor.name if term == factor.terms[0] else f"{factor.name}:{term}"
+            lines[key] = _group_reading(cmp, factor.name, term)
     lines["variances"] = _variance_reading(cmp)
     return lines
 
@@ -100,8 +106,10 @@ def _blocks(cmp: Comparison, order: Order) -> list[_Block | str]:
     lines = readings(cmp)
     items: list[_Block | str] = [_Block(_fixed_title(cmp), cmp.fixed, lines["fixed"], "row")]
     for factor in cmp.fit.spec.factors:
-        block = cmp.group_block(factor.name, order).drop(columns="group")
-        items.append(_Block(_group_title(cmp, factor, order), block, lines[factor.name]))
+        for term in factor.terms:
+            block = cmp.group_block(factor.name, order, term).drop(columns=["group", "term"])
+            key = factor.name if term == factor.terms[0] else f"{factor.name}:{term}"
+            items.append(_Block(_group_title(cmp, factor, order, term), block, lines[key]))
     if len(cmp.fit.spec.factors) > 1:
         items.append(_several_factors_note(cmp))
     items.append(_Block(_variance_title(cmp), cmp.variances, lines["variances"]))
@@ -239,26 +247,44 @@ def _fixed_reading(cmp: Comparison) -> str:
     return text
 
 
-def _group_reading(cmp: Comparison, name: str) -> str:
-    block = cmp.group_block(name, "shrinkage")
-    sd = factor_sd(cmp.fit, name)
+def _group_reading(cmp: Comparison, name: str, term: str = "Intercept") -> str:
+    block = cmp.group_block(name, "shrinkage", term)
+    sd = float(np.sqrt(cmp.fit.covariances[name].loc[term, term]))
+    center = float(cmp.fit.fixef.get(term, 0.0))
+    what = "" if term == "Intercept" else f" of {term}"
     if sd == 0.0:
         return (
-            f"sd of {name} is 0 (singular fit): lambda = 0, every BLUP equals the population "
-            f"mean {cmp.population:.4g} (complete pooling); no_pooling keeps each level's own."
+            f"sd{what} of {name} is 0 (singular fit): lambda = 0, every BLUP equals the "
+            f"population {'mean' if term == 'Intercept' else 'slope'} {center:.4g} "
+            "(complete pooling); no_pooling keeps each level's own."
         )
     low, high = block.iloc[0], block.iloc[-1]
-    if np.isclose(low["shrinkage"], high["shrinkage"], rtol=1e-12):
+    slopes = not cmp.fit.spec.factor(name).intercept_only
+    if slopes and np.isclose(low["shrinkage"], high["shrinkage"], rtol=1e-12):
+        text = (
+            f"Every level has the same design, so the same lambda = {low['shrinkage']:.3f}: "
+            f"its data remove that share of the prior variance of the {term} effects. The "
+            "weight is a matrix: a level's BLUP mixes its own intercept and slope deviations, "
+            "so some move away from the fixed value while the spread shrinks."
+        )
+    elif np.isclose(low["shrinkage"], high["shrinkage"], rtol=1e-12):
         text = (
             f"Every level has n = {low['n']} rows, so every BLUP keeps the same share "
             f"lambda = {low['shrinkage']:.3f} of its level's own deviation from "
-            f"{cmp.population:.4g}."
+            f"{center:.4g}."
         )
-    else:
+    elif term == "Intercept":
         text = (
             f"lambda runs from {low['shrinkage']:.3f} ({low['level']}, n = {low['n']}) to "
             f"{high['shrinkage']:.3f} ({high['level']}, n = {high['n']}): the smaller the "
-            f"level, the more its BLUP is pulled toward {cmp.population:.4g}."
+            f"level, the more its BLUP is pulled toward {center:.4g}."
+        )
+    else:
+        text = (
+            f"lambda (1 - condVar / sd^2) runs from {low['shrinkage']:.3f} "
+            f"({low['level']}) to {high['shrinkage']:.3f} ({high['level']}): the less a "
+            f"level's own rows pin its slope of {term}, the more its BLUP is pulled toward "
+            f"{center:.4g}."
         )
     if cmp.has_posterior:
         moved = (block["post_mean"] - block["blup"]).abs().max()
@@ -267,19 +293,21 @@ def _group_reading(cmp: Comparison, name: str) -> str:
 
 
 def _variance_reading(cmp: Comparison) -> str:
-    table = cmp.variances.set_index("component")
-    sigma = table.loc["Residual", "reml_sd"]
-    parts = [
-        f"{c} sd / residual sd = {table.loc[c, 'reml_sd'] / sigma:.3g}"
-        for c in table.index
-        if c != "Residual"
-    ]
+    table = cmp.variances
+    sigma = float(table.loc[table["component"] == "Residual", "reml_sd"].iloc[0])
+    parts = []
+    for row in table[table["component"] != "Residual"].itertuples():
+        if row.term.startswith("corr("):
+            parts.append(f"{row.component} {row.term} = {row.reml_sd:.3g}")
+        else:
+            label = row.component if row.term == "Intercept" else f"{row.component} {row.term}"
+            parts.append(f"{label} sd / residual sd = {row.reml_sd / sigma:.3g}")
     text = "REML: " + "; ".join(parts) + "."
     if cmp.has_posterior:
-        first = str(table.index[0])
-        row = table.loc[first]
+        row = table.iloc[0]
+        term = "" if row["term"] == "Intercept" else f"[{row['term']}]"
         text += (
-            f" The posterior of sd_{first} (median {row['post_median']:.3g}, "
+            f" The posterior of sd_{row['component']}{term} (median {row['post_median']:.3g}, "
             f"HDI {row['hdi_low']:.3g} to {row['hdi_high']:.3g}) shows how well the data pin it."
         )
     return text
@@ -295,11 +323,15 @@ def _fixed_title(cmp: Comparison) -> str:
     return f"Fixed effects (ols: lm({cmp.fit.spec.formula.fixed_formula}); reml: GLS)"
 
 
-def _group_title(cmp: Comparison, factor: GroupingFactor, order: Order) -> str:
+def _group_title(
+    cmp: Comparison, factor: GroupingFactor, order: Order, term: str = "Intercept"
+) -> str:
     by = {"shrinkage": "most shrunk first", "size": "smallest first", "level": "level order"}
+    what = "intercepts" if term == "Intercept" else f"slopes of {term}"
+    fixed = "intercept" if term == "Intercept" else term
     return (
-        f"Group intercepts: {factor.name} ({factor.n_levels} levels, {by[order]}); "
-        f"no_pooling: {no_pooling_formula(cmp.fit.spec, factor.name)}; blup: intercept + BLUP"
+        f"Group {what}: {factor.name} ({factor.n_levels} levels, {by[order]}); "
+        f"no_pooling: {no_pooling_formula(cmp.fit.spec, factor.name)}; blup: {fixed} + BLUP"
     )
 
 

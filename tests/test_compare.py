@@ -164,8 +164,8 @@ def test_reml_columns_are_the_fit(mpg_cmp):
 def test_columns_without_and_with_a_posterior(mpg_cmp):
     bare = compare(fitted_case("mpg_class"))
     assert list(bare.fixed.columns) == FIXED_COLUMNS[:5]
-    assert list(bare.groups.columns) == GROUP_COLUMNS[:7]
-    assert list(bare.variances.columns) == VARIANCE_COLUMNS[:2]
+    assert list(bare.groups.columns) == GROUP_COLUMNS[:8]
+    assert list(bare.variances.columns) == VARIANCE_COLUMNS[:3]
     assert not bare.has_posterior
     assert list(mpg_cmp.fixed.columns) == FIXED_COLUMNS
     assert list(mpg_cmp.groups.columns) == GROUP_COLUMNS
@@ -377,3 +377,79 @@ def test_compare_with_a_real_posterior():
     # the posterior means sit near the BLUPs, inside their own HDIs
     assert ((block["post_mean"] - block["blup"]).abs() < block["post_sd"]).all()
     assert ((block["hdi_low"] < block["blup"]) & (block["blup"] < block["hdi_high"])).all()
+
+
+# ------------------------------------------------------------ random slopes
+@pytest.fixture(scope="module")
+def slope_cmp():
+    return compare(fitted_case("sleepstudy_slopes"))
+
+
+def test_slope_no_pooling_is_each_subjects_own_lm(slope_cmp):
+    data = datasets.load("sleepstudy")
+    own = {
+        str(subject): np.polyfit(rows["Days"], rows["Reaction"], 1)[::-1]
+        for subject, rows in data.groupby("Subject", observed=True)
+    }
+    for column, term in enumerate(["Intercept", "Days"]):
+        block = slope_cmp.group_block("Subject", "level", term)
+        expected = [own[level][column] for level in block["level"]]
+        np.testing.assert_allclose(block["no_pooling"], expected, rtol=1e-10)
+
+
+def test_slope_blups_are_lme4_coef_and_shrunk_toward_the_fixed_slope(slope_cmp):
+    fit = fitted_case("sleepstudy_slopes")
+    block = slope_cmp.group_block("Subject", "level", "Days")
+    np.testing.assert_allclose(block["blup"], fit.coef()["Subject"]["Days"], rtol=1e-12)
+    assert block["shrinkage"].between(0, 1).all()
+    slope = fit.fixef["Days"]
+    # the weight is a matrix, so a level's slope can move away from the fixed
+    # slope (pulled along by its intercept), but the spread shrinks
+    spread_blup = np.sum((block["blup"] - slope) ** 2)
+    spread_own = np.sum((block["no_pooling"] - slope) ** 2)
+    assert spread_blup < 0.8 * spread_own
+
+
+def test_slope_variances_table_has_sds_and_the_correlation(slope_cmp):
+    table = slope_cmp.variances
+    assert list(table["term"]) == ["Intercept", "Days", "corr(Intercept, Days)", ""]
+    reference = load_reference("sleepstudy_slopes")
+    expected = [row["sdcor"] for row in reference["varcorr"].values()]
+    np.testing.assert_allclose(table["reml_sd"], expected, rtol=5e-5)
+    text = slope_cmp.to_text()
+    assert "Group slopes of Days: Subject" in text
+    assert "Subject corr(Intercept, Days) = 0.0656" in text
+
+
+def test_slope_posterior_columns_read_term_and_correlation_dims():
+    fit = fitted_case("sleepstudy_slopes")
+    levels, terms = list(fit.spec.factors[0].levels), ["Intercept", "Days"]
+    rng = np.random.default_rng(0)
+    shape = (2, 50)
+    effects = fit.ranef["Subject"].to_numpy()[None, None] + rng.normal(0, 1e-3, (*shape, 18, 2))
+    corr = np.broadcast_to(np.array([[1.0, 0.2], [0.2, 1.0]]), (*shape, 2, 2))
+    posterior = xr.Dataset(
+        {
+            "beta": (
+                ("chain", "draw", "fixed"),
+                np.broadcast_to(fit.fixef.to_numpy(), (*shape, 2)),
+            ),
+            "Subject": (("chain", "draw", "Subject_level", "Subject_term"), effects),
+            "sd_Subject": (("chain", "draw", "Subject_term"), np.full((*shape, 2), 3.0)),
+            "corr_Subject": (("chain", "draw", "Subject_term", "Subject_term_bis"), corr),
+            "sigma": (("chain", "draw"), np.full(shape, 25.0)),
+        },
+        coords={
+            "fixed": list(fit.fixef.index),
+            "Subject_level": levels,
+            "Subject_term": terms,
+            "Subject_term_bis": terms,
+        },
+    )
+    cmp = compare(fit, posterior)
+    days = cmp.group_block("Subject", "level", "Days")
+    np.testing.assert_allclose(days["post_mean"], days["blup"], atol=1e-3)
+    corr_row = cmp.variances[cmp.variances["term"] == "corr(Intercept, Days)"].iloc[0]
+    assert corr_row["post_mean"] == pytest.approx(0.2)
+    with pytest.raises(DataError, match="corr_Subject"):
+        compare(fit, posterior.drop_vars("corr_Subject"))
