@@ -36,6 +36,7 @@ from scipy import stats
 
 from bayeshier.compare import Comparison
 from bayeshier.errors import DataError
+from bayeshier.plots_slopes import shrinkage_2d
 from bayeshier.shrinkage import SEED_SCENARIOS, curves, scenario_fits
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "prior_likelihood_posterior",
     "rank",
     "seed_scenarios",
+    "shrinkage_2d",
     "shrinkage_arrows",
     "shrinkage_curves",
     "trace",
@@ -88,6 +90,8 @@ def _group_block(
         table = table[table["group"] == name]
         if table.empty:
             raise DataError(f"The groups table has no rows for factor {name!r}.")
+    if "term" in table.columns:  # random slopes: the first term (the intercept)
+        table = table[table["term"] == table["term"].iloc[0]]
     else:
         name = factor or "group"
     center = float(population) if population is not None else float(table["blup"].mean())
