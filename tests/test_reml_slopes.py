@@ -1,6 +1,7 @@
 """Random slopes in the REML/ML solver: lme4 at its tight optimum, and the new outputs.
 
-``fixtures/lme4_tight`` holds lme4 1.1-31 fits of the sleepstudy slope models
+``fixtures/lme4_tight`` holds lme4 1.1-31 fits of the sleepstudy slope models (and of two
+crossed slope models on simulated data, slopes_crossed.csv)
 refitted with bobyqa at ``rhoend = 1e-12`` (``make_tight.R``): lmer's
 defaults stop up to 4e-5 away in theta (see ``test_reml_reference.py``).
 """
@@ -40,13 +41,29 @@ def assert_close(actual, expected, rtol: float = RTOL, atol: float = 0.0) -> Non
     np.testing.assert_allclose(np.asarray(actual, float), np.asarray(expected, float), rtol, atol)
 
 
-@pytest.fixture(params=SLOPE_CASES)
+#: Simulated crossed cases fitted on ``fixtures/lme4_tight/slopes_crossed.csv``.
+CROSSED_CASES = ["slopes_crossed", "slopes_crossed_mixed"]
+_CROSSED_FITS: dict = {}
+
+
+@pytest.fixture(params=SLOPE_CASES + CROSSED_CASES)
 def slope_case(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def tight_fit(case: str):
+    """Our fit of a tight-lme4 case (the crossed ones on their simulated CSV)."""
+    if case not in CROSSED_CASES:
+        return fitted_case(case)
+    if case not in _CROSSED_FITS:
+        reference = tight_reference(case)
+        data = pd.read_csv(TIGHT / "slopes_crossed.csv")
+        _CROSSED_FITS[case] = fit_reml(reference["formula"], data, reml=reference["REML"])
+    return _CROSSED_FITS[case]
+
+
 def test_theta_and_criterion_match_tight_lme4(slope_case: str) -> None:
-    fit = fitted_case(slope_case)
+    fit = tight_fit(slope_case)
     reference = tight_reference(slope_case)
     assert fit.theta_names == list(reference["theta"])
     assert_close(fit.theta, list(reference["theta"].values()), atol=RTOL * fit.theta.max())
@@ -55,7 +72,7 @@ def test_theta_and_criterion_match_tight_lme4(slope_case: str) -> None:
 
 
 def test_fixed_effects_and_sigma_match_tight_lme4(slope_case: str) -> None:
-    fit = fitted_case(slope_case)
+    fit = tight_fit(slope_case)
     reference = tight_reference(slope_case)
     assert_close(fit.fixef, [reference["fixef"][lme4_name(n)] for n in fit.fixef.index])
     assert_close(fit.se, [reference["se"][lme4_name(n)] for n in fit.se.index])
@@ -63,7 +80,7 @@ def test_fixed_effects_and_sigma_match_tight_lme4(slope_case: str) -> None:
 
 
 def test_sds_and_correlation_match_tight_lme4(slope_case: str) -> None:
-    fit = fitted_case(slope_case)
+    fit = tight_fit(slope_case)
     expected = pd.DataFrame(tight_reference(slope_case)["varcorr"]).fillna("")
     table = fit.varcorr.fillna("")
     assert [lme4_name(t) for t in table["term1"]] == list(expected["var1"])
@@ -72,15 +89,17 @@ def test_sds_and_correlation_match_tight_lme4(slope_case: str) -> None:
     pairs = table[table["term2"] != ""]
     assert_close(variances["variance"], expected.loc[variances.index, "vcov"])
     assert_close(variances["sd_cor"], expected.loc[variances.index, "sdcor"])
-    sds = fit.varcorr.set_index("term1").loc[lambda t: t["term2"].isna(), "sd_cor"]
+    singles = fit.varcorr[fit.varcorr["term2"].isna()]
+    columns = (singles["group"], singles["term1"], singles["sd_cor"])
+    sds = {(g, t): sd for g, t, sd in zip(*columns, strict=True)}
     for index, row in pairs.iterrows():
-        scale = sds[row["term1"]] * sds[row["term2"]]
+        scale = sds[(row["group"], row["term1"])] * sds[(row["group"], row["term2"])]
         assert_close(row["variance"], expected.loc[index, "vcov"], atol=RTOL * scale)
         assert_close(row["sd_cor"], expected.loc[index, "sdcor"], rtol=0, atol=RTOL)
 
 
 def test_blups_and_condvar_match_tight_lme4(slope_case: str) -> None:
-    fit = fitted_case(slope_case)
+    fit = tight_fit(slope_case)
     reference = tight_reference(slope_case)
     for name, by_term in reference["ranef"].items():
         modes = fit.ranef[name]
