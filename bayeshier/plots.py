@@ -34,6 +34,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import stats
 
+from bayeshier._plotting import COLORS, draw_arrow
+from bayeshier._plotting import figure_and_axes as _figure_and_axes
 from bayeshier.compare import Comparison
 from bayeshier.errors import DataError
 from bayeshier.plots_slopes import shrinkage_2d
@@ -57,22 +59,9 @@ __all__ = [
 LEGEND_GAP_POINTS = 30.0
 #: Scenario labels go right of markers below this group size, left of them above it.
 LABEL_LEFT_OF_N = 100
-COLORS = {
-    "no_pooling": "#7f7f7f",
-    "blup": "#1f77b4",
-    "posterior": "#d62728",
-    "prior": "#2ca02c",
-    "likelihood": "#7f7f7f",
-    "population": "#444444",
-}
 
 
 # ============================================================== helpers
-def _figure_and_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
-    if ax is not None:
-        return ax.get_figure(), ax
-    fig, new_ax = plt.subplots(figsize=size, layout="constrained")
-    return fig, new_ax
 
 
 def _group_block(
@@ -155,13 +144,7 @@ def shrinkage_arrows(
     rows = np.arange(len(block))
     _population_line(ax, center)
     for row, start, end in zip(rows, block["no_pooling"], block["blup"], strict=True):
-        ax.annotate(
-            "",
-            xy=(end, row),
-            xytext=(start, row),
-            arrowprops={"arrowstyle": "-|>", "color": COLORS["blup"], "lw": 1.3},
-            zorder=6,
-        )
+        draw_arrow(ax, (start, row), (end, row))
     sizes = _sizes(block["n"])
     ax.scatter(
         block["no_pooling"],

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 from scipy import stats
 
+from bayeshier._plotting import COLORS, draw_arrow, figure_and_axes
 from bayeshier.compare import Comparison
 from bayeshier.errors import DataError
 
@@ -25,12 +26,6 @@ __all__ = ["shrinkage_2d"]
 
 #: Probability mass inside the drawn population ellipses.
 ELLIPSE_MASSES = (0.5, 0.95)
-COLORS = {
-    "no_pooling": "#7f7f7f",
-    "blup": "#1f77b4",
-    "posterior": "#d62728",
-    "population": "#444444",
-}
 
 
 def shrinkage_2d(
@@ -75,7 +70,7 @@ def shrinkage_2d(
     name, (first, second) = _choose(cmp, factor, terms)
     x = cmp.group_block(name, "level", first).reset_index(drop=True)
     y = cmp.group_block(name, "level", second).reset_index(drop=True)
-    fig, ax = _figure_and_axes(ax)
+    fig, ax = figure_and_axes(ax, (9.5, 6.0))
     center = np.array([cmp.fit.fixef.get(t, 0.0) for t in (first, second)])
     covariance = cmp.fit.covariances[name].loc[[first, second], [first, second]].to_numpy()
     _population_ellipses(ax, center, covariance)
@@ -118,15 +113,6 @@ def _choose(
     return grouping.name, chosen
 
 
-def _figure_and_axes(ax: Axes | None) -> tuple[Figure, Axes]:
-    import matplotlib.pyplot as plt
-
-    if ax is not None:
-        return ax.get_figure(), ax
-    fig, new_ax = plt.subplots(figsize=(9.5, 6.0), layout="constrained")
-    return fig, new_ax
-
-
 def _population_ellipses(ax: Axes, center: np.ndarray, covariance: np.ndarray) -> None:
     """Contours of ``N(center, covariance)`` holding :data:`ELLIPSE_MASSES`."""
     values, vectors = np.linalg.eigh(covariance)
@@ -158,13 +144,7 @@ def _arrows(ax: Axes, x: pd.DataFrame, y: pd.DataFrame) -> None:
     for start_x, start_y, end_x, end_y in zip(
         x["no_pooling"][own], y["no_pooling"][own], x["blup"][own], y["blup"][own], strict=True
     ):
-        ax.annotate(
-            "",
-            xy=(end_x, end_y),
-            xytext=(start_x, start_y),
-            arrowprops={"arrowstyle": "-|>", "color": COLORS["blup"], "lw": 1.1},
-            zorder=4,
-        )
+        draw_arrow(ax, (start_x, start_y), (end_x, end_y), width=1.1)
     ax.scatter(
         x["no_pooling"][own],
         y["no_pooling"][own],
