@@ -123,6 +123,7 @@ def factors(fit: RemlFit) -> pd.DataFrame:
     """
     blocks = []
     for factor in fit.spec.factors:
+        _require_intercept_only(factor)
         counts = factor.counts()
         blocks.append(
             pd.DataFrame(
@@ -212,19 +213,31 @@ def partial_residuals(fit: RemlFit, name: str) -> np.ndarray:
     residual = fit.spec.y - fit.spec.X @ fit.fixef.to_numpy()
     for other in fit.spec.factors:
         if other.name != name:
-            residual = residual - fit.ranef[other.name]["Intercept"].to_numpy()[other.codes]
+            effects = fit.ranef[other.name].to_numpy()[other.codes]
+            residual = residual - np.einsum("ik,ik->i", other.columns(), effects)
     return residual
 
 
 def _choose_factor(fit: RemlFit, name: str | None) -> GroupingFactor:
     if name is not None:
-        return fit.spec.factor(name)
+        return _require_intercept_only(fit.spec.factor(name))
     if len(fit.spec.factors) > 1:
         names = ", ".join(repr(f.name) for f in fit.spec.factors)
         raise ModelError(
             f"The model has several grouping factors ({names}): choose one with factor=."
         )
-    return fit.spec.factors[0]
+    return _require_intercept_only(fit.spec.factors[0])
+
+
+def _require_intercept_only(factor: GroupingFactor) -> GroupingFactor:
+    """The scalar weights here are for random intercepts; say where slopes are shown."""
+    if not factor.intercept_only:
+        raise ModelError(
+            f"The grouping factor {factor.name!r} has random slopes ({', '.join(factor.terms)}): "
+            "its shrinkage is a matrix, not the scalar lambda_j of a random intercept. Use "
+            "bayeshier.compare(fit) (per-term rows) and bayeshier.plots.shrinkage_2d."
+        )
+    return factor
 
 
 # ------------------------------------------------------------ the λ curves

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -180,3 +182,22 @@ def test_scenario_fits_show_the_four_regimes():
     assert fits.loc["seed_model1b", "shrinkage"] > 0.95  # 500 rows outweigh a small variance
     assert fits.loc["seed_model3", "shrinkage"] > fits.loc["seed_model2", "shrinkage"]
     assert fits.loc["seed_model2", "true_shrinkage"] == pytest.approx(5 / 6)
+
+
+def test_slope_factors_are_sent_to_compare_and_the_2d_plot():
+    fit = fitted_case("sleepstudy_slopes")
+    for view in (shrinkage.normal_prior_posterior, shrinkage.factors):
+        with pytest.raises(ModelError, match="shrinkage_2d"):
+            view(fit)
+
+
+def test_partial_residuals_remove_the_slopes_of_other_factors():
+    from bayeshier import fit_reml
+
+    data = pd.read_csv(Path(__file__).parent / "fixtures" / "lme4_tight" / "slopes_crossed.csv")
+    fit = fit_reml("y ~ x + (1|a) + (x|b)", data)
+    residual = shrinkage.partial_residuals(fit, "a")
+    b_effects = fit.ranef["b"].loc[data["b"]].to_numpy()
+    expected = fit.spec.y - fit.spec.X @ fit.fixef.to_numpy()
+    expected -= b_effects[:, 0] + b_effects[:, 1] * data["x"].to_numpy()
+    np.testing.assert_allclose(residual, expected, rtol=1e-12)
