@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import functools
+import operator
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +158,39 @@ def test_columns_inside_stateful_transforms_are_used(mpg: pd.DataFrame) -> None:
     assert spec.n_dropped == 1
     assert spec.fixed_names == ("Intercept", "center(displ)")
     np.testing.assert_allclose(spec.X[:, 1].mean(), 0.0, atol=1e-12)
+
+
+def test_text_held_as_the_string_dtype_is_categorical(mpg: pd.DataFrame) -> None:
+    mpg["size"] = np.where(mpg["displ"] > 3, "big", "small")
+    expected = build_spec("hwy ~ size + (1|class)", mpg)
+    mpg["size"] = mpg["size"].astype("string")  # Dask's and Parquet's text dtype (pd.NA)
+    spec = build_spec("hwy ~ size + (1|class)", mpg)
+    assert spec.fixed_names == expected.fixed_names == ("Intercept", "size[T.small]")
+    np.testing.assert_array_equal(spec.X, expected.X)
+
+
+def test_chunks_encode_and_add_up_like_the_whole(mpg: pd.DataFrame) -> None:
+    from bayeshier.reml.crossprod import row_sums
+    from bayeshier.spec import fixed_sums
+
+    mpg.loc[[5, 150], "displ"] = np.nan
+    mpg["era"] = np.where(mpg["year"] > 2000, "late", "early")
+    spec = build_spec("hwy ~ displ + year + (displ|class) + (1|era)", mpg)
+    chunks = [spec.with_rows(mpg.iloc[i : i + 80]) for i in range(0, len(mpg), 80)]
+    np.testing.assert_array_equal(np.concatenate([c.y for c in chunks]), spec.y)
+    np.testing.assert_array_equal(np.vstack([c.X for c in chunks]), spec.X)
+    for k, factor in enumerate(spec.factors):
+        codes = np.concatenate([c.factors[k].codes for c in chunks])
+        np.testing.assert_array_equal(codes, factor.codes)
+        np.testing.assert_array_equal(
+            np.vstack([c.factors[k].columns() for c in chunks]), factor.columns()
+        )
+    assert sum(c.n_dropped for c in chunks) == spec.n_dropped == 2
+    added = functools.reduce(operator.add, [fixed_sums(c) for c in chunks])
+    np.testing.assert_allclose(np.abs(added.r), np.abs(fixed_sums(spec).r), rtol=1e-12, atol=1e-9)
+    coef = np.linalg.lstsq(spec.X, spec.y, rcond=None)[0]
+    total = functools.reduce(operator.add, [row_sums(c, coef) for c in chunks])
+    expected = row_sums(spec, coef)
+    np.testing.assert_allclose(total.first_sums, expected.first_sums, rtol=1e-12, atol=1e-8)
+    np.testing.assert_allclose(total.rest_gram.toarray(), expected.rest_gram.toarray())
+    assert total.residual_ss == pytest.approx(expected.residual_ss, rel=1e-12)

@@ -8,6 +8,8 @@ The pipeline is a chain of small pure steps, as in MixedModels.jl::
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -17,7 +19,7 @@ from bayeshier.reml.crossprod import CrossProducts, cross_products
 from bayeshier.reml.estimates import estimates
 from bayeshier.reml.factor import factorize, profiled_deviance
 from bayeshier.reml.optimize import OptimizationSummary, optimize_theta, starting_theta
-from bayeshier.reml.results import RemlFit, UnseenLevelsWarning
+from bayeshier.reml.results import RemlFit, UnseenLevelsWarning, fitted_values
 from bayeshier.spec import ModelSpec, build_spec
 
 __all__ = [
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 
-def fit_reml(formula: str, data: pd.DataFrame, *, reml: bool = True) -> RemlFit:
+def fit_reml(formula: str, data: pd.DataFrame | Any, *, reml: bool = True) -> RemlFit:
     """Fit a linear mixed model by REML (default) or maximum likelihood.
 
     Parameters
@@ -41,9 +43,13 @@ def fit_reml(formula: str, data: pd.DataFrame, *, reml: bool = True) -> RemlFit:
         ``(1|a) + (1|b)``, nested ``(1|a/b)`` or ``(1|a:b)``; random slopes
         ``(x|g)`` (correlated with the intercept), ``(0 + x|g)`` (slope only)
         and ``(x||g)`` (uncorrelated), several terms and factors at once.
-    data : pandas.DataFrame
+    data : pandas.DataFrame or dask.dataframe.DataFrame
         The data. Rows with a missing value in a used column are dropped
-        (lme4's ``na.omit``) and counted in ``n_dropped``.
+        (lme4's ``na.omit``) and counted in ``n_dropped``. A Dask DataFrame
+        is reduced to the same sufficient statistics where its partitions
+        live (on the current Dask client or scheduler), and only those sums
+        travel; the result equals the pandas one, except that ``fitted``
+        and ``residuals`` are lazy Dask Series (see :mod:`bayeshier.distributed`).
     reml : bool, default True
         ``False`` maximises the likelihood instead (for comparing fixed
         effects by likelihood ratio).
@@ -71,11 +77,15 @@ def fit_reml(formula: str, data: pd.DataFrame, *, reml: bool = True) -> RemlFit:
     10.4673
 
     """
-    return fit_spec(build_spec(formula, data), reml=reml)
+    return fit_spec(build_spec(formula, data, lazy=True), reml=reml)
 
 
 def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
-    """Fit an already built :class:`~bayeshier.spec.ModelSpec` (see :func:`fit_reml`)."""
+    """Fit an already built :class:`~bayeshier.spec.ModelSpec` (see :func:`fit_reml`).
+
+    A spec without rows (``build_spec(formula, dask_frame, lazy=True)``) is
+    reduced to its sufficient statistics by its row source.
+    """
     layout = theta_layout(spec.factors)
     dense_size = sum(f.n_levels * f.n_columns for f in spec.factors[1:]) + spec.n_fixed + 1
     with blas_threads_for(dense_size):
@@ -86,7 +96,6 @@ def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
         criterion = profiled_deviance(cp, factor, reml)
         est = estimates(cp, factor, reml)
     names = list(spec.fixed_names)
-    fitted = spec.X @ est.beta
     ranef, condvar, condcov = {}, {}, {}
     for grouping, modes, covariances in zip(spec.factors, est.blups, est.condcovs, strict=True):
         index = pd.Index(grouping.levels, name=grouping.name)
@@ -95,7 +104,10 @@ def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
         variances = np.diagonal(covariances, axis1=1, axis2=2)
         condvar[grouping.name] = pd.DataFrame(variances, index=index, columns=terms)
         condcov[grouping.name] = covariances
-        fitted = fitted + np.einsum("ik,ik->i", grouping.columns(), modes[grouping.codes])
+    if spec.holds_rows:
+        fitted = fitted_values(spec, est.beta, est.blups)
+    else:
+        fitted = spec.source.map_rows(spec, fitted_values, est.beta, est.blups, name="fitted")
     return RemlFit(
         spec=spec,
         reml=reml,

@@ -28,7 +28,15 @@ import scipy.sparse as sp
 
 from bayeshier.spec import GroupingFactor, ModelSpec, thin_r
 
-__all__ = ["CrossProducts", "cross_products", "diagonal_blocks", "single_factor_products"]
+__all__ = [
+    "CrossProducts",
+    "RowSums",
+    "assemble",
+    "cross_products",
+    "diagonal_blocks",
+    "row_sums",
+    "single_factor_products",
+]
 
 #: Largest number of possible level pairs handled with a dense marker array.
 _DENSE_KEY_SPACE = 50_000_000
@@ -106,44 +114,135 @@ class CrossProducts:
         return float(2.0 * np.sum(np.log(np.abs(np.diag(self.R)))))
 
 
+@dataclass(frozen=True, eq=False)
+class RowSums:
+    """The sums over rows behind :class:`CrossProducts`; two chunks' sums add up with ``+``.
+
+    Every entry is a sum over rows of products of ``Z1`` (the first factor's
+    random-effect columns), ``Zr`` (the other factors'), ``X`` and ``e0 = y -
+    X b``, the residual of given coefficients ``b`` (the OLS ones), so the
+    sums of row chunks add up to the sums of all the rows.
+
+    Attributes
+    ----------
+    first_gram : numpy.ndarray
+        ``Z1j'Z1j`` of every level ``j`` (levels x k1 x k1).
+    first_sums : numpy.ndarray
+        ``Z1'[X e0]`` ((levels * k1) x (p + 1)).
+    rest_sums : numpy.ndarray
+        ``Zr'[X e0]`` (q_rest x (p + 1)).
+    rest_by_first : scipy.sparse.csr_matrix
+        ``Zr'Z1``.
+    rest_gram : scipy.sparse.csr_matrix
+        ``Zr'Zr``.
+    x_residual : numpy.ndarray
+        ``X'e0``.
+    residual_ss : float
+        ``e0'e0``.
+
+    """
+
+    first_gram: np.ndarray
+    first_sums: np.ndarray
+    rest_sums: np.ndarray
+    rest_by_first: sp.csr_matrix
+    rest_gram: sp.csr_matrix
+    x_residual: np.ndarray
+    residual_ss: float
+
+    def __add__(self, other: RowSums) -> RowSums:
+        return RowSums(
+            first_gram=self.first_gram + other.first_gram,
+            first_sums=self.first_sums + other.first_sums,
+            rest_sums=self.rest_sums + other.rest_sums,
+            rest_by_first=(self.rest_by_first + other.rest_by_first).tocsr(),
+            rest_gram=(self.rest_gram + other.rest_gram).tocsr(),
+            x_residual=self.x_residual + other.x_residual,
+            residual_ss=self.residual_ss + other.residual_ss,
+        )
+
+
 def cross_products(spec: ModelSpec) -> CrossProducts:
     """Reduce the data of ``spec`` to the cross products the criterion needs.
 
     ``Q = X R^-1`` is never formed: ``Z'Q = (Z'X) R^-1``, ``Q'Q = I`` and
     ``Q'e = 0`` for the OLS residual ``e``, so one pass over the rows gives
-    every sum.
+    every sum (:func:`row_sums`). A spec without rows (a Dask DataFrame)
+    has its source compute the same sums chunk by chunk and add them up.
     """
     R = spec.fixed_r if spec.fixed_r is not None else thin_r(spec.X)
+    xty = spec.fixed_xty if spec.fixed_xty is not None else spec.X.T @ spec.y
     r_inv = sla.solve_triangular(R, np.eye(R.shape[0]), check_finite=False)
-    ols, residual = _ols_in_q_basis(spec.X, spec.y, r_inv)
-    p = spec.n_fixed
-    first, *others = spec.factors
+    coef = r_inv @ (r_inv.T @ xty)
+    if spec.holds_rows:
+        sums = row_sums(spec, coef)
+    else:
+        sums = spec.source.reduce_rows(spec, row_sums, coef)
+    return assemble(sums, spec, R, r_inv.T @ xty)
+
+
+def row_sums(spec: ModelSpec, coef: np.ndarray) -> RowSums:
+    """The :class:`RowSums` of the rows ``spec`` holds, with ``e0 = y - X coef``."""
+    residual = spec.y - spec.X @ coef
     w = np.column_stack([spec.X, residual])
-    first_sums = _to_q_basis(_level_sums(first, w), r_inv)
-    w_cross = np.zeros((p + 1, p + 1))
-    w_cross[:p, :p] = np.eye(p)
-    w_cross[p, p] = residual @ residual
-    rest_sizes = tuple(f.n_levels * f.n_columns for f in others)
+    first, *others = spec.factors
+    q_first = first.n_levels * first.n_columns
     if others:
         Zr = _random_design(others, spec.nobs)
-        first_by_rest = (Zr.T @ _random_design([first], spec.nobs)).tocsr()
-        zr_w = _to_q_basis(Zr.T @ w, r_inv)
-        rest = np.block([[(Zr.T @ Zr).toarray(), zr_w], [zr_w.T, w_cross]])
+        rest_by_first = (Zr.T @ _random_design([first], spec.nobs)).tocsr()
+        rest_gram = (Zr.T @ Zr).tocsr()
+        rest_sums = np.asarray(Zr.T @ w)
     else:
-        first_by_rest = sp.csr_matrix((0, first.n_levels * first.n_columns))
+        rest_by_first = sp.csr_matrix((0, q_first))
+        rest_gram = sp.csr_matrix((0, 0))
+        rest_sums = np.zeros((0, w.shape[1]))
+    return RowSums(
+        first_gram=_level_grams(first),
+        first_sums=_level_sums(first, w),
+        rest_sums=rest_sums,
+        rest_by_first=rest_by_first,
+        rest_gram=rest_gram,
+        x_residual=spec.X.T @ residual,
+        residual_ss=float(residual @ residual),
+    )
+
+
+def assemble(sums: RowSums, spec: ModelSpec, R: np.ndarray, qty: np.ndarray) -> CrossProducts:
+    """The :class:`CrossProducts` from the row sums of all the rows.
+
+    ``qty`` is ``Q'y``, the OLS coefficients in the ``Q`` basis, of which
+    ``e0`` is the residual. One step of iterative refinement (the
+    correction ``c = Q'e0``) keeps the residual orthogonal to ``X`` even
+    when ``X`` is badly conditioned; it is applied to the sums, which are
+    linear in the residual: ``Z'e = Z'e0 - (Z'X) R^-1 c`` and ``e'e = e0'e0 -
+    c'c``.
+    """
+    p = spec.n_fixed
+    r_inv = sla.solve_triangular(R, np.eye(p), check_finite=False)
+    correction = r_inv.T @ sums.x_residual
+    shift = r_inv @ correction
+    first, *others = spec.factors
+    w_cross = np.zeros((p + 1, p + 1))
+    w_cross[:p, :p] = np.eye(p)
+    w_cross[p, p] = sums.residual_ss - correction @ correction
+    if others:
+        zr_w = _to_q_basis(_refined(sums.rest_sums, shift), r_inv)
+        rest = np.block([[sums.rest_gram.toarray(), zr_w], [zr_w.T, w_cross]])
+    else:
         rest = w_cross
+    first_by_rest = sums.rest_by_first
     rest_outer, rest_outer_index = _outer_products_by_level(first_by_rest, first.n_columns)
     return CrossProducts(
-        first_gram=_level_grams(first),
-        first_sums=first_sums,
+        first_gram=sums.first_gram,
+        first_sums=_to_q_basis(_refined(sums.first_sums, shift), r_inv),
         first_by_rest=first_by_rest,
         rest_outer=rest_outer,
         rest_outer_index=rest_outer_index,
         rest=rest,
-        rest_sizes=rest_sizes,
+        rest_sizes=tuple(f.n_levels * f.n_columns for f in others),
         columns=tuple(f.n_columns for f in spec.factors),
         R=R,
-        ols=ols,
+        ols=qty + correction,
         nobs=spec.nobs,
         n_fixed=p,
     )
@@ -191,18 +290,10 @@ def diagonal_blocks(matrix: np.ndarray, k: int) -> np.ndarray:
     return blocks[index, :, index, :]
 
 
-def _ols_in_q_basis(
-    X: np.ndarray, y: np.ndarray, r_inv: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """OLS coefficients in the ``Q`` basis, ``Q'y``, and the OLS residual.
-
-    One step of iterative refinement keeps the residual orthogonal to ``X``
-    even when ``X`` is badly conditioned.
-    """
-    coef = r_inv.T @ (X.T @ y)
-    residual = y - X @ (r_inv @ coef)
-    correction = r_inv.T @ (X.T @ residual)
-    return coef + correction, residual - X @ (r_inv @ correction)
+def _refined(sums: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``[Z'X, Z'e0]`` -> ``[Z'X, Z'e0 - (Z'X) shift]``: the residual refined by ``X shift``."""
+    p = shift.shape[0]
+    return np.column_stack([sums[:, :p], sums[:, p] - sums[:, :p] @ shift])
 
 
 def _to_q_basis(sums: np.ndarray, r_inv: np.ndarray) -> np.ndarray:

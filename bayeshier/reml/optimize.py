@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg as sla
 from scipy.optimize import minimize
 
 from bayeshier.errors import ConvergenceWarning
@@ -31,6 +32,10 @@ _CENTRAL_STEP = 1e-6
 _GRADIENT_TOLERANCE = 1e-8
 _CRITERION_FLOOR = 1e4
 _MAX_RESTARTS = 5
+#: Newton steps on the analytic gradient after L-BFGS-B (see ``_polish``),
+#: and the relative step of the forward differences giving their Hessian.
+_POLISH_STEPS = 3
+_HESSIAN_STEP = 1e-4
 
 
 @dataclass(frozen=True)
@@ -132,13 +137,16 @@ def optimize_theta(
         converged = bool(np.max(np.abs(projected), initial=0.0) <= tolerance)
         if converged:
             break
+    point, value, gradient = _polish(objective, point, value, gradient)
+    projected = _projected_gradient(point, gradient, layout.diagonal)
+    converged = bool(np.max(np.abs(projected), initial=0.0) <= tolerance)
     theta = objective.to_theta(point)
     summary = OptimizationSummary(
         method=f"{_METHOD} (scipy) over theta^2 (diagonal) and theta, analytic gradient",
         theta_start=tuple(start.tolist()),
         theta_end=tuple(theta.tolist()),
         criterion_start=criterion_start,
-        criterion_end=float(result.fun),
+        criterion_end=float(value),
         evaluations=objective.evaluations,
         converged=converged,
         message=str(result.message),
@@ -215,6 +223,59 @@ class _Objective:
             shifted[i] = max(shifted[i], 0.0)
         lower = self.value(shifted)
         return (upper - lower) / (point[i] + step - shifted[i])
+
+
+def _polish(
+    objective: _Objective, point: np.ndarray, value: float, gradient: np.ndarray
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Newton steps on the analytic gradient from where L-BFGS-B stopped.
+
+    L-BFGS-B stops once the criterion no longer falls measurably, which
+    places a flat optimum (the variance of a handful of groups) only to about
+    the square root of the rounding error, 1e-7 in theta: where exactly then
+    depends on the last bits of the sums, e.g. on the order in which the
+    partitions of a Dask DataFrame were added. The gradient stays accurate
+    down to the rounding error, so a few Newton steps on it (Hessian from
+    forward differences of the gradient, computed once) find the optimum to
+    about 1e-12 and fits of the same data agree to far more digits than
+    anyone reads. Entries at or next to the bound ``theta^2 = 0`` stay where
+    they are; a step is kept only if it shrinks the gradient without raising
+    the criterion.
+    """
+    free = np.flatnonzero(~(objective.layout.diagonal & (point < _SMALL_SQUARE)))
+    if free.size == 0 or not np.all(np.isfinite(gradient[free])):
+        return point, value, gradient
+    hessian = _gradient_jacobian(objective, point, gradient, free)
+    try:
+        cholesky = sla.cho_factor(hessian)
+    except (np.linalg.LinAlgError, ValueError):  # not positive definite: no Newton step
+        return point, value, gradient
+    for _ in range(_POLISH_STEPS):
+        size = np.max(np.abs(gradient[free]))
+        trial = point.copy()
+        trial[free] -= sla.cho_solve(cholesky, gradient[free])
+        if size == 0.0 or np.any(objective.layout.diagonal & (trial < _SMALL_SQUARE)):
+            break
+        trial_value, trial_gradient = objective.value_and_gradient(trial)
+        rises = trial_value > value + 1e-11 * max(1.0, abs(value))
+        if rises or not np.max(np.abs(trial_gradient[free])) < size:
+            break
+        point, value, gradient = trial, trial_value, trial_gradient
+    return point, value, gradient
+
+
+def _gradient_jacobian(
+    objective: _Objective, point: np.ndarray, gradient: np.ndarray, free: np.ndarray
+) -> np.ndarray:
+    """Symmetrised forward-difference Jacobian of the gradient over the ``free`` entries."""
+    hessian = np.empty((free.size, free.size))
+    for column, i in enumerate(free):
+        step = _HESSIAN_STEP * max(abs(point[i]), 1e-2)
+        shifted = point.copy()
+        shifted[i] += step
+        shifted_gradient = objective.value_and_gradient(shifted)[1]
+        hessian[:, column] = (shifted_gradient[free] - gradient[free]) / step
+    return 0.5 * (hessian + hessian.T)
 
 
 def _projected_gradient(

@@ -129,6 +129,11 @@ def _criterion_block(fit: RemlFit) -> str:
 
 
 def _residuals_block(fit: RemlFit) -> str:
+    if not fit.spec.holds_rows:
+        return (
+            "Scaled residuals: not computed (the rows are in a Dask DataFrame; "
+            "fit.residuals is a lazy Dask Series)"
+        )
     scaled = fit.residuals / fit.sigma
     quantiles = np.quantile(scaled, [0.0, 0.25, 0.5, 0.75, 1.0])
     labels = ["Min", "1Q", "Median", "3Q", "Max"]

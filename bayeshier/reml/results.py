@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,13 @@ from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.optimize import OptimizationSummary
 from bayeshier.spec import ModelSpec
 
-__all__ = ["SINGULAR_TOLERANCE", "RemlFit", "UnseenLevelsWarning"]
+__all__ = [
+    "SINGULAR_TOLERANCE",
+    "RemlFit",
+    "UnseenLevelsWarning",
+    "fitted_values",
+    "residual_values",
+]
 
 #: lme4's ``isSingular`` tolerance on theta.
 SINGULAR_TOLERANCE = 1e-4
@@ -62,8 +69,10 @@ class RemlFit:
         ``REMLcrit()`` / ``deviance()``.
     optimization : OptimizationSummary
         What the optimiser did.
-    fitted : numpy.ndarray
-        Conditional fitted values ``X beta + Z b`` of the rows used.
+    fitted : numpy.ndarray or dask.dataframe.Series
+        Conditional fitted values ``X beta + Z b`` of the rows used; for a fit
+        on a Dask DataFrame a lazy Dask Series indexed like the rows used
+        (nothing is computed until asked, e.g. ``fit.fitted.compute()``).
 
     """
 
@@ -79,7 +88,7 @@ class RemlFit:
     condcov: dict[str, np.ndarray]
     criterion: float
     optimization: OptimizationSummary
-    fitted: np.ndarray = field(repr=False)
+    fitted: np.ndarray | Any = field(repr=False)
     layout: ThetaLayout = field(repr=False, default=None)
 
     @property
@@ -138,9 +147,14 @@ class RemlFit:
         return result
 
     @property
-    def residuals(self) -> np.ndarray:
-        """Conditional residuals ``y - X beta - Z b``."""
-        return self.spec.y - self.fitted
+    def residuals(self) -> np.ndarray | Any:
+        """Conditional residuals ``y - X beta - Z b`` (a lazy Dask Series for Dask data)."""
+        if self.spec.holds_rows:
+            return self.spec.y - self.fitted
+        blups = [self.ranef[f.name].to_numpy() for f in self.spec.factors]
+        return self.spec.source.map_rows(
+            self.spec, residual_values, self.fixef.to_numpy(), blups, name="residuals"
+        )
 
     @cached_property
     def varcorr(self) -> pd.DataFrame:
@@ -215,6 +229,22 @@ class RemlFit:
         from bayeshier.reml.report import summary_html
 
         return summary_html(self)
+
+
+def fitted_values(spec: ModelSpec, beta: np.ndarray, blups: list[np.ndarray]) -> np.ndarray:
+    """Conditional fitted values ``X beta + Z b`` of the rows ``spec`` holds.
+
+    ``blups`` holds the conditional modes of every factor (levels x k, spec order).
+    """
+    fitted = spec.X @ beta
+    for factor, modes in zip(spec.factors, blups, strict=True):
+        fitted = fitted + np.einsum("ik,ik->i", factor.columns(), modes[factor.codes])
+    return fitted
+
+
+def residual_values(spec: ModelSpec, beta: np.ndarray, blups: list[np.ndarray]) -> np.ndarray:
+    """Conditional residuals ``y - X beta - Z b`` of the rows ``spec`` holds."""
+    return spec.y - fitted_values(spec, beta, blups)
 
 
 def _warn_unseen(name: str, seen: np.ndarray) -> None:

@@ -1,0 +1,208 @@
+"""fit_reml on a Dask DataFrame equals the pandas fit, on a real two-worker LocalCluster."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from dask.distributed import Client, LocalCluster, get_task_stream
+
+import bayeshier
+from bayeshier import datasets
+from bayeshier.errors import DataError, RankDeficiencyWarning
+from bayeshier.reml import RemlFit, UnseenLevelsWarning, fit_reml, fit_spec
+from bayeshier.spec import build_spec
+
+RTOL = 1e-10
+
+CASES = {
+    "sleepstudy_intercept": ("sleepstudy", "Reaction ~ Days + (1|Subject)"),
+    "sleepstudy_slopes": ("sleepstudy", "Reaction ~ Days + (Days|Subject)"),
+    "sleepstudy_uncorrelated": ("sleepstudy", "Reaction ~ Days + (Days||Subject)"),
+    "penicillin_crossed": ("penicillin", "diameter ~ 1 + (1|plate) + (1|sample)"),
+    "pastes_nested": ("pastes", "strength ~ 1 + (1|batch/cask)"),
+    "mpg": ("mpg", "hwy ~ displ + year + (1|class)"),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def client() -> Iterator[Client]:
+    """Two worker processes on this machine; bayeshier runs on the default client."""
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def assert_close(got: object, expected: object) -> None:
+    """Equal to relative 1e-10 (of the largest entry, for entries near zero)."""
+    expected = np.asarray(expected, dtype=float)
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    np.testing.assert_allclose(np.asarray(got, dtype=float), expected, rtol=RTOL, atol=RTOL * scale)
+
+
+def assert_same_fit(got: RemlFit, expected: RemlFit) -> None:
+    assert got.spec.fixed_names == expected.spec.fixed_names
+    assert got.spec.aliased == expected.spec.aliased
+    assert (got.nobs, got.n_dropped) == (expected.nobs, expected.n_dropped)
+    for mine, theirs in zip(got.spec.factors, expected.spec.factors, strict=True):
+        assert (mine.name, mine.levels, mine.terms) == (theirs.name, theirs.levels, theirs.terms)
+        np.testing.assert_array_equal(mine.counts(), theirs.counts())
+    for name in ("fixef", "se", "theta", "sigma", "criterion"):
+        assert_close(getattr(got, name), getattr(expected, name))
+    assert_close(got.vcov, expected.vcov)
+    for name, table in expected.ranef.items():
+        assert_close(got.ranef[name], table)
+        assert_close(got.condvar[name], expected.condvar[name])
+
+
+def assert_same_rows(got: RemlFit, expected: RemlFit) -> None:
+    fitted = got.fitted.compute()
+    assert list(fitted.index) == list(expected.spec.row_index)
+    assert_close(fitted, expected.fitted)
+    assert_close(got.residuals.compute(), expected.residuals)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_fit_on_partitions_equals_the_pandas_fit(case: str) -> None:
+    name, formula = CASES[case]
+    data = datasets.load(name)
+    # the rows are sorted by group: most levels live in one partition only
+    got = fit_reml(formula, dd.from_pandas(data, npartitions=4))
+    expected = fit_reml(formula, data)
+    assert_same_fit(got, expected)
+    assert_same_rows(got, expected)
+
+
+def test_shuffled_rows_and_maximum_likelihood() -> None:
+    data = datasets.load("sleepstudy").sample(frac=1.0, random_state=1)
+    formula = "Reaction ~ Days + (Days|Subject)"
+    got = fit_reml(formula, dd.from_pandas(data, npartitions=5), reml=False)
+    assert_same_fit(got, fit_reml(formula, data, reml=False))
+
+
+def test_the_passes_run_on_the_workers_of_the_default_client(client: Client) -> None:
+    ddf = dd.from_pandas(datasets.load("sleepstudy"), npartitions=3)
+    with get_task_stream(client) as stream:
+        fit = fit_reml("Reaction ~ Days + (1|Subject)", ddf)
+    workers = {task["worker"] for task in stream.data}
+    assert workers <= set(client.scheduler_info()["workers"]) and workers
+    assert not fit.spec.holds_rows and fit.spec.factors[0].codes is None
+
+
+def test_missing_values_spread_over_partitions_are_dropped_and_counted() -> None:
+    mpg = datasets.load("mpg")
+    mpg.loc[[3, 100, 200], "displ"] = np.nan
+    mpg.loc[[50, 150], "class"] = np.nan
+    mpg.loc[230, "hwy"] = np.nan
+    mpg["unused"] = np.nan
+    formula = "hwy ~ displ + year + (1|class)"
+    got = fit_reml(formula, dd.from_pandas(mpg, npartitions=4))
+    expected = fit_reml(formula, mpg)
+    assert got.n_dropped == 6
+    assert_same_fit(got, expected)
+    assert_same_rows(got, expected)
+
+
+def test_levels_seen_in_one_partition_and_categorical_orders() -> None:
+    mpg = datasets.load("mpg").sort_values("displ", ignore_index=True)
+    # grouping column: categorical in a non-alphabetic order with an unused category
+    order = ["suv", "compact", "2seater", "midsize", "minivan", "pickup", "subcompact", "boat"]
+    mpg["kind"] = pd.Categorical(mpg["class"].astype(str), categories=order)
+    # fixed predictor held as strings; "big" only in the last partition (sorted by displ)
+    mpg["size"] = np.where(mpg["displ"] > 6.0, "big", np.where(mpg["displ"] > 3, "mid", "small"))
+    mpg["displ2"] = 2 * mpg["displ"]  # aliased: dropped with a warning on both paths
+    formula = "hwy ~ displ + displ2 + size + (1|kind)"
+    with pytest.warns(RankDeficiencyWarning, match="'displ2'"):
+        got = fit_reml(formula, dd.from_pandas(mpg, npartitions=4))
+    with pytest.warns(RankDeficiencyWarning):
+        expected = fit_reml(formula, mpg)
+    assert got.spec.factors[0].levels == tuple(order[:-1])
+    assert got.spec.fixed_names == ("Intercept", "displ", "size[T.mid]", "size[T.small]")
+    assert_same_fit(got, expected)
+
+
+def test_parquet_partitions_with_different_categories(tmp_path) -> None:
+    sleep = datasets.load("sleepstudy")
+    subjects = list(sleep["Subject"].cat.categories)
+    for i, rows in enumerate(np.array_split(np.arange(len(sleep)), 3)):
+        chunk = sleep.iloc[rows].copy()  # each file knows only its own subjects, reversed
+        own = list(dict.fromkeys(chunk["Subject"].astype(str)))[::-1]
+        chunk["Subject"] = pd.Categorical(chunk["Subject"].astype(str), categories=own)
+        chunk.to_parquet(tmp_path / f"part.{i}.parquet")
+    ddf = dd.read_parquet(tmp_path)
+    formula = "Reaction ~ Days + (Days|Subject)"
+    got = fit_reml(formula, ddf)
+    expected = fit_reml(formula, ddf.compute())  # pandas concatenates the categories in order
+    assert got.spec.factors[0].levels != tuple(subjects)
+    assert_same_fit(got, expected)
+
+
+def test_numeric_column_made_categorical_and_transform_giving_nan() -> None:
+    mpg = datasets.load("mpg")
+    mpg["cyl"] = np.where(mpg["displ"] > 4, 8, np.where(mpg["displ"] > 2.5, 6, 4))
+    mpg["z"] = mpg["displ"] - 1.85  # log(z) is NaN for a few rows: dropped, as in pandas
+    formula = "hwy ~ C(cyl) + np.log(z) + (1|class)"
+    with np.errstate(invalid="ignore"):
+        got = fit_reml(formula, dd.from_pandas(mpg, npartitions=3))
+        expected = fit_reml(formula, mpg)
+    assert got.n_dropped == int((mpg["z"] <= 0).sum()) > 0
+    assert_same_fit(got, expected)
+
+
+def test_categorical_inside_the_bar() -> None:
+    mpg = datasets.load("mpg")
+    mpg["era"] = np.where(mpg["year"] > 2000, "late", "early")
+    formula = "hwy ~ displ + (era|class)"
+    got = fit_reml(formula, dd.from_pandas(mpg, npartitions=3))
+    assert_same_fit(got, fit_reml(formula, mpg))
+
+
+def test_predictions_and_unseen_levels_as_in_pandas() -> None:
+    sleep = datasets.load("sleepstudy")
+    formula = "Reaction ~ Days + (Days|Subject)"
+    got = fit_reml(formula, dd.from_pandas(sleep, npartitions=3))
+    expected = fit_reml(formula, sleep)
+    new = pd.DataFrame({"Days": [1.0, 5.0], "Subject": ["308", "999"]})
+    with pytest.warns(UnseenLevelsWarning, match="1 of 2 rows"):
+        predicted = got.predict(new)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnseenLevelsWarning)
+        assert_close(predicted, expected.predict(new))
+
+
+def test_spec_path_and_summary() -> None:
+    sleep = datasets.load("sleepstudy")
+    spec = build_spec("Reaction ~ Days + (1|Subject)", dd.from_pandas(sleep, 2), lazy=True)
+    assert spec.nobs == 180 and spec.y is None
+    fit = fit_spec(spec)
+    assert isinstance(fit.fitted, dd.Series)
+    assert "Scaled residuals: not computed" in fit.summary()
+    assert "Number of obs: 180" in fit.summary()
+
+
+def test_stateful_transform_is_refused_with_what_to_do() -> None:
+    ddf = dd.from_pandas(datasets.load("mpg"), npartitions=2)
+    with pytest.raises(DataError, match=r"'center\(displ\)'.*Add the transformed column"):
+        fit_reml("hwy ~ center(displ) + (1|class)", ddf)
+
+
+def test_model_and_eager_spec_refuse_a_dask_frame_with_what_to_do() -> None:
+    ddf = dd.from_pandas(datasets.load("sleepstudy"), npartitions=2)
+    with pytest.raises(DataError, match=r"fit_reml\(formula, data\).*\.compute\(\)"):
+        bayeshier.Model("Reaction ~ Days + (1|Subject)", ddf)
+    with pytest.raises(DataError, match="Dask DataFrame"):
+        build_spec("Reaction ~ Days + (1|Subject)", ddf)
+
+
+def test_missing_column_is_named_before_any_pass() -> None:
+    ddf = dd.from_pandas(datasets.load("sleepstudy"), npartitions=2)
+    with pytest.raises(DataError, match=r"'Dys'.*Did you mean 'Days'"):
+        fit_reml("Reaction ~ Dys + (1|Subject)", ddf)
