@@ -2,8 +2,10 @@
 
 Main entry points: :func:`fit_reml` (the embedded REML/ML solver),
 :class:`Model` (the PyMC twin), :func:`compare` (the side-by-side table),
-:mod:`bayeshier.shrinkage` and :mod:`bayeshier.plots` (imported on first use,
-so that importing bayeshier does not load matplotlib).
+:mod:`bayeshier.shrinkage` and :mod:`bayeshier.plots`. ``Model``,
+``diagnose`` and ``plots`` are imported on first use, so that importing
+bayeshier (on the client, or on every Dask worker of a distributed REML fit)
+loads neither PyMC nor matplotlib.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any
 
 from bayeshier import datasets, shrinkage
 from bayeshier.compare import Comparison, compare
-from bayeshier.diagnostics import diagnose
 from bayeshier.errors import (
     BayeshierError,
     DataError,
@@ -21,7 +22,6 @@ from bayeshier.errors import (
     ModelError,
     SamplingWarning,
 )
-from bayeshier.model import Model
 from bayeshier.reml import RemlFit, fit_reml
 from bayeshier.spec import ModelSpec, build_spec
 
@@ -46,9 +46,13 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY_MODULES = {"plots"}
+#: Attributes imported on first use: name -> module holding it.
+_LAZY_ATTRIBUTES = {"Model": "bayeshier.model", "diagnose": "bayeshier.diagnostics"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
         return importlib.import_module(f"bayeshier.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
     raise AttributeError(f"module 'bayeshier' has no attribute {name!r}")

@@ -46,7 +46,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -659,6 +658,8 @@ def posterior_summary(draws: xr.DataArray, hdi_prob: float) -> pd.DataFrame:
         per entry along the one remaining dimension (one row if none).
 
     """
+    import arviz as az  # only with a posterior: importing ArviZ takes a second or more
+
     sample_dims = [d for d in SAMPLE_DIMS if d in draws.dims]
     interval = az.hdi(draws, prob=hdi_prob, dim=sample_dims)
     return pd.DataFrame(
