@@ -141,6 +141,12 @@ def compare(
     """
     if not 0.0 < hdi_prob < 1.0:
         raise DataError(f"hdi_prob must be between 0 and 1, got {hdi_prob!r}.")
+    if not reml_fit.spec.holds_rows:
+        raise DataError(
+            "compare() needs the rows of the data (the no-pooling and OLS columns refit "
+            "them), but this fit was computed from a Dask DataFrame's sums. Fit the same "
+            "formula on a pandas sample (e.g. ddf.sample(frac=0.01).compute()) to compare."
+        )
     posterior = _posterior_dataset(idata)
     if posterior is not None:
         check_posterior(reml_fit, posterior)

@@ -186,6 +186,8 @@ def test_spec_path_and_summary() -> None:
     assert isinstance(fit.fitted, dd.Series)
     assert "Scaled residuals: not computed" in fit.summary()
     assert "Number of obs: 180" in fit.summary()
+    with pytest.raises(DataError, match=r"compare\(\) needs the rows.*pandas sample"):
+        bayeshier.compare(fit)
 
 
 def test_stateful_transform_is_refused_with_what_to_do() -> None:
