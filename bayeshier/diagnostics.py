@@ -29,7 +29,14 @@ import xarray as xr
 
 from bayeshier.errors import ModelError, SamplingWarning
 
-__all__ = ["BFMI_MIN", "ESS_PER_CHAIN_MIN", "RHAT_MAX", "SamplingWarning", "diagnose"]
+__all__ = [
+    "BFMI_MIN",
+    "ESS_PER_CHAIN_MIN",
+    "RHAT_MAX",
+    "SamplingWarning",
+    "diagnose",
+    "free_correlations",
+]
 
 RHAT_MAX = 1.01
 ESS_PER_CHAIN_MIN = 100
@@ -93,13 +100,56 @@ def diagnose(
 def parameter_diagnostics(
     idata: xr.DataTree, var_names: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """R-hat, bulk/tail ESS and MCSE of every scalar parameter (ArviZ's definitions)."""
+    """R-hat, bulk/tail ESS and MCSE of every scalar parameter (ArviZ's definitions).
+
+    A correlation matrix ``corr_<factor>`` is checked through its free
+    entries only, one row per correlated pair (``corr_Subject[Intercept, Days]``):
+    its diagonal (always 1), its upper triangle (a copy of the lower) and
+    the zeros between uncorrelated blocks are not parameters.
+    """
+    posterior = free_correlations(idata["posterior"].to_dataset())
+    tree = xr.DataTree.from_dict({"posterior": posterior})
     summary = az.summary(
-        idata, var_names=list(var_names) if var_names else None, kind="diagnostics", round_to="none"
+        tree, var_names=list(var_names) if var_names else None, kind="diagnostics", round_to="none"
     )
     table = summary.rename(columns={"mcse_mean": "mcse"})[_PARAMETER_COLUMNS].astype(float)
     table.insert(0, "kind", "parameter")
     return table
+
+
+def free_correlations(posterior: xr.Dataset) -> xr.Dataset:
+    """Replace every ``corr_*`` matrix by its correlated pairs (dim ``<name>_pair``).
+
+    The pair ``(a, b)`` (``a`` before ``b`` in the terms) is labelled ``"a, b"``,
+    so ArviZ names it ``corr_<factor>[a, b]``; entries that are zero in every
+    draw (between uncorrelated blocks) are left out.
+    """
+    replaced, dropped = {}, []
+    for name, values in posterior.data_vars.items():
+        if not str(name).startswith("corr_") or values.ndim != 4:
+            continue
+        rows, cols = values.dims[2], values.dims[3]
+        terms = [str(t) for t in values[rows].to_numpy()]
+        data = values.transpose("chain", "draw", rows, cols).to_numpy()
+        pairs = [
+            (i, j)
+            for j in range(len(terms))
+            for i in range(j + 1, len(terms))
+            if np.any(data[:, :, i, j] != 0.0)
+        ]
+        dropped.append(name)
+        if not pairs:
+            continue
+        labels = [f"{terms[j]}, {terms[i]}" for i, j in pairs]
+        entries = np.stack([data[:, :, i, j] for i, j in pairs], axis=-1)
+        replaced[name] = xr.DataArray(
+            entries,
+            dims=("chain", "draw", f"{name}_pair"),
+            coords={"chain": values["chain"], "draw": values["draw"], f"{name}_pair": labels},
+        )
+    if not dropped:
+        return posterior
+    return posterior.drop_vars(dropped).assign(replaced)
 
 
 def chain_diagnostics(idata: xr.DataTree) -> pd.DataFrame:

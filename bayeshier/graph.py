@@ -14,6 +14,14 @@ The fixed effects are sampled on the internal scale
 (:mod:`bayeshier.internal_scale`) and each factor's effects as the
 :class:`~bayeshier.parameterization.SamplingPlan` says: centred, non-centred,
 or as group means that absorb the intercept.
+
+A factor with random slopes has one sd per term (scalar internal variables,
+reported together as ``sd_<factor>`` with dim ``<factor>_term``) and, per
+correlated covariance block, the Cholesky factor of its correlation matrix
+with an LKJ prior (``pm.LKJCorr``); ``corr_<factor>`` reports the whole
+correlation matrix. The Cholesky factor of the effects' covariance is
+``L = diag(sd) C`` with ``C = blockdiag(L_corr_block)``: centred effects are
+``MvNormal(0, L L')`` per level, non-centred ``b_j = L z_j``.
 """
 
 from __future__ import annotations
@@ -21,24 +29,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from bayeshier.errors import ModelError
-from bayeshier.internal_scale import Affine, InternalDesign
-from bayeshier.likelihood import Cells, sufficient_loglik
+from bayeshier.internal_scale import Affine, BatchedAffine, InternalDesign
+from bayeshier.likelihood import LOG_2PI, Cells, sufficient_loglik
 from bayeshier.marginal import marginal_loglik
 from bayeshier.naming import (
     FIXED_RV,
+    corr_chol_name,
+    corr_name,
+    effect_dims,
+    has_correlation,
     level_dim,
     means_name,
     model_coords,
     noncentred_name,
     observed_name,
+    sd_component_name,
+    term_bis_dim,
+    term_dim,
 )
 from bayeshier.parameterization import SamplingPlan
-from bayeshier.priors import Prior, intercept_index, sd_term
+from bayeshier.priors import Prior, corr_term, intercept_index, sd_term
 from bayeshier.spec import GroupingFactor, ModelSpec
 
 __all__ = ["LIKELIHOODS", "Likelihood", "build_model", "check_likelihood"]
@@ -148,7 +164,9 @@ def _add_group_effects(
     fixed: TensorVariable,
     others: dict[str, TensorVariable],
 ) -> TensorVariable:
-    """A factor's sd and effects, parameterised as ``plan`` says."""
+    """A factor's sd(s), correlation and effects, parameterised as ``plan`` says."""
+    if not factor.intercept_only:
+        return _add_slope_effects(priors, plan, factor, fixed)
     sd = _add_prior_rv(priors, plan, sd_term(factor.name))
     dim = level_dim(factor.name)
     loc, scale = plan.effect_loc[factor.name], plan.effect_scale[factor.name]
@@ -170,6 +188,130 @@ def _add_group_effects(
     return pm.Deterministic(factor.name, sd * z, dims=dim)
 
 
+def _add_slope_effects(
+    priors: Mapping[str, Prior],
+    plan: SamplingPlan,
+    factor: GroupingFactor,
+    fixed: TensorVariable,
+) -> TensorVariable:
+    """Effects of a factor with random slopes (levels x terms), as ``plan`` says."""
+    sd, corr_chol = _add_scales(priors, plan, factor)
+    name, dims = factor.name, effect_dims(factor)
+    scale = plan.effect_scale[name]
+    if name == plan.absorbs:
+        assert plan.absorb_map is not None
+        centre = pt.dot(plan.absorb_map, fixed)
+        means_var = means_name(name)
+        start = plan.start[means_var]
+        transform = BatchedAffine(start, scale)
+        means = _correlated_normal(means_var, centre, sd, corr_chol, dims, transform, start)
+        return pm.Deterministic(name, means - centre, dims=dims)
+    if plan.parameterization[name] == "centered":
+        transform = BatchedAffine(plan.effect_loc[name], scale)
+        zero = pt.zeros(factor.n_columns)
+        return _correlated_normal(name, zero, sd, corr_chol, dims, transform, plan.start[name])
+    z_name = noncentred_name(name)
+    z = pm.Normal(z_name, 0.0, 1.0, dims=dims, initval=plan.start[z_name])
+    white = z if corr_chol is None else pt.dot(z, corr_chol.T)
+    return pm.Deterministic(name, white * sd, dims=dims)
+
+
+def _add_scales(
+    priors: Mapping[str, Prior], plan: SamplingPlan, factor: GroupingFactor
+) -> tuple[TensorVariable, TensorVariable | None]:
+    """``sd_<factor>``, the LKJ correlation blocks and ``corr_<factor>``.
+
+    Returns the sds and the lower-triangular Cholesky factor ``C`` of the
+    terms' correlation matrix (block diagonal, one LKJ block per correlated
+    term; None when no terms are correlated): a level's effects have
+    covariance ``diag(sd) C C' diag(sd)``.
+    """
+    model = pm.modelcontext(None)
+    name = factor.name
+    components = []
+    for r, term in enumerate(factor.terms):
+        variable = sd_component_name(name, r)
+        prior = priors[sd_term(name, term)].make()
+        components.append(model.register_rv(prior, variable, initval=plan.start[variable]))
+    sd = pm.Deterministic(sd_term(name), pt.stack(components), dims=term_dim(name))
+    if not has_correlation(factor):
+        return sd, None
+    blocks = []
+    for block, size in enumerate(factor.blocks):
+        if size == 1:
+            blocks.append(pt.ones((1, 1)))
+            continue
+        variable = corr_chol_name(name, block)
+        prior = priors[corr_term(name)].make(size)
+        blocks.append(model.register_rv(prior, variable, initval=plan.start[variable]))
+    corr_chol = blocks[0] if len(blocks) == 1 else pt.linalg.block_diag(*blocks)
+    dims = (term_dim(name), term_bis_dim(name))
+    pm.Deterministic(corr_name(name), pt.dot(corr_chol, corr_chol.T), dims=dims)
+    return sd, corr_chol
+
+
+def _correlated_normal(
+    name: str,
+    mu: TensorVariable,
+    sd: TensorVariable,
+    corr_chol: TensorVariable | None,
+    dims: tuple[str, ...],
+    transform: BatchedAffine,
+    initval: np.ndarray,
+) -> TensorVariable:
+    """Levels x k effects, each level's row ``~ MvNormal(mu, diag(sd) C C' diag(sd))``.
+
+    Independent normals when the terms are uncorrelated (``C`` is None);
+    otherwise one custom distribution over the whole levels x k matrix whose
+    log density whitens with one triangular solve (much cheaper to compile
+    than ``pm.MvNormal``'s batched solves).
+    """
+    if corr_chol is None:
+        return pm.Normal(name, mu, sd, dims=dims, transform=transform, initval=initval)
+    shape = np.shape(initval)
+    return pm.CustomDist(
+        name,
+        pt.broadcast_to(mu, shape),
+        sd,
+        corr_chol,
+        logp=_correlated_normal_logp,
+        random=_correlated_normal_random,
+        signature="(g,k),(k),(k,k)->(g,k)",
+        dims=dims,
+        transform=transform,
+        initval=initval,
+    )
+
+
+def _correlated_normal_logp(
+    value: TensorVariable, mu: TensorVariable, sd: TensorVariable, corr_chol: TensorVariable
+) -> TensorVariable:
+    """Log density of ``value`` (levels x k) whose rows are ``MvNormal(mu_j, D C C' D)``."""
+    scaled = (value - mu) / sd
+    k = int(corr_chol.type.shape[-1])
+    white: list[TensorVariable] = []
+    for i in range(k):  # forward substitution, C white = scaled (k is small and known)
+        row = scaled[:, i] - sum((corr_chol[i, m] * white[m] for m in range(i)), start=0.0)
+        white.append(row / corr_chol[i, i])
+    squares = sum((pt.sum(w**2) for w in white), start=0.0)
+    log_det = pt.sum(pt.log(sd)) + sum(pt.log(corr_chol[i, i]) for i in range(k))
+    return -0.5 * squares - value.shape[0] * (log_det + 0.5 * k * LOG_2PI)
+
+
+def _correlated_normal_random(
+    mu: np.ndarray,
+    sd: np.ndarray,
+    corr_chol: np.ndarray,
+    rng: np.random.Generator | None = None,
+    size: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    """Draws of :func:`_correlated_normal` (prior and prior predictive sampling)."""
+    rng = np.random.default_rng() if rng is None else rng
+    shape = tuple(size) + mu.shape if size is not None else mu.shape
+    z = rng.standard_normal(shape)
+    return mu + sd * (z @ np.swapaxes(corr_chol, -1, -2))
+
+
 def _add_pointwise_likelihood(
     spec: ModelSpec,
     design: InternalDesign,
@@ -180,5 +322,8 @@ def _add_pointwise_likelihood(
     """The observed variable, one row per observation (dimension ``obs``)."""
     mu = pt.dot(design.Xc, fixed) if spec.n_fixed else pt.zeros(spec.nobs)
     for factor, effect in zip(spec.factors, effects, strict=True):
-        mu = mu + effect[factor.codes]
+        if factor.intercept_only:
+            mu = mu + effect[factor.codes]
+        else:
+            mu = mu + pt.sum(effect[factor.codes] * factor.design, axis=1)
     pm.Normal(observed_name(spec), mu, sigma, observed=spec.y, dims="obs")

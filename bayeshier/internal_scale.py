@@ -25,9 +25,16 @@ from pymc.logprob.transforms import Transform
 from pytensor.tensor.variable import TensorVariable
 
 from bayeshier.priors import intercept_index
-from bayeshier.spec import ModelSpec, thin_r
+from bayeshier.spec import GroupingFactor, ModelSpec, thin_r
 
-__all__ = ["Affine", "InternalDesign", "fixed_start", "gls_covariance", "internal_design"]
+__all__ = [
+    "Affine",
+    "BatchedAffine",
+    "InternalDesign",
+    "fixed_start",
+    "gls_covariance",
+    "internal_design",
+]
 
 
 class Affine(Transform):
@@ -63,6 +70,39 @@ class Affine(Transform):
     def log_jac_det(self, value: TensorVariable, *inputs: Any) -> TensorVariable:
         """Constant log-Jacobian, one term per element."""
         return pt.zeros_like(value) + self.log_diag
+
+
+class BatchedAffine(Transform):
+    """``value[j] = loc[j] + scale[j] @ z[j]`` per level ``j`` (vector-valued group effects).
+
+    ``loc`` is levels x k and ``scale`` levels x k x k lower-triangular
+    (the Cholesky factors of the effects' conditional covariances). The
+    log-Jacobian is the constant ``sum_j log|det scale[j]|``, one number for
+    the whole variable (PyMC then sums the variable's log density to match,
+    whether it is elementwise or one block).
+    """
+
+    name = "batched_affine"
+
+    def __init__(self, loc: np.ndarray, scale: np.ndarray):
+        self.loc = np.asarray(loc, dtype=float)
+        self.scale = np.asarray(scale, dtype=float)
+        self.inverse = np.linalg.inv(self.scale)
+        diagonals = np.diagonal(self.scale, axis1=-2, axis2=-1)
+        self.log_det = float(np.log(np.abs(diagonals)).sum())
+
+    def forward(self, value: TensorVariable, *inputs: Any) -> TensorVariable:
+        """Constrained value -> sampler coordinates."""
+        centred = value - self.loc
+        return pt.sum(self.inverse * centred[..., None, :], axis=-1)
+
+    def backward(self, value: TensorVariable, *inputs: Any) -> TensorVariable:
+        """Sampler coordinates -> constrained value."""
+        return self.loc + pt.sum(self.scale * value[..., None, :], axis=-1)
+
+    def log_jac_det(self, value: TensorVariable, *inputs: Any) -> TensorVariable:
+        """The constant log-Jacobian of the whole variable (a scalar)."""
+        return pt.as_tensor(self.log_det)
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,39 +161,56 @@ def internal_design(spec: ModelSpec) -> InternalDesign:
 
 
 def fixed_start(
-    spec: ModelSpec, design: InternalDesign, fit: Any, sds: dict[str, float]
+    spec: ModelSpec, design: InternalDesign, fit: Any, covariances: Mapping[str, Any]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """REML coefficients of the centred design and the Cholesky factor of their GLS covariance."""
+    """REML coefficients of the centred design and the Cholesky factor of their GLS covariance.
+
+    ``covariances`` holds every factor's REML covariance (see :func:`gls_covariance`).
+    """
     beta = fit.fixef.reindex(list(spec.fixed_names)).to_numpy(dtype=float)
     nu = np.linalg.solve(design.to_user, beta) if spec.n_fixed else beta
-    cov = gls_covariance(spec, design.Xc, float(fit.sigma), sds)
+    cov = gls_covariance(spec, design.Xc, float(fit.sigma), covariances)
     return nu, np.linalg.cholesky(cov) if spec.n_fixed else np.zeros((0, 0))
 
 
 def gls_covariance(
-    spec: ModelSpec, X: np.ndarray, sigma: float, sds: Mapping[str, float]
+    spec: ModelSpec, X: np.ndarray, sigma: float, covariances: Mapping[str, Any]
 ) -> np.ndarray:
-    """``Var(beta_hat) = sigma^2 (X'X - X'Z Lam (Lam Z'Z Lam + I)^-1 Lam Z'X)^-1`` at the REML sds.
+    """``Var(beta_hat) = sigma^2 (X'X - X'Z Lam (Lam'Z'Z Lam + I)^-1 Lam'Z'X)^-1`` at REML.
 
-    Written with ``Lam = diag(sd_f / sigma)`` so that a zero sd (singular fit) is harmless.
+    ``covariances`` maps each factor to the covariance of its effects: a
+    k x k matrix, or for a random intercept its sd (a number). ``Lam`` holds
+    per level a square root of ``covariance / sigma^2``, so that a zero sd
+    or a correlation of +-1 (singular fit) is harmless.
     """
     p = X.shape[1]
     if p == 0:
         return np.zeros((0, 0))
-    blocks, offsets = [], [0]
-    for factor in spec.factors:
-        blocks.append(
-            sp.csr_matrix(
-                (np.ones(spec.nobs), (np.arange(spec.nobs), factor.codes)),
-                shape=(spec.nobs, factor.n_levels),
-            )
-            * (sds[factor.name] / sigma)
-        )
-        offsets.append(offsets[-1] + factor.n_levels)
+    blocks = [
+        _scaled_random_design(factor, _relative_root(covariances[factor.name], sigma))
+        for factor in spec.factors
+    ]
     ZL = sp.hstack(blocks).tocsc()
-    M = (ZL.T @ ZL + sp.identity(offsets[-1])).tocsc()
+    M = (ZL.T @ ZL + sp.identity(ZL.shape[1])).tocsc()
     ZX = np.asarray(ZL.T @ X)
     solved = spla.splu(M).solve(ZX)
     precision = X.T @ X - ZX.T @ solved
     cov = sigma**2 * np.linalg.inv(precision)
     return 0.5 * (cov + cov.T)
+
+
+def _relative_root(covariance: Any, sigma: float) -> np.ndarray:
+    """A square root ``T`` with ``T T' = covariance / sigma^2`` (an sd becomes a 1 x 1 matrix)."""
+    cov = np.asarray(covariance, dtype=float)
+    cov = cov.reshape(1, 1) ** 2 if cov.ndim == 0 else cov
+    values, vectors = np.linalg.eigh(cov / sigma**2)
+    return vectors * np.sqrt(np.clip(values, 0.0, None))
+
+
+def _scaled_random_design(factor: GroupingFactor, root: np.ndarray) -> sp.csr_matrix:
+    """The sparse ``Z_f Lam_f`` (rows x levels*k): row ``i`` holds ``z_i' T`` at its level."""
+    n, k = factor.codes.shape[0], root.shape[0]
+    values = factor.columns() @ root
+    rows = np.repeat(np.arange(n), k)
+    cols = (factor.codes[:, None] * k + np.arange(k)).ravel()
+    return sp.csr_matrix((values.ravel(), (rows, cols)), shape=(n, factor.n_levels * k))

@@ -31,10 +31,10 @@ import xarray as xr
 from pytensor.tensor.variable import TensorVariable
 
 from bayeshier.internal_scale import InternalDesign
-from bayeshier.likelihood import LOG_2PI, Cells, residual_sum_of_squares
-from bayeshier.naming import level_dim
+from bayeshier.likelihood import LOG_2PI, Cells, residual_statistics
+from bayeshier.naming import effect_dims, level_dim
 from bayeshier.priors import sd_term
-from bayeshier.spec import ModelSpec
+from bayeshier.spec import GroupingFactor, ModelSpec
 
 __all__ = ["draw_integrated_effects", "level_residual_sums", "marginal_loglik"]
 
@@ -51,7 +51,9 @@ def marginal_loglik(
 
     ``effects[0]`` is the first factor's sd ``tau``; with ``parent`` (the
     position of a factor the first is nested in), ``effects[parent]`` is that
-    factor's sd ``omega``, integrated out too; the others are effects. With
+    factor's sd ``omega``, integrated out too; the others are effects (levels,
+    or levels x k with random slopes). Both integrated factors are random
+    intercepts. With
     ``r`` the residual after the fixed and the other effects, child level
     ``j`` (``n_j`` rows, residual sum ``s_j``, ``w_j = 1 / (sigma^2 + n_j
     tau^2)``) contributes ``Normal(r_j | 0, sigma^2 I + tau^2 11')``:
@@ -62,16 +64,9 @@ def marginal_loglik(
     """
     tau = effects[0]
     integrated = {0} if parent is None else {0, parent}
-    others = [(k, effect) for k, effect in enumerate(effects) if k not in integrated]
+    others = [None if k in integrated else effect for k, effect in enumerate(effects)]
     n = float(cells.counts.sum())
-    eta = sum(
-        (effect[cells.codes[k]] for k, effect in others),
-        start=pt.zeros(len(cells.counts)),
-    )
-    cell_sums = cells.sum_resid - cells.counts * eta
-    rss, projected = residual_sum_of_squares(design, cells, fixed, eta)
-    if projected is not None:
-        cell_sums = cell_sums + projected
+    rss, cell_sums = residual_statistics(design, cells, fixed, others)
     level_counts = np.bincount(cells.codes[0], weights=cells.counts)
     level_sums = _sum_by_level(cell_sums, cells.codes[0], len(level_counts))
     spread = sigma**2 + level_counts * tau**2
@@ -185,10 +180,23 @@ def level_residual_sums(
         cell_sums = cell_sums + gamma @ cells.sum_q.T
     for k, factor in enumerate(spec.factors):
         if k != position and factor.name not in without:
-            effects = posterior[factor.name].to_numpy()[..., cells.codes[k]]
-            cell_sums = cell_sums - cells.counts * effects
+            cell_sums = cell_sums - _cell_contributions(factor, k, cells, posterior)
     n_levels = spec.factors[position].n_levels
     return _sum_last_axis(cell_sums, _aggregator(cells.codes[position], n_levels))
+
+
+def _cell_contributions(
+    factor: GroupingFactor, position: int, cells: Cells, posterior: xr.Dataset
+) -> np.ndarray:
+    """Per draw and cell, the sum over the cell's rows of the factor's effects ``z_i' b_j``."""
+    dims = ("chain", "draw", *effect_dims(factor))
+    values = posterior[factor.name].transpose(*dims).to_numpy()
+    effects = np.take(values, cells.codes[position], axis=2)
+    if factor.intercept_only:
+        return cells.counts * effects
+    assert cells.slopes is not None
+    start, stop = cells.slopes.offsets[position], cells.slopes.offsets[position + 1]
+    return np.sum(effects * cells.slopes.sum_w[:, start:stop], axis=-1)
 
 
 def _sum_last_axis(values: np.ndarray, aggregator: sp.csr_matrix) -> np.ndarray:

@@ -14,9 +14,18 @@ Posterior variables (what ``az.summary(idata)`` shows)
 ``<factor>``
     Group effects (deviations from the population intercept) of each
     grouping factor, named after it (``class``, ``Subject``, ``cask:batch``),
-    dimension ``<factor>_level`` with the level labels as coordinates.
+    dimension ``<factor>_level`` with the level labels as coordinates. With
+    random slopes (``(Days|Subject)``) the effects are deviations from the
+    fixed effects of every term (like lme4's ``ranef``), dims
+    (``<factor>_level``, ``<factor>_term``), the terms' names
+    (``Intercept``, ``Days``) as coordinates.
 ``sd_<factor>``
-    Standard deviation of the group effects of ``<factor>``.
+    Standard deviation of the group effects of ``<factor>``; with random
+    slopes one per term, dim ``<factor>_term``.
+``corr_<factor>``
+    With correlated random slopes (``(x|g)``, not ``(x||g)``): the
+    correlation matrix of the terms, dims (``<factor>_term``,
+    ``<factor>_term_bis``), with an LKJ prior (``eta = 1`` by default).
 ``sigma``
     Residual standard deviation.
 
@@ -44,7 +53,13 @@ How it samples efficiently
   the standardised coordinates ``(b - BLUP) / sqrt(condVar)``); otherwise
   (and for singular fits) it is non-centred (``b = sd_f * z``,
   ``z ~ Normal(0, 1)``). ``parameterization=`` forces either, globally or per
-  factor.
+  factor. A factor with random slopes is decided the same way from its
+  covariance and its levels' conditional covariances
+  (:func:`bayeshier.parameterization.explained_share_matrix`): centred,
+  ``b_j ~ MvNormal(0, Sigma)`` sampled in the coordinates ``C_j^-1 (b_j -
+  BLUP_j)`` (``C_j`` the Cholesky factor of level ``j``'s conditional
+  covariance); non-centred, ``b_j = diag(sd) L z_j`` with ``L`` the
+  Cholesky factor of the correlation matrix (LKJ prior).
 * **The largest factor is integrated out** (``likelihood="collapsed"``, which
   ``likelihood="auto"`` picks whenever it can). With ``parameterization="auto"``
   (for that factor), :meth:`Model.sample` samples the likelihood with the
@@ -58,7 +73,10 @@ How it samples efficiently
   :attr:`Model.likelihood` is ``"collapsed"``. Forcing ``"centered"`` or
   ``"noncentered"`` for it, or ``likelihood="full"``, samples its effects
   (:attr:`Model.likelihood` is then ``"full"``). Either way the DataTree has
-  the same variables.
+  the same variables. Only random intercepts are integrated out: when the
+  largest factor has random slopes its effects are sampled (centred or
+  non-centred as above, ``b_j ~ MvNormal(0, Sigma)`` or ``b_j = L z_j``) and
+  :attr:`Model.likelihood` is ``"full"``.
 * **A nested pair is integrated out together.** When the largest factor is
   nested in another that is ``"auto"`` (``cask:batch`` in ``batch``), the
   parent's effects are integrated out too: the rows of parent level ``p``
@@ -81,10 +99,16 @@ How it samples efficiently
   (``alpha`` the intercept at the predictors' means), which removes the
   posterior correlation between the intercept and its effects. When that
   factor is nested in others (``cask`` in ``batch``), its means absorb their
-  effects too: ``a_j ~ Normal(alpha + b_batch[parent(j)], sd_cask)``.
+  effects too: ``a_j ~ Normal(alpha + b_batch[parent(j)], sd_cask)``. With
+  random slopes the means also absorb the fixed slopes of the same columns
+  (``(Days|Subject)``: ``a_j = (beta_0 + b_j0, beta_Days + b_j1)``, see
+  :func:`bayeshier.parameterization.absorbing_map`).
 * **Mass matrix.** nutpie adapts a diagonal plus low-rank mass matrix
   (``adaptation="low_rank"``), which absorbs the remaining correlated
-  directions (the means of crossed factors against the intercept).
+  directions (the means of crossed factors against the intercept); above
+  120 sampled parameters (many groups with sampled effects, e.g. random
+  slopes on 100 groups) a diagonal one, as the low-rank adaptation then
+  costs far more time than it saves (:func:`bayeshier.sampling.adaptation_for`).
 * **Start near REML.** Chains start at the REML estimates and BLUPs, jittered
   by U(-1, 1) in the standardised coordinates.
 
@@ -104,6 +128,7 @@ This module holds the public :class:`Model`, whose methods delegate to:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
@@ -132,7 +157,7 @@ __all__ = ["Model"]
 
 
 class Model:
-    """A Bayesian linear mixed model (random intercepts), fitted with PyMC.
+    """A Bayesian linear mixed model (random intercepts and slopes), fitted with PyMC.
 
     Parameters
     ----------
@@ -144,8 +169,9 @@ class Model:
     priors : dict, optional
         Term name -> prior, overriding the autoscaled defaults (see
         :mod:`bayeshier.priors`). Terms are the fixed-effect names, ``"sigma"``
-        and ``"sd_<factor>"``; a prior is a string such as ``"normal(0, 10)"``
-        or a PyMC ``.dist()``.
+        and ``"sd_<factor>"`` (with random slopes ``"sd_<factor>[<term>]"``
+        per term and ``"corr_<factor>"`` for the correlation); a prior is a
+        string such as ``"normal(0, 10)"``, ``"lkj(2)"`` or a PyMC ``.dist()``.
     parameterization : {"auto", "centered", "noncentered"} or dict
         How group effects are sampled; a dict maps factor names to a choice
         (factors left out use ``"auto"``). ``"auto"`` decides from the REML fit.
@@ -160,7 +186,7 @@ class Model:
         unless its parameterisation is forced. Other (crossed) factors are
         always sampled. ``"full"`` samples every group effect. ``"auto"``
         (default) is ``"collapsed"`` unless ``parameterization`` forces the
-        largest factor, then ``"full"``. Which one is used is
+        largest factor or it has random slopes, then ``"full"``. Which one is used is
         :attr:`likelihood` (and ``idata.attrs["likelihood"]``).
 
     Raises
@@ -169,7 +195,7 @@ class Model:
         Bad formula or data (same errors as :func:`bayeshier.fit_reml`), a bad
         prior, an unknown parameterisation or likelihood, or
         ``likelihood="collapsed"`` with the largest factor's parameterisation
-        forced.
+        forced or with random slopes on it.
 
     Examples
     --------
@@ -190,7 +216,6 @@ class Model:
         likelihood: Literal["auto", "full", "collapsed"] = "auto",
     ) -> None:
         self.spec: ModelSpec = build_spec(formula, data)
-        _check_intercepts_only(self.spec)
         naming.check_factor_names(self.spec)
         self._choices = parse_parameterization(parameterization, self.spec)
         self._likelihood = parse_likelihood(likelihood)
@@ -307,7 +332,9 @@ class Model:
         target_accept : float, optional
             NUTS's target acceptance rate. Default: 0.95 when a grouping factor
             has at most 10 levels (its sd is poorly determined and the
-            posterior more curved, so smaller steps avoid divergences), else 0.8.
+            posterior more curved, so smaller steps avoid divergences) or
+            correlated random slopes (the posterior of a correlation reaches
+            towards +-1, where the effects' prior is strongly curved), else 0.8.
         log_likelihood : bool
             Store the pointwise log-likelihood (needed by ``az.loo``); it holds
             ``chains x draws x n`` numbers, so turn it off for very large data.
@@ -351,7 +378,7 @@ class Model:
         return self._compiled
 
     def default_target_accept(self) -> float:
-        """0.95 if a grouping factor has at most 10 levels, else 0.8."""
+        """0.95 with a factor of at most 10 levels or correlated random slopes, else 0.8."""
         return sampling.default_target_accept(self.spec)
 
     def _finish(
@@ -401,13 +428,19 @@ class Model:
 
     # ---------------------------------------------------------- predictions
     def linear_predictor(
-        self, posterior: xr.Dataset, X: np.ndarray, codes: list[np.ndarray]
+        self,
+        posterior: xr.Dataset,
+        X: np.ndarray,
+        codes: list[np.ndarray],
+        designs: list[np.ndarray] | None = None,
     ) -> np.ndarray:
-        """Posterior draws of ``X beta + sum_f b_f[codes_f]`` (chain x draw x rows).
+        """Posterior draws of ``X beta + sum_f z_f' b_f[codes_f]`` (chain x draw x rows).
 
+        ``designs`` are the factors' random-effect columns of the rows
+        (``factor.design_for(newdata)``); by default the fitted rows' own.
         A code of -1 contributes nothing (callers add new-level effects).
         """
-        return post.linear_predictor(self.spec, posterior, X, codes)
+        return post.linear_predictor(self.spec, posterior, X, codes, designs)
 
     def pointwise_loglik(self, posterior: xr.Dataset) -> xr.Dataset:
         """Pointwise log-likelihood of the observed rows (for ``az.loo``)."""
@@ -432,8 +465,9 @@ class Model:
             The result of :meth:`sample`.
         include_random : bool
             Add the group effects. A level not seen in fitting gets a new
-            effect drawn from ``Normal(0, sd_f)`` per posterior draw (shared by
-            all rows of that level); ``False`` predicts at the population level.
+            effect drawn from ``Normal(0, sd_f)`` (with random slopes
+            ``MvNormal(0, Sigma_f)``) per posterior draw, shared by all rows
+            of that level; ``False`` predicts at the population level.
         random_seed : int, optional
             Seed of the residual noise and of the new-level effects.
 
@@ -465,21 +499,14 @@ class Model:
             ``sigma``), ``prior_predictive`` and ``observed_data``.
 
         """
-        tree = pm.sample_prior_predictive(draws=draws, model=self.build(), random_seed=random_seed)
+        model = self.build()
+        with warnings.catch_warnings():
+            # the centred effects of correlated random slopes are drawn by a NumPy function
+            warnings.filterwarnings("ignore", message="Numba will use object mode")
+            tree = pm.sample_prior_predictive(draws=draws, model=model, random_seed=random_seed)
         tree["prior"] = xr.DataTree(post.public_variables(tree["prior"].to_dataset()))
         return tree
 
     def __repr__(self) -> str:
         factors = ", ".join(f"{f.name} ({f.n_levels} levels)" for f in self.spec.factors)
         return f"<bayeshier.Model {self.spec.formula.text!r}: {self.spec.nobs} rows; {factors}>"
-
-
-def _check_intercepts_only(spec: ModelSpec) -> None:
-    """The Bayesian model has random intercepts only so far; say so by name."""
-    for factor in spec.factors:
-        if not factor.intercept_only:
-            raise ModelError(
-                f"The grouping factor {factor.name!r} has random slopes "
-                f"({', '.join(factor.terms)}); the Bayesian model supports random "
-                "intercepts only so far. fit_reml() fits this model."
-            )

@@ -5,11 +5,18 @@ explain is ``lambda_f = mean_j(s^2 d_j / (1 + s^2 d_j))`` (see
 :func:`explained_share`). With ``lambda_f >= 0.5`` the data dominate and the
 factor is centred (``b ~ Normal(0, sd_f)``, sampled in the standardised
 coordinates ``(b - BLUP) / sqrt(condVar)``); otherwise (and for singular fits)
-it is non-centred (``b = sd_f * z``). With ``"auto"`` the first (largest)
+it is non-centred (``b = sd_f * z``). A factor with random slopes is decided
+the same way from its k x k covariance and the levels' conditional
+covariances (:func:`explained_share_matrix`); centred, its effects are
+``b_j ~ MvNormal(0, Sigma_f)`` sampled in the coordinates ``C_j^-1 (b_j -
+BLUP_j)`` (``C_j C_j'`` the conditional covariance of level ``j``),
+non-centred ``b_j = L_f z_j`` with ``L_f L_f' = Sigma_f``. With ``"auto"`` the first (largest)
 factor is integrated out of the sampled likelihood, together with the factor
 it is nested in, if any (``cask:batch`` and ``batch``; see
 :mod:`bayeshier.marginal`); ``Model(likelihood=)`` switches this off
-(``"full"``) or insists on it (``"collapsed"``, see :func:`integrated_factors`).
+(``"full"``) or insists on it (``"collapsed"``, see :func:`integrated_factors`);
+only random intercepts are integrated out, so a largest factor with random
+slopes is always sampled.
 Of the remaining centred factors, the one whose mean carries most of the
 intercept's uncertainty is sampled as group means (hierarchical centring, see
 :func:`absorbing_factor`). The result is a frozen :class:`SamplingPlan`, which
@@ -26,22 +33,32 @@ import numpy as np
 
 from bayeshier.errors import ModelError, close_matches_hint
 from bayeshier.internal_scale import InternalDesign, fixed_start
-from bayeshier.naming import FIXED_RV, means_name, noncentred_name
-from bayeshier.priors import intercept_index, sd_term
-from bayeshier.spec import ModelSpec
+from bayeshier.naming import (
+    FIXED_RV,
+    corr_chol_name,
+    means_name,
+    noncentred_name,
+    sd_component_name,
+)
+from bayeshier.priors import intercept_index, random_column_scales, sd_term
+from bayeshier.spec import GroupingFactor, ModelSpec
 
 __all__ = [
     "CENTRED_THRESHOLD",
     "LIKELIHOOD_CHOICES",
+    "MIN_START_EIGENVALUE",
     "SamplingPlan",
     "absorbing_factor",
+    "absorbing_map",
     "explained_share",
+    "explained_share_matrix",
     "integrated_factors",
     "integrated_parent",
     "nesting_parents",
     "parse_likelihood",
     "parse_parameterization",
     "sampling_plan",
+    "start_correlation",
 ]
 
 _CHOICES = {
@@ -57,6 +74,9 @@ _CHOICES = {
 LIKELIHOOD_CHOICES = ("auto", "full", "collapsed")
 #: Centre a factor when the data explain at least this share of its prior variance.
 CENTRED_THRESHOLD = 0.5
+#: A starting correlation matrix is shrunk towards the identity until its smallest
+#: eigenvalue is at least this (a singular REML fit has a correlation of +-1).
+MIN_START_EIGENVALUE = 0.05
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,9 +90,15 @@ class SamplingPlan:
     absorbs : str or None
         The centred factor whose group means are sampled directly (they
         absorb the intercept: hierarchical centring), if any.
+    absorb_map : numpy.ndarray or None
+        For ``absorbs``, the k x p matrix ``A`` whose ``A nu`` is the centre of
+        its group means (the intercept at the means of the predictors that are
+        not random slopes of ``absorbs``, and the fixed slopes of its random
+        slopes; see :func:`absorbing_map`).
     parents : dict
         Factor name -> level of that factor for each level of ``absorbs``,
-        for the factors ``absorbs`` is nested in (their effects are absorbed too).
+        for the factors ``absorbs`` is nested in (their effects are absorbed
+        too; random intercepts only).
     marginalized : str or None
         The factor whose effects :meth:`Model.sample` integrates out of the
         likelihood (and then draws exactly from their conditional posterior).
@@ -86,7 +112,9 @@ class SamplingPlan:
         REML estimate of the centred-design coefficients and the Cholesky
         factor of their GLS covariance.
     effect_loc, effect_scale : dict
-        Factor name -> BLUPs and ``sqrt(condVar)`` (used by centred factors).
+        Factor name -> BLUPs and ``sqrt(condVar)`` (used by centred factors);
+        with random slopes levels x k BLUPs and the levels x k x k Cholesky
+        factors of their conditional covariances.
     start : dict
         Variable name -> starting value (constrained scale).
 
@@ -94,6 +122,7 @@ class SamplingPlan:
 
     parameterization: dict[str, str]
     absorbs: str | None
+    absorb_map: np.ndarray | None
     parents: dict[str, np.ndarray]
     marginalized: str | None
     marginal_parent: str | None
@@ -188,11 +217,15 @@ def integrated_factors(
     centred or non-centred) are sampled. ``"collapsed"`` does the same but
     requires the largest factor to be integrated out.
 
+    Only random intercepts are integrated out: with random slopes on the
+    largest factor nothing is (``"auto"`` samples it).
+
     Raises
     ------
     ModelError
-        ``"collapsed"`` for a model without grouping factors, or whose largest
-        factor's parameterisation is forced.
+        ``"collapsed"`` for a model without grouping factors, whose largest
+        factor's parameterisation is forced, or whose largest factor has
+        random slopes.
 
     """
     if likelihood == "full":
@@ -205,6 +238,15 @@ def integrated_factors(
             )
         return None, None
     first = spec.factors[0].name
+    if not spec.factors[0].intercept_only:
+        if likelihood == "collapsed":
+            raise ModelError(
+                f"likelihood='collapsed' integrates the effects of the largest grouping factor "
+                f"{first!r} out, which bayeshier does for a random intercept alone, but "
+                f"{first!r} has random slopes ({', '.join(spec.factors[0].terms)}): use "
+                "likelihood='full' or 'auto' (both sample its effects)."
+            )
+        return None, None
     if choices[first] != "auto":
         if likelihood == "collapsed":
             raise ModelError(
@@ -230,42 +272,33 @@ def sampling_plan(
     factors are integrated out (see :func:`integrated_factors`).
     """
     sigma = float(fit.sigma)
-    sds = {
-        f.name: float(t) * sigma for f, t in zip(spec.factors, np.asarray(fit.theta), strict=True)
-    }
+    covariances = {f.name: fit.covariances[f.name].to_numpy(dtype=float) for f in spec.factors}
     explained, parameterization, loc, scale, start = {}, {}, {}, {}, {}
     for factor in spec.factors:
         name = factor.name
-        blup = fit.ranef[name]["Intercept"].reindex(factor.levels).to_numpy(dtype=float)
-        condvar = fit.condvar[name]["Intercept"].reindex(factor.levels).to_numpy(dtype=float)
-        explained[name] = explained_share(sds[name], condvar)
+        choose = _intercept_start if factor.intercept_only else _slope_start
+        explained[name], loc[name], scale[name], starts = choose(factor, fit, covariances[name])
         parameterization[name] = _decide(choices[name], explained[name])
-        sd_start = max(sds[name], 0.1 * sigma, 1e-8)
-        start[sd_term(name)] = np.asarray(sd_start)
-        loc[name] = blup
-        scale[name] = np.sqrt(np.maximum(condvar, (1e-3 * sd_start) ** 2))
-        if parameterization[name] == "centered":
-            start[name] = blup
-        else:
-            start[noncentred_name(name)] = blup / sd_start
+        start.update(starts[parameterization[name]])
     start["sigma"] = np.asarray(sigma)
-    fixed_loc, fixed_chol = fixed_start(spec, design, fit, sds)
+    fixed_loc, fixed_chol = fixed_start(spec, design, fit, covariances)
     if spec.n_fixed:
         start[FIXED_RV] = fixed_loc
     marginalized, parent = integrated_factors(spec, choices, likelihood)
     integrated = {name for name in (marginalized, parent) if name is not None}
-    absorbs = absorbing_factor(spec, parameterization, sds, exclude=integrated)
-    parents = nesting_parents(spec, absorbs) if absorbs is not None else {}
-    for name in integrated:
-        parents.pop(name, None)
+    intercept_sds = {f.name: _intercept_sd(f, covariances[f.name]) for f in spec.factors}
+    absorbs = absorbing_factor(spec, parameterization, intercept_sds, exclude=integrated)
+    absorb_map = absorbing_map(spec, design, spec.factor(absorbs)) if absorbs else None
+    parents = _absorbed_parents(spec, absorbs, integrated)
     if absorbs is not None:
-        mean = start.pop(absorbs) + fixed_loc[intercept_index(spec)]
+        mean = start.pop(absorbs) + absorb_map @ fixed_loc
         for nesting, codes in parents.items():
             mean = mean + loc[nesting][codes]
         start[means_name(absorbs)] = mean
     return SamplingPlan(
         parameterization,
         absorbs,
+        absorb_map,
         parents,
         marginalized,
         parent,
@@ -278,15 +311,148 @@ def sampling_plan(
     )
 
 
+#: One factor's explained share, BLUPs, their scale, and its start per parameterisation.
+_FactorStart = tuple[float, np.ndarray, np.ndarray, dict[str, dict[str, np.ndarray]]]
+
+
+def _intercept_start(factor: GroupingFactor, fit: Any, covariance: np.ndarray) -> _FactorStart:
+    """A random intercept: shrinkage share, BLUPs, ``sqrt(condVar)`` and the starting values."""
+    name = factor.name
+    sigma = float(fit.sigma)
+    sd = float(np.sqrt(covariance[0, 0]))
+    blup = fit.ranef[name]["Intercept"].reindex(factor.levels).to_numpy(dtype=float)
+    condvar = fit.condvar[name]["Intercept"].reindex(factor.levels).to_numpy(dtype=float)
+    sd_start = max(sd, 0.1 * sigma, 1e-8)
+    scale = np.sqrt(np.maximum(condvar, (1e-3 * sd_start) ** 2))
+    common = {sd_term(name): np.asarray(sd_start)}
+    starts = {
+        "centered": {**common, name: blup},
+        "noncentered": {**common, noncentred_name(name): blup / sd_start},
+    }
+    return explained_share(sd, condvar), blup, scale, starts
+
+
+def _slope_start(factor: GroupingFactor, fit: Any, covariance: np.ndarray) -> _FactorStart:
+    """A factor with random slopes: the same from its covariance and conditional covariances.
+
+    The sds start at REML, at least ``0.1 sigma / s_x`` (``s_x`` the column's
+    scale, see :func:`bayeshier.priors.random_column_scales`); the
+    correlations at REML, shrunk towards 0 when nearly singular
+    (:data:`MIN_START_EIGENVALUE`).
+    """
+    name = factor.name
+    sigma = float(fit.sigma)
+    terms = list(factor.terms)
+    blup = fit.ranef[name][terms].reindex(factor.levels).to_numpy(dtype=float)
+    condcov = np.asarray(fit.condcov[name], dtype=float)
+    sds = np.sqrt(np.diag(covariance))
+    sd_start = np.maximum(sds, np.maximum(0.1 * sigma / random_column_scales(factor), 1e-8))
+    correlation = start_correlation(covariance, factor.blocks)
+    chol = sd_start[:, None] * np.linalg.cholesky(correlation)
+    floor = (1e-3 * sd_start) ** 2 * np.eye(len(terms))
+    scale = np.linalg.cholesky(condcov + floor)
+    common = {sd_component_name(name, r): np.asarray(v) for r, v in enumerate(sd_start)}
+    offset = 0
+    for block, size in enumerate(factor.blocks):
+        if size > 1:
+            piece = correlation[offset : offset + size, offset : offset + size]
+            common[corr_chol_name(name, block)] = np.linalg.cholesky(piece)
+        offset += size
+    starts = {
+        "centered": {**common, name: blup},
+        "noncentered": {**common, noncentred_name(name): np.linalg.solve(chol, blup.T).T},
+    }
+    return explained_share_matrix(covariance, condcov), blup, scale, starts
+
+
+def start_correlation(covariance: np.ndarray, blocks: tuple[int, ...]) -> np.ndarray:
+    """The REML correlation matrix (zero across blocks), shrunk towards I if nearly singular.
+
+    A zero sd gives zero correlations in its row and column; the matrix is
+    shrunk towards the identity until its smallest eigenvalue is at least
+    :data:`MIN_START_EIGENVALUE`, so that its Cholesky factor is a valid start.
+    """
+    sds = np.sqrt(np.diag(covariance))
+    outer = np.outer(sds, sds)
+    correlation = np.divide(covariance, outer, out=np.zeros_like(covariance), where=outer > 0)
+    mask = np.zeros_like(correlation, dtype=bool)
+    offset = 0
+    for size in blocks:
+        mask[offset : offset + size, offset : offset + size] = True
+        offset += size
+    correlation = np.where(mask, np.clip(correlation, -1.0, 1.0), 0.0)
+    np.fill_diagonal(correlation, 1.0)
+    smallest = float(np.linalg.eigvalsh(correlation).min())
+    if smallest < MIN_START_EIGENVALUE:
+        weight = (1.0 - MIN_START_EIGENVALUE) / (1.0 - smallest)
+        correlation = weight * correlation + (1.0 - weight) * np.eye(len(sds))
+    return correlation
+
+
+def _intercept_sd(factor: GroupingFactor, covariance: np.ndarray) -> float:
+    """REML sd of the factor's random intercept (0 if it has none)."""
+    if "Intercept" not in factor.terms:
+        return 0.0
+    r = factor.terms.index("Intercept")
+    return float(np.sqrt(covariance[r, r]))
+
+
+def _absorbed_parents(
+    spec: ModelSpec, absorbs: str | None, integrated: Collection[str]
+) -> dict[str, np.ndarray]:
+    """The random-intercept factors a random-intercept ``absorbs`` is nested in (not integrated)."""
+    if absorbs is None or not spec.factor(absorbs).intercept_only:
+        return {}
+    return {
+        name: codes
+        for name, codes in nesting_parents(spec, absorbs).items()
+        if name not in integrated and spec.factor(name).intercept_only
+    }
+
+
+def absorbing_map(spec: ModelSpec, design: InternalDesign, factor: GroupingFactor) -> np.ndarray:
+    """The k x p matrix ``A`` with ``A nu`` the centre of ``factor``'s group means.
+
+    ``nu`` are the coefficients of the centred design. A random slope whose
+    column is also a fixed-effect column (same name and values) absorbs that
+    fixed slope; the random intercept absorbs the intercept at the means of
+    the other predictors, ``nu_0 - sum_c m_c nu_c`` over the absorbed slopes
+    ``c`` (``m_c`` their means), so that each row's prediction is ``z_i' a_j``
+    plus the centred predictors that are not absorbed. For a random
+    intercept alone this is ``nu_0``.
+    """
+    intercept = intercept_index(spec)
+    columns = factor.columns()
+    A = np.zeros((factor.n_columns, spec.n_fixed))
+    absorbed = []
+    for r, term in enumerate(factor.terms):
+        if term == "Intercept" or term not in spec.fixed_names:
+            continue
+        c = spec.fixed_names.index(term)
+        if np.allclose(spec.X[:, c], columns[:, r], rtol=1e-12, atol=0.0):
+            A[r, c] = 1.0
+            absorbed.append(c)
+    if intercept is not None and "Intercept" in factor.terms:
+        row = factor.terms.index("Intercept")
+        A[row, intercept] = 1.0
+        for c in absorbed:
+            A[row, c] = design.to_user[intercept, c]
+    return A
+
+
 def integrated_parent(spec: ModelSpec, name: str, choices: dict[str, str]) -> str | None:
     """The factor integrated out together with ``name``: the one ``name`` is nested in.
 
-    Of the factors with ``"auto"`` that ``name`` is nested in, the one with the
-    most levels (its immediate parent: ``batch`` for ``cask:batch``), or None.
+    Of the random-intercept factors with ``"auto"`` that ``name`` is nested
+    in, the one with the most levels (its immediate parent: ``batch`` for ``cask:batch``), or None.
     Integrating the pair out jointly leaves NUTS only the fixed effects and the
     scales (see :func:`bayeshier.marginal.marginal_loglik`).
     """
-    parents = [p for p in nesting_parents(spec, name) if choices[p] == "auto"]
+    parents = [
+        p
+        for p in nesting_parents(spec, name)
+        if choices[p] == "auto" and spec.factor(p).intercept_only
+    ]
     if not parents:
         return None
     return max(parents, key=lambda p: spec.factor(p).n_levels)
@@ -320,12 +486,17 @@ def absorbing_factor(
 
     Sampling its group means ``a_j = intercept + b_j`` instead of ``b_j``
     removes the posterior correlation between the intercept and the effects.
-    Factors in ``exclude`` (the integrated-out ones) are not candidates.
+    Factors in ``exclude`` (the integrated-out ones) and factors without a
+    random intercept are not candidates; ``sds`` holds the intercepts' sds.
     """
     if intercept_index(spec) is None:
         return None
     centred = [
-        f for f in spec.factors if parameterization[f.name] == "centered" and f.name not in exclude
+        f
+        for f in spec.factors
+        if parameterization[f.name] == "centered"
+        and f.name not in exclude
+        and "Intercept" in f.terms
     ]
     if not centred:
         return None
@@ -349,6 +520,36 @@ def explained_share(sd: float, condvar: np.ndarray) -> float:
     precision = np.maximum(1.0 / condvar - 1.0 / sd**2, 0.0)
     low = sd * max(0.0, 1.0 - 2.0 / np.sqrt(2.0 * (condvar.size - 1)))
     info = low**2 * precision
+    return float(np.mean(info / (1.0 + info)))
+
+
+def explained_share_matrix(covariance: np.ndarray, condcov: np.ndarray) -> float:
+    """:func:`explained_share` for vector-valued group effects (random slopes).
+
+    In the coordinates where the prior covariance ``Sigma = L L'`` is the
+    identity, level ``j``'s posterior covariance is ``M_j = L^-1 C_j L^-T``
+    (``C_j`` lme4's conditional covariance) and the data's precision is
+    ``M_j^-1 - I``; with its eigenvalues ``d`` and the same low plausible
+    scale as :func:`explained_share` (factor ``f = 1 - 2 / sqrt(2 (G - 1))``
+    on the sds), the share is the mean over levels and directions of
+    ``f^2 d / (1 + f^2 d)``. For one column it equals :func:`explained_share`;
+    a singular covariance gives 0.
+    """
+    covariance = np.asarray(covariance, dtype=float)
+    condcov = np.asarray(condcov, dtype=float)
+    sds = np.sqrt(np.diag(covariance))
+    if condcov.shape[0] < 2 or np.any(sds <= 0):
+        return 0.0
+    correlation = covariance / np.outer(sds, sds)
+    if np.linalg.eigvalsh(correlation).min() < 1e-8:
+        return 0.0
+    L = np.linalg.cholesky(covariance)
+    relative = np.linalg.solve(L, np.linalg.solve(L, condcov).transpose(0, 2, 1))
+    if not np.all(np.isfinite(relative)) or np.linalg.eigvalsh(relative).min() <= 0:
+        return 0.0
+    data = np.clip(np.linalg.eigvalsh(np.linalg.inv(relative)) - 1.0, 0.0, None)
+    low = max(0.0, 1.0 - 2.0 / np.sqrt(2.0 * (condcov.shape[0] - 1))) ** 2
+    info = low * data
     return float(np.mean(info / (1.0 + info)))
 
 

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayeshier.errors import ModelError
 from bayeshier.likelihood import LOG_2PI
-from bayeshier.naming import obs_labels
+from bayeshier.naming import corr_name, effect_dims, obs_labels, term_bis_dim, term_dim
 from bayeshier.priors import sd_term
-from bayeshier.spec import ModelSpec
+from bayeshier.spec import GroupingFactor, ModelSpec
 
 __all__ = [
     "linear_predictor",
@@ -37,8 +38,8 @@ _LOGLIK_CHUNK = 2_000_000
 
 # ------------------------------------------------------------ the DataTree
 def public_variables(dataset: xr.Dataset) -> xr.Dataset:
-    """Drop internal variables (named with a leading underscore)."""
-    hidden = [name for name in dataset.data_vars if str(name).startswith("_")]
+    """Drop internal variables and their coordinates (named with a leading underscore)."""
+    hidden = [name for name in dataset.variables if str(name).startswith("_")]
     return dataset.drop_vars(hidden)
 
 
@@ -76,39 +77,99 @@ def sampling_attrs(
 
 
 def reml_record(fit: Any, spec: ModelSpec) -> dict[str, Any]:
-    """The REML fit as plain JSON-able data (stored in ``idata.attrs["reml"]``)."""
-    sigma = float(fit.sigma)
+    """The REML fit as plain JSON-able data (stored in ``idata.attrs["reml"]``).
+
+    ``sd`` maps ``sd_<factor>`` (random intercept) or ``sd_<factor>[<term>]``
+    (random slopes) to the REML sd, ``corr`` maps ``corr_<factor>[<a>, <b>]``
+    to the REML correlation of every correlated pair, and ``ranef`` holds
+    the BLUPs: level -> value for a random intercept, term -> level -> value
+    with random slopes.
+    """
+    sd: dict[str, float] = {}
+    corr: dict[str, float] = {}
+    ranef: dict[str, Any] = {}
+    for factor in spec.factors:
+        covariance = fit.covariances[factor.name].to_numpy(dtype=float)
+        frame = fit.ranef[factor.name]
+        if factor.intercept_only:
+            sd[sd_term(factor.name)] = float(np.sqrt(covariance[0, 0]))
+            ranef[factor.name] = frame["Intercept"].astype(float).to_dict()
+            continue
+        sds = np.sqrt(np.diag(covariance))
+        for r, term in enumerate(factor.terms):
+            sd[sd_term(factor.name, term)] = float(sds[r])
+        corr.update(_correlations(factor, covariance, sds))
+        ranef[factor.name] = {term: frame[term].astype(float).to_dict() for term in factor.terms}
     return {
         "fixef": {k: float(v) for k, v in fit.fixef.items()},
         "se": {k: float(v) for k, v in fit.se.items()},
-        "sigma": sigma,
+        "sigma": float(fit.sigma),
         "theta": [float(t) for t in np.asarray(fit.theta)],
-        "sd": {
-            sd_term(f.name): float(t) * sigma
-            for f, t in zip(spec.factors, np.asarray(fit.theta), strict=True)
-        },
-        "ranef": {
-            name: frame["Intercept"].astype(float).to_dict() for name, frame in fit.ranef.items()
-        },
+        "sd": sd,
+        "corr": corr,
+        "ranef": ranef,
         "is_singular": bool(fit.is_singular),
     }
 
 
+def _correlations(
+    factor: GroupingFactor, covariance: np.ndarray, sds: np.ndarray
+) -> dict[str, float]:
+    """``corr_<factor>[<a>, <b>]`` -> REML correlation, for each correlated pair of terms."""
+    result, offset = {}, 0
+    for size in factor.blocks:
+        for j in range(offset, offset + size):
+            for i in range(j + 1, offset + size):
+                scale = sds[i] * sds[j]
+                value = covariance[i, j] / scale if scale > 0 else float("nan")
+                key = f"{corr_name(factor.name)}[{factor.terms[j]}, {factor.terms[i]}]"
+                result[key] = float(value)
+        offset += size
+    return result
+
+
 # ------------------------------------------------------------- the draws
 def linear_predictor(
-    spec: ModelSpec, posterior: xr.Dataset, X: np.ndarray, codes: list[np.ndarray]
+    spec: ModelSpec,
+    posterior: xr.Dataset,
+    X: np.ndarray,
+    codes: list[np.ndarray],
+    designs: list[np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Posterior draws of ``X beta + sum_f b_f[codes_f]`` (chain x draw x rows).
+    """Posterior draws of ``X beta + sum_f z_f' b_f[codes_f]`` (chain x draw x rows).
 
+    ``designs`` holds each factor's random-effect columns of the rows
+    (:meth:`GroupingFactor.design_for <bayeshier.spec.GroupingFactor.design_for>`);
+    by default the fitted rows' own (then ``X`` must be the fitted rows).
     A code of -1 contributes nothing (callers add new-level effects).
     """
+    designs = _default_designs(spec, X) if designs is None else designs
     mu = np.einsum("cdp,np->cdn", posterior["beta"].to_numpy(), X) if X.shape[1] else 0.0
     mu = np.broadcast_to(mu, (*posterior["sigma"].shape, X.shape[0])).copy()
-    for factor, code in zip(spec.factors, codes, strict=True):
-        effects = posterior[factor.name].to_numpy()
+    for factor, code, columns in zip(spec.factors, codes, designs, strict=True):
+        effects = _effects(posterior, factor)
         seen = code >= 0
-        mu[..., seen] += effects[..., code[seen]]
+        if factor.intercept_only:
+            mu[..., seen] += effects[..., code[seen]]
+        else:
+            picked = effects[:, :, code[seen], :]
+            mu[..., seen] += np.einsum("cdnk,nk->cdn", picked, columns[seen])
     return mu
+
+
+def _default_designs(spec: ModelSpec, X: np.ndarray) -> list[np.ndarray]:
+    """The fitted rows' random-effect columns, checked to match ``X``'s rows."""
+    if not spec.intercepts_only and X.shape[0] != spec.nobs:
+        raise ModelError(
+            "The model has random slopes: pass designs= (each factor's random-effect columns "
+            "of the rows, GroupingFactor.design_for(newdata)) to predict new rows."
+        )
+    return [factor.columns() for factor in spec.factors]
+
+
+def _effects(posterior: xr.Dataset, factor: GroupingFactor) -> np.ndarray:
+    """Draws of a factor's effects: chain x draw x level (x term with random slopes)."""
+    return posterior[factor.name].transpose("chain", "draw", *effect_dims(factor)).to_numpy()
 
 
 def pointwise_loglik(spec: ModelSpec, posterior: xr.Dataset, name: str) -> xr.Dataset:
@@ -117,9 +178,12 @@ def pointwise_loglik(spec: ModelSpec, posterior: xr.Dataset, name: str) -> xr.Da
     codes = [f.codes for f in spec.factors]
     rows = max(1, _LOGLIK_CHUNK // max(1, sigma.size))
     parts = []
+    designs = [factor.columns() for factor in spec.factors]
     for start in range(0, spec.nobs, rows):
         piece = slice(start, start + rows)
-        mu = linear_predictor(spec, posterior, spec.X[piece], [c[piece] for c in codes])
+        mu = linear_predictor(
+            spec, posterior, spec.X[piece], [c[piece] for c in codes], [d[piece] for d in designs]
+        )
         z = (spec.y[piece] - mu) / sigma
         parts.append(-0.5 * (LOG_2PI + z**2) - np.log(sigma))
     values = np.concatenate(parts, axis=-1)
@@ -151,11 +215,13 @@ def predictions(
     """
     X = spec.fixed_design(newdata)
     codes = [np.full(len(newdata), -1) for _ in spec.factors]
+    designs = [np.ones((len(newdata), f.n_columns)) for f in spec.factors]
     if include_random:
         codes = [factor.codes_for(newdata) for factor in spec.factors]
-    mu = linear_predictor(spec, posterior, X, codes)
+        designs = [factor.design_for(newdata) for factor in spec.factors]
+    mu = linear_predictor(spec, posterior, X, codes, designs)
     if include_random:
-        mu += _new_level_effects(spec, newdata, posterior, codes, rng)
+        mu += _new_level_effects(spec, newdata, posterior, codes, designs, rng)
     sigma = posterior["sigma"].to_numpy()[..., None]
     draws = mu + sigma * rng.standard_normal(mu.shape)
     dims = ("chain", "draw", "obs")
@@ -176,18 +242,49 @@ def _new_level_effects(
     newdata: pd.DataFrame,
     posterior: xr.Dataset,
     codes: list[np.ndarray],
+    designs: list[np.ndarray],
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Effects of unseen levels: one Normal(0, sd_f) draw per level and posterior draw."""
+    """Effects of unseen levels: one draw from the factor's prior per level and posterior draw.
+
+    ``Normal(0, sd_f)`` for a random intercept; with random slopes
+    ``MvNormal(0, Sigma_f)`` (``Sigma_f`` from ``sd_<factor>`` and
+    ``corr_<factor>``), applied to the rows' random-effect columns.
+    """
     shape = (*posterior["sigma"].shape, len(newdata))
     extra = np.zeros(shape)
-    for factor, code in zip(spec.factors, codes, strict=True):
+    for factor, code, columns in zip(spec.factors, codes, designs, strict=True):
         unseen = code < 0
         if not unseen.any():
             continue
         labels = factor.labels_for(newdata)[unseen]
         groups, inverse = np.unique(labels, return_inverse=True)
-        sd = posterior[sd_term(factor.name)].to_numpy()[..., None]
-        new = sd * rng.standard_normal((*sd.shape[:-1], len(groups)))
-        extra[..., unseen] += new[..., inverse]
+        if factor.intercept_only:
+            sd = posterior[sd_term(factor.name)].to_numpy()[..., None]
+            new = sd * rng.standard_normal((*sd.shape[:-1], len(groups)))
+            extra[..., unseen] += new[..., inverse]
+            continue
+        root = _covariance_root(posterior, factor)
+        z = rng.standard_normal((*root.shape[:-2], len(groups), factor.n_columns))
+        new = np.einsum("cdkl,cdgl->cdgk", root, z)
+        extra[..., unseen] += np.einsum("cdnk,nk->cdn", new[:, :, inverse, :], columns[unseen])
     return extra
+
+
+def _covariance_root(posterior: xr.Dataset, factor: GroupingFactor) -> np.ndarray:
+    """Per draw, ``diag(sd) R^(1/2)`` (chain x draw x k x k), whose square is ``Sigma_f``.
+
+    The symmetric square root of the correlation ``R`` (identity when the
+    terms are uncorrelated) is used, so a correlation of +-1 is harmless.
+    """
+    sd = posterior[sd_term(factor.name)].transpose("chain", "draw", term_dim(factor.name))
+    sd = sd.to_numpy()
+    name = corr_name(factor.name)
+    if name in posterior.data_vars:
+        dims = ("chain", "draw", term_dim(factor.name), term_bis_dim(factor.name))
+        corr = posterior[name].transpose(*dims).to_numpy()
+    else:
+        corr = np.broadcast_to(np.eye(factor.n_columns), (*sd.shape, factor.n_columns))
+    values, vectors = np.linalg.eigh(corr)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]
+    return sd[..., :, None] * root

@@ -20,13 +20,26 @@ other fixed effect ``j``    ``Normal(0, 2.5 s_y / s_j)``           ``s_j`` repla
                                                                    density is positive at 0,
                                                                    so singular fits are
                                                                    allowed
+``sd_<factor>[<term>]``     ``Exponential(rate = s_x / s_y)``      a factor with random
+                                                                   slopes: one sd per term,
+                                                                   ``s_x`` the sd of the
+                                                                   term's column (1 for the
+                                                                   intercept), so the prior
+                                                                   mean of a slope's sd is
+                                                                   ``s_y / s_x``
+``corr_<factor>``           ``LKJCorr(eta = 1)``                   correlated terms
+                                                                   (``(x|g)``): uniform over
+                                                                   correlation matrices; one
+                                                                   per covariance block
 ==========================  =====================================  ==========================
 
 Any of these can be replaced per term, by a PyMC distribution made with
 ``.dist()`` (``pm.StudentT.dist(nu=3, mu=0, sigma=5)``) or by a short string
 (``"normal(0, 10)"``, ``"halfnormal(5)"``, ``"studentt(3, 0, 2.5)"``,
 ``"exponential(0.1)"``). Fixed effects need a prior on the whole real line;
-standard deviations need one on the positive half-line.
+standard deviations need one on the positive half-line; a correlation
+matrix takes ``"lkj(eta)"`` (``"lkj(2)"``: ``eta > 1`` favours weaker
+correlations). ``(x||g)`` has no correlation, so no ``corr_<factor>``.
 
 Examples
 --------
@@ -50,15 +63,19 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from bayeshier.errors import ModelError, close_matches_hint
-from bayeshier.spec import ModelSpec
+from bayeshier.naming import corr_name, has_correlation
+from bayeshier.spec import GroupingFactor, ModelSpec
 
 __all__ = [
     "DISTRIBUTIONS",
     "Prior",
+    "corr_term",
     "default_priors",
+    "factor_sd_terms",
     "intercept_index",
     "parse_prior",
     "prior_table",
+    "random_column_scales",
     "resolve_priors",
     "sd_term",
 ]
@@ -76,7 +93,7 @@ class _Family:
     dist: type[pm.Distribution]
     params: tuple[str, ...]
     positive: tuple[str, ...]
-    support: str  # "real" or "positive"
+    support: str  # "real", "positive" or "correlation"
 
 
 #: Distribution names accepted in prior strings (lower case, no underscores).
@@ -94,6 +111,8 @@ DISTRIBUTIONS: dict[str, _Family] = {
     "inversegamma": _Family(pm.InverseGamma, ("alpha", "beta"), ("alpha", "beta"), "positive"),
     "lognormal": _Family(pm.LogNormal, ("mu", "sigma"), ("sigma",), "positive"),
     "weibull": _Family(pm.Weibull, ("alpha", "beta"), ("alpha", "beta"), "positive"),
+    "lkj": _Family(pm.LKJCorr, ("eta",), ("eta",), "correlation"),
+    "lkjcorr": _Family(pm.LKJCorr, ("eta",), ("eta",), "correlation"),
 }
 
 _SPEC_PATTERN = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*\((.*)\)\s*$")
@@ -106,7 +125,8 @@ class Prior:
     Attributes
     ----------
     term : str
-        ``"Intercept"``, a fixed-effect name, ``"sigma"`` or ``"sd_<factor>"``.
+        ``"Intercept"``, a fixed-effect name, ``"sigma"``, ``"sd_<factor>"``,
+        ``"sd_<factor>[<term>]"`` or ``"corr_<factor>"``.
     distribution : str
         Family name, e.g. ``"Normal"``.
     parameters : str
@@ -114,7 +134,8 @@ class Prior:
     why : str
         Where the prior comes from (the autoscaling rule, or the user).
     make : callable
-        Returns a fresh, unnamed PyMC distribution variable (``.dist()``).
+        Returns a fresh, unnamed PyMC distribution variable (``.dist()``);
+        for a correlation prior it takes the matrix size ``n``.
 
     """
 
@@ -122,12 +143,29 @@ class Prior:
     distribution: str
     parameters: str
     why: str
-    make: Callable[[], TensorVariable]
+    make: Callable[..., TensorVariable]
 
 
-def sd_term(factor_name: str) -> str:
-    """Name of the group-level standard deviation of ``factor_name`` (``"sd_class"``)."""
-    return f"sd_{factor_name}"
+def sd_term(factor_name: str, term: str | None = None) -> str:
+    """Name of a group-level standard deviation: ``"sd_class"``, ``"sd_Subject[Days]"``.
+
+    Without ``term``, the sd of a random intercept (the posterior variable
+    ``sd_<factor>``); with it, the sd of one term of a factor with slopes
+    (the entry ``sd_<factor>[<term>]`` of the posterior variable ``sd_<factor>``).
+    """
+    return f"sd_{factor_name}" if term is None else f"sd_{factor_name}[{term}]"
+
+
+def factor_sd_terms(factor: GroupingFactor) -> list[str]:
+    """Prior names of a factor's sds: ``["sd_g"]``, or one per term with slopes."""
+    if factor.intercept_only:
+        return [sd_term(factor.name)]
+    return [sd_term(factor.name, term) for term in factor.terms]
+
+
+def corr_term(factor_name: str) -> str:
+    """Prior name of the correlation matrix of a factor's correlated terms (``"corr_Subject"``)."""
+    return corr_name(factor_name)
 
 
 def intercept_index(spec: ModelSpec) -> int | None:
@@ -147,8 +185,9 @@ def parse_prior(term: str, prior: PriorInput, *, support: str = "real") -> Prior
         The term the prior is for (used in error messages).
     prior : str or TensorVariable
         ``"normal(0, 10)"``, ``"halfnormal(sigma=5)"`` or ``pm.Normal.dist(0, 10)``.
-    support : {"real", "positive"}
-        The support the term needs.
+    support : {"real", "positive", "correlation"}
+        The support the term needs (``"correlation"``: a correlation matrix,
+        which takes ``"lkj(eta)"`` only).
 
     Returns
     -------
@@ -163,6 +202,11 @@ def parse_prior(term: str, prior: PriorInput, *, support: str = "real") -> Prior
     """
     if isinstance(prior, str):
         return _parse_prior_string(term, prior, support)
+    if support == "correlation":
+        raise ModelError(
+            f"The prior for {term!r} (a correlation matrix) must be a string 'lkj(eta)', "
+            f"e.g. 'lkj(2)'; got {type(prior).__name__}."
+        )
     if isinstance(prior, TensorVariable) and prior.owner is not None:
         return _wrap_pymc_prior(term, prior, support)
     raise ModelError(
@@ -189,6 +233,8 @@ def _parse_prior_string(term: str, text: str, support: str) -> Prior:
     _check_values(term, text, family, values)
     _check_support(term, text, family.support, support)
     params = dict(values)
+    if family.support == "correlation":
+        return _lkj(term, params["eta"], "set by the user")
     dist_name = family.dist.__name__
     return Prior(
         term=term,
@@ -239,6 +285,18 @@ def _check_values(term: str, text: str, family: _Family, values: dict[str, float
 def _check_support(term: str, text: str, has: str, needs: str) -> None:
     if has == needs:
         return
+    if needs == "correlation":
+        raise ModelError(
+            f"The prior {text!r} for {term!r} is not a prior for a correlation matrix: use "
+            "'lkj(eta)', e.g. 'lkj(1)' (uniform over correlations) or 'lkj(2)' (favours "
+            "weaker correlations)."
+        )
+    if has == "correlation":
+        raise ModelError(
+            f"The prior {text!r} for {term!r} is a prior for a correlation matrix "
+            "(corr_<factor>), not for a single parameter: use e.g. 'normal(0, 10)' for a "
+            "fixed effect or 'halfnormal(5)' for a standard deviation."
+        )
     if needs == "real":
         raise ModelError(
             f"The prior {text!r} for {term!r} only allows positive values, but a fixed "
@@ -321,6 +379,15 @@ def _exponential(term: str, rate: float, why: str) -> Prior:
     )
 
 
+def _lkj(term: str, eta: float, why: str) -> Prior:
+    eta = _round(eta)
+
+    def make(n: int) -> TensorVariable:
+        return pm.LKJCorr.dist(n=n, eta=eta)
+
+    return Prior(term, "LKJCorr", _format_params({"eta": eta}), why, make)
+
+
 def _round(value: float) -> float:
     """Four significant digits: what the table shows is what the model uses."""
     return float(f"{value:.4g}")
@@ -338,7 +405,9 @@ def default_priors(spec: ModelSpec) -> dict[str, Prior]:
     -------
     dict
         Term name -> :class:`Prior`, fixed effects first (in design order),
-        then ``sigma``, then one ``sd_<factor>`` per grouping factor.
+        then ``sigma``, then per grouping factor ``sd_<factor>`` (one
+        ``sd_<factor>[<term>]`` per term with random slopes, then
+        ``corr_<factor>`` if terms are correlated).
 
     """
     y_sd = float(np.std(spec.y, ddof=1)) if spec.nobs > 1 else 1.0
@@ -359,10 +428,37 @@ def default_priors(spec: ModelSpec) -> dict[str, Prior]:
         priors[name] = _normal(name, 0.0, AUTOSCALE * y_sd / x_sd, why)
     priors["sigma"] = _exponential("sigma", 1.0 / y_sd, "autoscaled: Exponential(1 / sd(y))")
     for factor in spec.factors:
-        term = sd_term(factor.name)
-        why = "autoscaled: Exponential(1 / sd(y)), group-level sd"
-        priors[term] = _exponential(term, 1.0 / y_sd, why)
+        priors.update(_factor_priors(factor, y_sd))
     return priors
+
+
+def _factor_priors(factor: GroupingFactor, y_sd: float) -> dict[str, Prior]:
+    """Default priors of one factor's sds (and of its correlation, if any)."""
+    priors: dict[str, Prior] = {}
+    scales = random_column_scales(factor)
+    for name, column, scale in zip(factor_sd_terms(factor), factor.terms, scales, strict=True):
+        if column == "Intercept":
+            why = "autoscaled: Exponential(1 / sd(y)), group-level sd"
+        else:
+            why = (
+                f"autoscaled: Exponential(sd({column}) / sd(y)), group-level sd of the "
+                f"{column} effects"
+            )
+        priors[name] = _exponential(name, scale / y_sd, why)
+    if has_correlation(factor):
+        term = corr_term(factor.name)
+        priors[term] = _lkj(term, 1.0, "default: LKJ(1), uniform over correlation matrices")
+    return priors
+
+
+def random_column_scales(factor: GroupingFactor) -> np.ndarray:
+    """The scale ``s_x`` of each random-effect column of ``factor`` (1 for the intercept).
+
+    The column's sd, or its root mean square when it is constant (so 1 for
+    the intercept), as for the fixed effects.
+    """
+    columns = factor.columns()
+    return np.array([_column_scale(columns[:, r], centred=True) for r in range(columns.shape[1])])
 
 
 def _column_scale(column: np.ndarray, centred: bool) -> float:
@@ -380,7 +476,8 @@ def resolve_priors(spec: ModelSpec, overrides: Mapping[str, PriorInput] | None) 
     spec : ModelSpec
         The model specification.
     overrides : mapping of str to str or TensorVariable, optional
-        Term name -> prior. Keys are the names :func:`default_priors` uses.
+        Term name -> prior. Keys are the names :func:`default_priors` uses
+        (``"sd_Subject[Days]"``, ``"corr_Subject"``: ``"lkj(2)"``).
 
     Returns
     -------
@@ -400,16 +497,39 @@ def resolve_priors(spec: ModelSpec, overrides: Mapping[str, PriorInput] | None) 
             "priors must be a dict mapping term names to priors, e.g. "
             "{'displ': 'normal(0, 5)', 'sd_class': 'halfnormal(5)'}."
         )
+    correlations = {corr_term(f.name) for f in spec.factors}
     for term, prior in overrides.items():
         if term not in priors:
-            raise ModelError(
-                f"There is no term {term!r} to set a prior for."
-                f"{close_matches_hint(str(term), priors)} "
-                f"The model's terms are: {', '.join(priors)}."
-            )
-        support = "real" if term in spec.fixed_names else "positive"
+            raise ModelError(_unknown_term_message(spec, str(term), priors))
+        if term in spec.fixed_names:
+            support = "real"
+        else:
+            support = "correlation" if term in correlations else "positive"
         priors[term] = parse_prior(term, prior, support=support)
     return priors
+
+
+def _unknown_term_message(spec: ModelSpec, term: str, priors: Mapping[str, Prior]) -> str:
+    """Why ``term`` has no prior to set, and which names the model has."""
+    for factor in spec.factors:
+        if factor.intercept_only:
+            continue
+        terms = ", ".join(map(repr, factor_sd_terms(factor)))
+        if term == sd_term(factor.name):
+            return (
+                f"The grouping factor {factor.name!r} has random slopes: set the sd of each "
+                f"term, {terms}."
+            )
+        if term == corr_term(factor.name):
+            return (
+                f"The grouping factor {factor.name!r} has no correlated terms (as in "
+                f"'(x||g)' or '(0 + x|g)'), so there is no correlation {term!r} to set a "
+                f"prior for; its sds are {terms}."
+            )
+    return (
+        f"There is no term {term!r} to set a prior for.{close_matches_hint(term, priors)} "
+        f"The model's terms are: {', '.join(priors)}."
+    )
 
 
 def prior_table(priors: Mapping[str, Prior]) -> pd.DataFrame:

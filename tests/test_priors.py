@@ -161,3 +161,34 @@ def test_fixed_effect_needs_real_support_and_sd_positive(mpg_spec):
 def test_overrides_must_be_a_mapping(mpg_spec):
     with pytest.raises(ModelError, match="dict"):
         resolve_priors(mpg_spec, ["normal(0, 1)"])
+
+
+@pytest.fixture(scope="module")
+def slopes_spec():
+    return build_spec("Reaction ~ Days + (Days|Subject)", datasets.load("sleepstudy"))
+
+
+def test_slope_terms_have_one_sd_each_and_a_correlation(slopes_spec):
+    priors = default_priors(slopes_spec)
+    assert list(priors)[3:] == ["sd_Subject[Intercept]", "sd_Subject[Days]", "corr_Subject"]
+    assert sd_term("Subject", "Days") == "sd_Subject[Days]"
+    y, days = slopes_spec.y, slopes_spec.X[:, 1]
+    slope_sd = _draws(priors["sd_Subject[Days]"])
+    assert slope_sd.mean() == pytest.approx(y.std(ddof=1) / days.std(ddof=1), rel=0.03)
+    intercept_sd = _draws(priors["sd_Subject[Intercept]"])
+    assert intercept_sd.mean() == pytest.approx(y.std(ddof=1), rel=0.03)
+
+
+@pytest.mark.parametrize("text", ["lkj(2)", "LKJ(eta=2)", "lkjcorr(2)"])
+def test_parse_lkj(text):
+    prior = parse_prior("corr_g", text, support="correlation")
+    assert (prior.distribution, prior.parameters) == ("LKJCorr", "eta=2")
+    assert prior.make(3).owner.inputs[-1].eval() == 2.0  # eta
+    assert prior.make(3).type.shape == (3, 3)
+
+
+def test_correlation_override_is_checked(slopes_spec):
+    priors = resolve_priors(slopes_spec, {"corr_Subject": "lkj(4)"})
+    assert priors["corr_Subject"].parameters == "eta=4"
+    with pytest.raises(ModelError, match="not a prior for a correlation matrix"):
+        resolve_priors(slopes_spec, {"corr_Subject": "halfnormal(1)"})
