@@ -6,11 +6,14 @@ Commands::
     bayeshier reml FORMULA --data NAME|CSV  # one fit, printed as lme4's summary()
     bayeshier datasets                      # the bundled data sets
     bayeshier run MODELFILE [--out DIR] [--draws N] [--chains N] [--seed N] [--quick]
+                            [--likelihood auto|full|collapsed]
 
 ``run`` executes a model file (see :mod:`bayeshier.modelfile`): for each model
 it fits REML, samples the posterior, prints the side-by-side table and writes
 ``report.html``, ``comparison.csv``, the plots (PNG) and the posterior (zarr)
-to ``DIR`` (default ``out/<file stem>``).
+to ``DIR`` (default ``out/<file stem>``). ``--likelihood`` overrides every
+model's ``likelihood`` key; the progress lines and the report say which
+likelihood each model was sampled with (``Model.likelihood``).
 
 Bad input (a bad file, missing data, a bad flag) ends with a one-paragraph
 message and exit status 2, no traceback.
@@ -104,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--chains", type=_at_least(1), help="number of chains (overrides the file)")
     run.add_argument("--seed", type=_at_least(0), help="random seed (overrides the file)")
     run.add_argument(
+        "--likelihood",
+        choices=modelfile.LIKELIHOODS,
+        help="collapsed: integrate the largest factor's effects out of the sampled likelihood; "
+        "full: sample every group effect; auto: collapsed when possible "
+        "(overrides every model's likelihood in the file)",
+    )
+    run.add_argument(
         "--quick",
         action="store_true",
         help=f"a fast look: {QUICK['chains']} chains x {QUICK['draws']} draws "
@@ -161,6 +171,7 @@ def _run_file(args: argparse.Namespace) -> int:
     """``bayeshier run``: every model of the file, then the report."""
     started = time.perf_counter()
     spec = modelfile.load(args.file)
+    spec = _with_likelihood(spec, args.likelihood)
     prepared = [_prepare(spec, entry) for entry in spec.models]  # bad input fails before sampling
     out = Path(args.out) if args.out else Path("out") / spec.stem
     out.mkdir(parents=True, exist_ok=True)
@@ -193,6 +204,13 @@ def _sampler_settings(
         settings = replace(settings, **QUICK)
     flags = {"draws": args.draws, "chains": args.chains, "seed": args.seed}
     return replace(settings, **{k: v for k, v in flags.items() if v is not None})
+
+
+def _with_likelihood(spec: modelfile.ModelFile, likelihood: str | None) -> modelfile.ModelFile:
+    """``spec`` with every model's ``likelihood`` set to ``--likelihood`` (if given)."""
+    if likelihood is None:
+        return spec
+    return replace(spec, models=tuple(replace(m, likelihood=likelihood) for m in spec.models))
 
 
 def _notes(args: argparse.Namespace) -> list[str]:
@@ -237,6 +255,7 @@ def _prepare(spec: modelfile.ModelFile, entry: modelfile.ModelEntry) -> _Prepare
                 data,
                 priors=dict(entry.priors) or None,
                 parameterization=entry.parameterization,
+                likelihood=entry.likelihood,  # type: ignore[arg-type]
             )
             _, seconds = _timed(lambda: model.reml)
         except BayeshierError as error:
@@ -273,7 +292,9 @@ def _run_model(
         name=entry.name,
         description=entry.description,
         meta=_model_meta(entry, model),
-        settings=_settings_meta(settings, model, timings, folder, spec.output.posterior),
+        settings=_settings_meta(
+            settings, model, entry.likelihood, timings, folder, spec.output.posterior
+        ),
         priors=model.priors,
         comparison=comparison,
         diagnostics=diagnostics,
@@ -287,7 +308,8 @@ def _sample(model: Model, settings: modelfile.SamplerSettings) -> xr.DataTree:
     first = " (compiling the model first, 10-20 s)" if settings.sampler == "nutpie" else ""
     _progress(
         f"  sampling {settings.chains} chains x {settings.draws} draws "
-        f"({settings.tune} tuning) with {settings.sampler}{first} ..."
+        f"({settings.tune} tuning) with {settings.sampler}, "
+        f"{model.likelihood} likelihood{first} ..."
     )
     return model.sample(
         draws=settings.draws,
@@ -351,6 +373,7 @@ def _reml_line(fit: Any) -> str:
 def _settings_meta(
     settings: modelfile.SamplerSettings,
     model: Model,
+    requested: str,
     timings: Mapping[str, float],
     folder: Path,
     posterior: bool,
@@ -363,6 +386,7 @@ def _settings_meta(
     meta = {
         "sampler": sampling,
         "parameterization": ", ".join(f"{k}: {v}" for k, v in model.parameterization.items()),
+        "likelihood": _likelihood_line(model, requested),
         "time": ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items()),
     }
     if posterior:
@@ -371,6 +395,22 @@ def _settings_meta(
             f"{path} next to this report: xarray.open_datatree({path!r}, engine='zarr')"
         )
     return meta
+
+
+def _likelihood_line(model: Model, requested: str) -> str:
+    """Which likelihood was sampled (``Model.likelihood``), what was asked for, and what it means.
+
+    E.g. ``collapsed (asked: auto): effects of g integrated out of the sampled
+    likelihood, drawn from their exact conditional posterior after sampling``.
+    """
+    asked = f" (asked: {requested})" if requested != model.likelihood else ""
+    if model.likelihood == "full":
+        return f"full{asked}: every group effect sampled by NUTS"
+    integrated = [k for k, v in model.parameterization.items() if v == "marginalized"]
+    return (
+        f"collapsed{asked}: effects of {', '.join(integrated)} integrated out of the sampled "
+        "likelihood, drawn from their exact conditional posterior after sampling"
+    )
 
 
 # ---------------------------------------------------------------- plots
@@ -403,22 +443,23 @@ def _draw(
     """(file-name suffix, caption, figure) of plot ``name``; per-factor plots once per factor."""
     from bayeshier import plots
 
-    factors = [f.name for f in model.spec.factors]
     per_factor = {
         "shrinkage_arrows": lambda f: plots.shrinkage_arrows(comparison, factor=f),
+        "shrinkage_2d": lambda f: plots.shrinkage_2d(comparison, factor=f),
         "forest": lambda f: plots.forest(comparison, factor=f),
         "prior_likelihood_posterior": lambda f: plots.prior_likelihood_posterior(
             shrinkage.normal_prior_posterior(model.reml, factor=f)
         ),
     }
     if name in per_factor:
+        several = len(model.spec.factors) > 1
         return [
             (
-                f"_{_file_safe(f)}" if len(factors) > 1 else "",
+                f"_{_file_safe(f)}" if several else "",
                 f"{CAPTIONS[name]} ({f})",
                 per_factor[name](f),
             )
-            for f in factors
+            for f in _factors_for(name, model)
         ]
     whole = {
         "trace": lambda: plots.trace(idata),
@@ -432,14 +473,46 @@ def _draw(
     return [("", CAPTIONS[name], whole[name]())]
 
 
+def _factors_for(name: str, model: Model) -> list[str]:
+    """The factors per-factor plot ``name`` applies to; each one left out is named on stderr.
+
+    ``shrinkage_2d`` needs two or more random terms (a random slope);
+    ``prior_likelihood_posterior`` a random intercept alone (with slopes the
+    weight is a matrix, which ``shrinkage_2d`` shows). The other per-factor
+    plots apply to every factor (with slopes they show the intercept rows).
+    """
+    applies = {
+        "shrinkage_2d": lambda f: len(f.terms) >= 2,
+        "prior_likelihood_posterior": lambda f: f.intercept_only,
+    }.get(name, lambda f: True)
+    reason = {
+        "shrinkage_2d": "it has a single random term (shrinkage_arrows shows it)",
+        "prior_likelihood_posterior": "it has random slopes (shrinkage_2d shows them)",
+    }
+    factors = []
+    for factor in model.spec.factors:
+        if applies(factor):
+            factors.append(factor.name)
+        else:
+            _progress(f"  plot {name} not drawn for {factor.name!r}: {reason[name]}")
+    return factors
+
+
 def _pair_size(model: Model) -> tuple[float, float]:
-    """A square pair plot, 2.3 inches per variable (ArviZ's default is a wide strip)."""
-    side = 2.3 * (len(model.spec.factors) + 1) + 0.4
+    """A square pair plot, 2.3 inches per variable (ArviZ's default is a wide strip).
+
+    The variables are every sd, every correlated pair of terms and sigma.
+    """
+    count = 1 + sum(
+        len(f.terms) + sum(size * (size - 1) // 2 for size in f.blocks) for f in model.spec.factors
+    )
+    side = 2.3 * count + 0.4
     return side, side - 0.3
 
 
 CAPTIONS = {
     "shrinkage_arrows": "Shrinkage: each level's own estimate (lm), its BLUP and posterior mean",
+    "shrinkage_2d": "Shrinkage in two dimensions: own lm (intercept, slope), BLUP, posterior mean",
     "forest": "Level intercepts: posterior HDI, BLUP +- 2 conditional sd, no pooling",
     "prior_likelihood_posterior": "The BLUP as a posterior: normal prior x normal likelihood",
     "trace": "Posterior densities and traces per chain",

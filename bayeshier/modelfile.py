@@ -38,6 +38,10 @@ top level
     models, else the file's stem); ``description`` (str); ``priors`` (table
     of term -> prior string); ``parameterization`` (``"auto"``,
     ``"centered"``, ``"noncentered"``, or a table of factor -> one of them);
+    ``likelihood`` (``"auto"``, ``"full"`` or ``"collapsed"``, as
+    ``Model(likelihood=...)``: ``"collapsed"`` integrates the largest
+    factor's effects out of the sampled likelihood, ``"full"`` samples every
+    group effect, ``"auto"``, the default, collapses whenever it can);
     ``sampler`` (table, overrides the file's).
 ``[sampler]``
     ``draws`` (int >= 1), ``tune`` (int >= 0), ``chains`` (int >= 1),
@@ -70,6 +74,7 @@ from bayeshier.errors import DataError, ModelFileError, close_matches_hint
 
 __all__ = [
     "FILE_PLOTS",
+    "LIKELIHOODS",
     "MODEL_PLOTS",
     "PLOTS",
     "ModelEntry",
@@ -84,6 +89,7 @@ __all__ = [
 #: Plots drawn once per model.
 MODEL_PLOTS = (
     "shrinkage_arrows",
+    "shrinkage_2d",
     "prior_likelihood_posterior",
     "forest",
     "trace",
@@ -95,15 +101,36 @@ MODEL_PLOTS = (
 #: Plots drawn once per file.
 FILE_PLOTS = ("seed_scenarios",)
 PLOTS = MODEL_PLOTS + FILE_PLOTS
-DEFAULT_PLOTS = ("shrinkage_arrows", "prior_likelihood_posterior", "forest", "trace", "energy")
+#: The defaults; each per-factor plot is drawn for the factors it applies to
+#: (``shrinkage_2d`` for factors with random slopes, ``prior_likelihood_posterior``
+#: for random-intercept factors).
+DEFAULT_PLOTS = (
+    "shrinkage_arrows",
+    "shrinkage_2d",
+    "prior_likelihood_posterior",
+    "forest",
+    "trace",
+    "energy",
+)
 SAMPLERS = ("nutpie", "pymc")
 PARAMETERIZATIONS = ("auto", "centered", "noncentered")
+#: What a model's ``likelihood`` accepts (as ``Model(likelihood=...)``).
+LIKELIHOODS = ("auto", "full", "collapsed")
 ORDERS = ("shrinkage", "size", "level")
 DATA_SUFFIXES = (".csv", ".parquet")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 _TOP_KEYS = ("title", "description", "sampler", "output", "model")
-_MODEL_KEYS = ("name", "data", "formula", "description", "priors", "parameterization", "sampler")
+_MODEL_KEYS = (
+    "name",
+    "data",
+    "formula",
+    "description",
+    "priors",
+    "parameterization",
+    "likelihood",
+    "sampler",
+)
 _SAMPLER_KEYS = ("draws", "tune", "chains", "seed", "sampler", "target_accept")
 _OUTPUT_KEYS = ("plots", "posterior", "hdi_prob", "order")
 
@@ -132,7 +159,11 @@ class OutputSettings:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model of a file: its data source, formula, priors and sampler settings."""
+    """One model of a file: data source, formula, priors, likelihood and sampler settings.
+
+    ``likelihood`` is passed to :class:`bayeshier.Model` as is (``"auto"``,
+    ``"full"`` or ``"collapsed"``).
+    """
 
     name: str
     data: str
@@ -140,6 +171,7 @@ class ModelEntry:
     description: str = ""
     priors: Mapping[str, str] = field(default_factory=dict)
     parameterization: str | Mapping[str, str] = "auto"
+    likelihood: str = "auto"
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
 
 
@@ -301,6 +333,9 @@ def _model(
         description=_string(table, "description", path, where, default=""),
         priors=_priors(table.get("priors", {}), path, f"{where}.priors"),
         parameterization=_parameterization(table.get("parameterization", "auto"), path, where),
+        likelihood=_check_choice(
+            table.get("likelihood", "auto"), LIKELIHOODS, path, f"{where}.likelihood"
+        ),
         sampler=_sampler(table.get("sampler", {}), defaults, path, f"{where}.sampler"),
     )
 
@@ -375,12 +410,23 @@ def _check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], path: Path, 
         if key not in allowed:
             place = f"{where}.{key}" if where else key
             section = f"in [{where}]" if where else "at the top level"
+            hint = _belongs_hint(key, allowed) or close_matches_hint(key, allowed)
             raise _error(
                 path,
                 place,
-                f"is not allowed here.{close_matches_hint(key, allowed)} "
-                f"Allowed {section}: {', '.join(allowed)}",
+                f"is not allowed here.{hint} Allowed {section}: {', '.join(allowed)}",
             )
+
+
+def _belongs_hint(key: str, allowed: tuple[str, ...]) -> str:
+    """``" It belongs in [[model]]."`` when ``key`` is valid in another section, else ``""``."""
+    sections = {
+        "[[model]]": _MODEL_KEYS,
+        "[sampler] (or [model.sampler])": _SAMPLER_KEYS,
+        "[output]": _OUTPUT_KEYS,
+    }
+    homes = [name for name, keys in sections.items() if key in keys and keys is not allowed]
+    return f" It belongs in {' or '.join(homes)}." if homes else ""
 
 
 def _string(

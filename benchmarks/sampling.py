@@ -2,37 +2,57 @@
 
 Run from the repository root (needs ``pip install bambi==0.21.0``)::
 
-    python benchmarks/sampling.py            # mpg, 4,000 rows, 100,000 rows
-    python benchmarks/sampling.py --quick    # mpg and 4,000 rows only
+    python benchmarks/sampling.py                 # every case (15-35 minutes on 2 cores)
+    python benchmarks/sampling.py --quick         # mpg and 4,000 rows only
+    python benchmarks/sampling.py --cases 1m      # one case (mpg, 4k, 100k, 1m)
 
-Cases (data generated once from a fixed seed, shared by both tools):
+Cases (data generated once from a fixed seed, shared by every tool):
 
 1. ``mpg``: ``hwy ~ displ + year + (1|class)`` (bundled data; ``year`` is
    1999/2008, a badly conditioned raw design).
 2. ``sim 4k``: ``y ~ x1 + x2 + (1|g)``, 4,000 rows in 65 groups.
 3. ``sim 100k``: ``y ~ x1 + x2 + x3 + x4 + (1|g)``, 100,000 rows in 1,000 groups.
+4. ``sim 1M``: the same formula, 1,000,000 rows in 10,000 groups.
 
-Both tools sample 4 chains x 1,000 draws after 1,000 tuning steps with
-nutpie on the same cores. Warm cache: each model is compiled once and
-sampled once untimed; the table reports the second sampling. For bambi the
-PyMC model it builds is compiled with ``nutpie.compile_pymc_model`` (bambi's
-own ``fit(inference_method="nutpie")`` recompiles on every call, so it
-cannot be timed warm); bambi's defaults are kept (its priors, non-centred
-group effects). bayeshier's time includes its post-processing (drawing the
+Tools: bayeshier with ``likelihood="collapsed"`` (the group effects
+integrated out of the sampled likelihood, then drawn from their exact
+conditional posterior) and with ``likelihood="full"`` (every group effect
+sampled by NUTS; both evaluate the likelihood from per-group sums), and
+bambi. bambi is run on cases of at most ``--bambi-max-rows`` rows (default
+100,000): its likelihood visits every row at every gradient, so at 1,000,000
+rows one run would take about ten times its 100,000-row time; the table says
+so instead of running it.
+
+Every tool samples 4 chains x 1,000 draws after 1,000 tuning steps with
+nutpie on the same cores. Warm cache: each model is compiled once (the
+``compile s`` column) and run once untimed for a few iterations; the table
+reports the next, full sampling. For bambi the PyMC model it builds is
+compiled with ``nutpie.compile_pymc_model`` (bambi's own
+``fit(inference_method="nutpie")`` recompiles on every call, so it cannot be
+timed warm); bambi's defaults are kept (its priors, non-centred group
+effects). bayeshier's time includes its post-processing (drawing the
 integrated-out effects, assembling the DataTree) but not the pointwise
 log-likelihood (``log_likelihood=False``; bambi does not compute it either).
 
-Reported: wall time of the timed sampling, the smallest bulk ESS over the
-fixed effects, the group sd, the residual sd and every group effect, ESS per
-second, divergences and the largest R-hat.
+Reported: ``setup s``, the time from the DataFrame to a model ready to compile
+(bayeshier: the specification, REML fit, internal scale and per-group sums;
+bambi: ``Model`` and ``build``); ``compile s``; ``wall s``, the wall time of
+the timed sampling; the smallest bulk ESS over the fixed effects, the group
+sd, the residual sd and every group effect; ESS per second of ``wall s``;
+divergences; the largest R-hat; ``steps/draw``, the mean number of leapfrog
+steps (gradient evaluations) per draw; ``vs bambi``, a row's ESS/s over
+bambi's on the same case, and ``vs full``, the collapsed likelihood's ESS/s
+over the full one's.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import arviz as az
@@ -44,22 +64,40 @@ from bayeshier.model import Model
 
 SEED = 20240611
 DRAWS, TUNE, CHAINS = 1000, 1000, 4
+#: Iterations of the untimed run after compiling (it only has to run once).
+WARMUP = {"draws": 10, "tune": 10}
 CORES = min(CHAINS, os.cpu_count() or 1)
+#: bambi is run only on cases up to this many rows (``--bambi-max-rows``).
+BAMBI_MAX_ROWS = 100_000
+NAN = float("nan")
 
 
 @dataclass
 class Result:
     case: str
     tool: str
+    setup_s: float
     compile_s: float
     wall_s: float
     min_ess: float
     divergences: int
     max_rhat: float
+    steps: float
+    note: str = ""
 
     @property
     def ess_per_s(self) -> float:
         return self.min_ess / self.wall_s
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark data set: its label, the formula and how to make the data."""
+
+    key: str
+    label: str
+    formula: str
+    make: Callable[[], pd.DataFrame]
 
 
 def simulate(rows: int, groups: int, covariates: int, seed: int = SEED) -> pd.DataFrame:
@@ -78,107 +116,172 @@ def simulate(rows: int, groups: int, covariates: int, seed: int = SEED) -> pd.Da
     return data
 
 
-def cases(quick: bool) -> list[tuple[str, str, pd.DataFrame]]:
-    out = [
-        ("mpg", "hwy ~ displ + year + (1|class)", datasets.load("mpg")),
-        ("sim 4k / 65", "y ~ x1 + x2 + (1|g)", simulate(4_000, 65, 2)),
-    ]
-    if not quick:
-        out.append(("sim 100k / 1k", "y ~ x1 + x2 + x3 + x4 + (1|g)", simulate(100_000, 1_000, 4)))
-    return out
+CASES = (
+    Case("mpg", "mpg", "hwy ~ displ + year + (1|class)", lambda: datasets.load("mpg")),
+    Case("4k", "sim 4k / 65", "y ~ x1 + x2 + (1|g)", lambda: simulate(4_000, 65, 2)),
+    Case(
+        "100k",
+        "sim 100k / 1k",
+        "y ~ x1 + x2 + x3 + x4 + (1|g)",
+        lambda: simulate(100_000, 1_000, 4),
+    ),
+    Case(
+        "1m",
+        "sim 1M / 10k",
+        "y ~ x1 + x2 + x3 + x4 + (1|g)",
+        lambda: simulate(1_000_000, 10_000, 4),
+    ),
+)
+QUICK_CASES = ("mpg", "4k")
 
 
-def summarise(case: str, tool: str, compile_s: float, wall: float, tree, names) -> Result:
+def summarise(case: str, tool: str, times: tuple[float, float, float], tree, names) -> Result:
+    """Diagnostics of a sampled tree; ``times`` are (setup, compile, wall) seconds."""
     summary = az.summary(tree, var_names=names, kind="diagnostics", round_to="none")
-    divergences = int(tree["sample_stats"]["diverging"].sum())
+    stats = tree["sample_stats"]
     return Result(
         case,
         tool,
-        compile_s,
-        wall,
-        float(summary["ess_bulk"].min()),
-        divergences,
-        float(summary["r_hat"].max()),
+        *times,
+        min_ess=float(summary["ess_bulk"].min()),
+        divergences=int(stats["diverging"].sum()),
+        max_rhat=float(summary["r_hat"].max()),
+        steps=float(stats["n_steps"].mean()),
     )
 
 
-def run_bayeshier(case: str, formula: str, data: pd.DataFrame) -> Result:
-    model = Model(formula, data)
+def run_bayeshier(case: Case, data: pd.DataFrame, likelihood: str) -> Result:
+    """bayeshier with ``likelihood`` (``"collapsed"`` or ``"full"``): setup, compile, sample."""
+    start = time.perf_counter()
+    model = Model(case.formula, data, likelihood=likelihood)
+    model.plan, model.cells  # noqa: B018 - the REML fit, internal scale and per-group sums
+    setup_s = time.perf_counter() - start
     start = time.perf_counter()
     model.compile_nutpie()
     compile_s = time.perf_counter() - start
-    settings = {
-        "draws": DRAWS,
-        "tune": TUNE,
-        "chains": CHAINS,
-        "progressbar": False,
-        "log_likelihood": False,
-    }
-    model.sample(random_seed=1, **settings)
+    settings = {"chains": CHAINS, "progressbar": False, "log_likelihood": False}
+    model.sample(random_seed=1, **WARMUP, **settings)
     start = time.perf_counter()
-    tree = model.sample(random_seed=2, **settings)
+    tree = model.sample(random_seed=2, draws=DRAWS, tune=TUNE, **settings)
     wall = time.perf_counter() - start
-    return summarise(case, "bayeshier", compile_s, wall, tree, None)
+    assert model.likelihood == likelihood
+    return summarise(case.label, f"bayeshier {likelihood}", (setup_s, compile_s, wall), tree, None)
 
 
-def run_bambi(case: str, formula: str, data: pd.DataFrame) -> Result:
+def run_bambi(case: Case, data: pd.DataFrame) -> Result:
+    """bambi's PyMC model, compiled and sampled by nutpie."""
     import bambi as bmb
     import nutpie
 
-    model = bmb.Model(formula, data)
+    start = time.perf_counter()
+    model = bmb.Model(case.formula, data)
     model.build()
+    setup_s = time.perf_counter() - start
     start = time.perf_counter()
     compiled = nutpie.compile_pymc_model(model.backend.model)
     compile_s = time.perf_counter() - start
-    settings = {
-        "draws": DRAWS,
-        "tune": TUNE,
-        "chains": CHAINS,
-        "cores": CORES,
-        "progress_bar": False,
-    }
-    nutpie.sample(compiled, seed=1, **settings)
+    settings = {"chains": CHAINS, "cores": CORES, "progress_bar": False}
+    nutpie.sample(compiled, seed=1, **WARMUP, **settings)
     start = time.perf_counter()
-    tree = nutpie.sample(compiled, seed=2, **settings)
+    tree = nutpie.sample(compiled, seed=2, draws=DRAWS, tune=TUNE, **settings)
     wall = time.perf_counter() - start
     names = [str(v) for v in tree["posterior"].data_vars if not str(v).endswith("_offset")]
-    return summarise(case, "bambi", compile_s, wall, tree, names)
+    return summarise(case.label, "bambi", (setup_s, compile_s, wall), tree, names)
+
+
+def bambi_not_run(case: Case, rows: int, max_rows: int) -> Result:
+    """A table row saying why bambi was not run on ``case``."""
+    note = (
+        f"not run: {rows:,} rows > --bambi-max-rows {max_rows:,}. bambi's likelihood visits "
+        f"every row at every gradient step, so a run costs at least {rows / max_rows:g} times "
+        f"its wall time at {max_rows:,} rows; pass --bambi-max-rows {rows} to run it anyway."
+    )
+    return Result(case.label, "bambi", NAN, NAN, NAN, NAN, -1, NAN, NAN, note)
+
+
+def run_case(case: Case, bambi_max_rows: int) -> list[Result]:
+    """Every tool on one case (bambi only up to ``bambi_max_rows`` rows)."""
+    data = case.make()
+    results = []
+    for likelihood in ("collapsed", "full"):
+        results.append(run_bayeshier(case, data, likelihood))
+        _done(results[-1])
+    if len(data) <= bambi_max_rows:
+        results.append(run_bambi(case, data))
+        _done(results[-1])
+    else:
+        results.append(bambi_not_run(case, len(data), bambi_max_rows))
+    return results
+
+
+def _done(result: Result) -> None:
+    print(f"  done: {result.case} {result.tool} ({result.wall_s:.1f} s)", flush=True)
 
 
 def table(results: list[Result]) -> pd.DataFrame:
+    """The results as one table, with ESS/s ratios to bambi and to the full likelihood.
+
+    A tool that was not run shows ``-``.
+    """
+    bambi = {r.case: r.ess_per_s for r in results if r.tool == "bambi"}
+    full = {r.case: r.ess_per_s for r in results if r.tool == "bayeshier full"}
     rows = [
         {
             "case": r.case,
             "tool": r.tool,
-            "compile s": round(r.compile_s, 1),
-            "wall s": round(r.wall_s, 2),
-            "min bulk ESS": round(r.min_ess),
-            "ESS/s": round(r.ess_per_s, 1),
-            "divergences": r.divergences,
-            "max r_hat": round(r.max_rhat, 4),
+            "setup s": _shown(r.setup_s, 2),
+            "compile s": _shown(r.compile_s, 1),
+            "wall s": _shown(r.wall_s, 2),
+            "min bulk ESS": _shown(r.min_ess, None),
+            "ESS/s": _shown(r.ess_per_s, 1),
+            "divergences": r.divergences if r.divergences >= 0 else "-",
+            "max r_hat": _shown(r.max_rhat, 4),
+            "steps/draw": _shown(r.steps, 1),
+            "vs bambi": _ratio(r, bambi) if r.tool != "bambi" else "-",
+            "vs full": _ratio(r, full) if r.tool == "bayeshier collapsed" else "-",
         }
         for r in results
     ]
-    frame = pd.DataFrame(rows)
-    ours = frame[frame.tool == "bayeshier"].set_index("case")["ESS/s"]
-    theirs = frame[frame.tool == "bambi"].set_index("case")["ESS/s"]
-    frame["speed-up"] = frame["case"].map((ours / theirs).round(1)).where(frame.tool == "bayeshier")
-    return frame
+    return pd.DataFrame(rows)
+
+
+def _ratio(result: Result, reference: dict[str, float]) -> float | str:
+    """``result``'s ESS/s over the reference tool's on the same case (``-`` if not run)."""
+    return _shown(result.ess_per_s / reference.get(result.case, NAN), 1)
+
+
+def _shown(value: float, digits: int | None) -> float | int | str:
+    """``value`` rounded to ``digits`` (an int for None), or ``-`` when missing."""
+    return "-" if math.isnan(value) else round(value, digits)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="skip the 100,000-row case")
+    parser.add_argument("--quick", action="store_true", help="only mpg and the 4,000-row case")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        choices=[c.key for c in CASES],
+        help="run only these cases (default: all, or the --quick ones)",
+    )
+    parser.add_argument(
+        "--bambi-max-rows",
+        type=int,
+        default=BAMBI_MAX_ROWS,
+        help="run bambi only on cases with at most this many rows (default: %(default)s)",
+    )
     args = parser.parse_args()
+    keys = args.cases or (QUICK_CASES if args.quick else [c.key for c in CASES])
     warnings.filterwarnings("ignore")
     results = []
-    for case, formula, data in cases(args.quick):
-        for run in (run_bayeshier, run_bambi):
-            result = run(case, formula, data)
-            results.append(result)
-            print(f"  done: {case} {result.tool} ({result.wall_s:.1f} s)", flush=True)
+    for case in CASES:
+        if case.key in keys:
+            results.extend(run_case(case, args.bambi_max_rows))
     print(f"\nnutpie, {CHAINS} chains x {DRAWS} draws (+{TUNE} tune), {CORES} cores, warm cache\n")
     print(table(results).to_string(index=False))
+    for r in results:
+        if r.note:
+            print(f"{r.case}, {r.tool}: {r.note}")
 
 
 if __name__ == "__main__":

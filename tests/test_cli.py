@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import json
 import re
 from pathlib import Path
 
@@ -32,6 +33,59 @@ def quick_run(tmp_path_factory) -> tuple[Path, int, str, str]:
     return out, status, stdout.getvalue(), stderr.getvalue()
 
 
+FULL_FILE = """
+[sampler]
+draws = 50
+tune = 50
+chains = 2
+seed = 3
+[output]
+plots = []
+[[model]]
+name = "dye_full"
+data = "dyestuff"
+formula = "Yield ~ 1 + (1|Batch)"
+likelihood = "full"
+"""
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory) -> tuple[Path, int, str]:
+    """A model file asking for ``likelihood = "full"``, run once: out dir, status, stderr."""
+    folder = tmp_path_factory.mktemp("full")
+    path = folder / "full.toml"
+    path.write_text(FULL_FILE)
+    stderr = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
+        status = main(["run", str(path), "--out", str(folder / "out")])
+    return folder / "out", status, stderr.getvalue()
+
+
+SLOPES_FILE = """
+[sampler]
+draws = 50
+tune = 50
+chains = 2
+seed = 5
+[[model]]
+name = "slopes"
+data = "sleepstudy"
+formula = "Reaction ~ Days + (Days|Subject)"
+"""
+
+
+@pytest.fixture(scope="module")
+def slopes_run(tmp_path_factory) -> tuple[Path, int, str]:
+    """A random-slope model with the default plots, run once: out dir, status, stderr."""
+    folder = tmp_path_factory.mktemp("slopes")
+    path = folder / "slopes.toml"
+    path.write_text(SLOPES_FILE)
+    stderr = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
+        status = main(["run", str(path), "--out", str(folder / "out")])
+    return folder / "out", status, stderr.getvalue()
+
+
 # ------------------------------------------------------------------- run
 @pytest.mark.sampling
 def test_run_writes_every_output(quick_run):
@@ -45,6 +99,18 @@ def test_run_writes_every_output(quick_run):
 
 
 @pytest.mark.sampling
+def test_default_plots_of_a_slope_model(slopes_run):
+    out, status, stderr = slopes_run
+    assert status == 0
+    for plot in ("shrinkage_2d", "shrinkage_arrows", "forest", "trace", "energy"):
+        assert (out / "slopes" / f"{plot}.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert not (out / "slopes" / "prior_likelihood_posterior.png").exists()
+    assert "prior_likelihood_posterior not drawn for 'Subject': it has random slopes" in stderr
+    report = (out / "report.html").read_text()
+    assert "Shrinkage in two dimensions" in report
+
+
+@pytest.mark.sampling
 def test_posterior_reads_back_from_zarr(quick_run):
     out, *_ = quick_run
     tree = xr.open_datatree(out / "dyestuff" / "posterior.zarr", engine="zarr")
@@ -52,6 +118,7 @@ def test_posterior_reads_back_from_zarr(quick_run):
     assert posterior.sizes["chain"] == 2 and posterior.sizes["draw"] == 200  # --quick
     assert {"beta", "Batch", "sd_Batch", "sigma"} <= set(posterior.data_vars)
     assert tree.attrs["formula"] == "Yield ~ 1 + (1|Batch)"
+    assert tree.attrs["likelihood"] == "collapsed"  # "auto" in the file
 
 
 @pytest.mark.sampling
@@ -79,6 +146,19 @@ def test_report_has_tables_images_and_the_quick_note(quick_run):
     assert all(base64.b64decode(i).startswith(PNG_SIGNATURE) for i in images)
     assert "Quick run (--quick): 2 chains x 200 draws" in page
     assert "Warning" not in page.split("<h3>Warnings</h3>")[0]  # nothing spilled above
+    assert "collapsed (asked: auto): effects of Batch integrated out" in page
+
+
+@pytest.mark.sampling
+def test_likelihood_key_of_the_file_reaches_sampling_and_report(full_run):
+    out, status, stderr = full_run
+    assert status == 0, stderr
+    assert "with nutpie, full likelihood" in stderr
+    page = (out / "report.html").read_text()
+    assert "full: every group effect sampled by NUTS" in page
+    tree = xr.open_datatree(out / "dye_full" / "posterior.zarr", engine="zarr")
+    assert tree.attrs["likelihood"] == "full"
+    assert json.loads(tree.attrs["parameterization"])["Batch"] != "marginalized"
 
 
 @pytest.mark.sampling
@@ -87,7 +167,7 @@ def test_run_prints_the_table_and_progress(quick_run):
     assert "Yield ~ 1 + (1|Batch): 30 rows; REML vs OLS vs posterior with 94% HDI" in stdout
     assert re.search(r"^Intercept +1527\.5", stdout, re.MULTILINE)
     assert "[1/1] model dyestuff" in stderr
-    assert "sampling 2 chains x 200 draws (200 tuning)" in stderr
+    assert "sampling 2 chains x 200 draws (200 tuning) with nutpie, collapsed likelihood" in stderr
     assert "wrote " in stderr and "report.html" in stderr
     assert "Traceback" not in stderr
 
@@ -126,6 +206,30 @@ def test_bad_formula_names_file_and_model(capsys, tmp_path):
     assert f"{path}: model 'm':" in err and "Yeld" in err
 
 
+FORCED = """
+[[model]]
+name = 'm'
+data = 'dyestuff'
+formula = 'Yield ~ 1 + (1|Batch)'
+parameterization = {Batch = 'centered'}
+"""
+
+
+def test_collapsed_with_a_forced_factor_names_file_and_model(capsys, tmp_path):
+    path = tmp_path / "forced.toml"
+    path.write_text(FORCED + "likelihood = 'collapsed'\n")
+    err = _bad(capsys, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert f"{path}: model 'm': likelihood='collapsed'" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_likelihood_flag_overrides_the_file(capsys, tmp_path):
+    path = tmp_path / "forced.toml"
+    path.write_text(FORCED)  # valid as it stands: likelihood "auto" samples Batch
+    err = _bad(capsys, ["run", str(path), "--likelihood", "collapsed", "--out", str(tmp_path)])
+    assert f"{path}: model 'm': likelihood='collapsed'" in err
+
+
 def test_a_bad_later_model_fails_before_any_sampling(capsys, tmp_path):
     path = tmp_path / "two.toml"
     good = "[[model]]\nname = 'a'\ndata = 'dyestuff'\nformula = 'Yield ~ 1 + (1|Batch)'\n"
@@ -143,6 +247,7 @@ def test_a_bad_later_model_fails_before_any_sampling(capsys, tmp_path):
         (["--chains", "two"], "--chains: expected an integer, got 'two'"),
         (["--seed", "-1"], "--seed: must be at least 0, got -1"),
         (["--quik"], "unrecognized arguments: --quik"),
+        (["--likelihood", "colapsed"], "--likelihood: invalid choice: 'colapsed'"),
     ],
 )
 def test_bad_flags(capsys, flags, message):

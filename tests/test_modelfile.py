@@ -50,7 +50,13 @@ def test_every_shipped_file_validates_and_builds(path):
     assert spec.models
     for entry in spec.models:
         data = modelfile.read_data(entry.data, path.parent)
-        model = Model(entry.formula, data, priors=dict(entry.priors) or None)
+        model = Model(
+            entry.formula,
+            data,
+            priors=dict(entry.priors) or None,
+            parameterization=entry.parameterization,
+            likelihood=entry.likelihood,
+        )
         assert len(model.priors) >= 3
 
 
@@ -78,6 +84,7 @@ def test_minimal_file_gets_defaults(tmp_path):
     assert entry.sampler == modelfile.SamplerSettings()
     assert spec.output == modelfile.OutputSettings()
     assert entry.parameterization == "auto"
+    assert entry.likelihood == "auto"
 
 
 def test_model_sampler_overrides_single_settings(tmp_path):
@@ -109,6 +116,14 @@ parameterization = {Batch = "noncentered"}
     assert b.parameterization == {"Batch": "noncentered"}
 
 
+@pytest.mark.parametrize("choice", ["full", "collapsed"])
+def test_likelihood_reaches_the_entry_and_the_model(tmp_path, choice):
+    (entry,) = modelfile.load(_write(tmp_path, MINIMAL + f"likelihood = '{choice}'\n")).models
+    assert entry.likelihood == choice
+    model = Model(entry.formula, datasets.load(entry.data), likelihood=entry.likelihood)
+    assert model.likelihood == choice
+
+
 # ------------------------------------------------------------ schema errors
 @pytest.mark.parametrize(
     ("text", "key", "allowed"),
@@ -133,6 +148,14 @@ parameterization = {Batch = "noncentered"}
          "prior string"),
         (MINIMAL + "parameterization = 'centred'\n", "'model[0].parameterization'",
          "Did you mean 'centered'"),
+        (MINIMAL + "likelihood = 'colapsed'\n", "'model[0].likelihood'",
+         "must be one of \"auto\", \"full\", \"collapsed\", got 'colapsed'. "
+         "Did you mean 'collapsed'?"),
+        (MINIMAL + "likelihood = true\n", "'model[0].likelihood'",
+         "must be one of \"auto\", \"full\", \"collapsed\", got True."),
+        ("[sampler]\nlikelihood = 'full'\n" + MINIMAL, "'sampler.likelihood'",
+         "is not allowed here. It belongs in [[model]]. Allowed in [sampler]: draws"),
+        (MINIMAL + "plots = ['trace']\n", "'model[0].plots'", "It belongs in [output]."),
         (MINIMAL + MINIMAL, "'model[0].name'", "required when a file holds several models"),
         (MINIMAL.replace("[[model]]", "[[model]]\nname = 'a b'"), "'model[0].name'",
          "letters, digits"),
