@@ -157,12 +157,19 @@ def explain_ols_vs_gls(cmp: Comparison) -> str:
 def _correlation_phrase(fit: RemlFit) -> str:
     parts = []
     for factor in fit.spec.factors:
-        sd = factor_sd(fit, factor.name)
-        share = sd**2 / (sd**2 + fit.sigma**2)
-        parts.append(
-            f"within a {factor.name} the correlation is {share:.2f} (sd {sd:.3g} of {factor.name} "
-            f"effects against a residual sd {fit.sigma:.3g})"
-        )
+        if factor.intercept_only:
+            sd = factor_sd(fit, factor.name)
+            share = sd**2 / (sd**2 + fit.sigma**2)
+            parts.append(
+                f"within a {factor.name} the correlation is {share:.2f} (sd {sd:.3g} of "
+                f"{factor.name} effects against a residual sd {fit.sigma:.3g})"
+            )
+        else:
+            slopes = _join([t for t in factor.terms if t != "Intercept"], "and")
+            parts.append(
+                f"within a {factor.name} the correlation changes with {slopes} "
+                f"(random slopes: each {factor.name} has its own line)"
+            )
     return "; ".join(parts) + "."
 
 
@@ -175,7 +182,8 @@ def _difference_sentences(cmp: Comparison) -> list[str]:
             slopes, "reml_se"
         ]
         sentences.append(f"The largest change, in standard errors, is in {gaps.idxmax()}.")
-    if len(cmp.fit.spec.factors) == 1 and "Intercept" not in slopes:
+    factors = cmp.fit.spec.factors
+    if len(factors) == 1 and factors[0].intercept_only and "Intercept" not in slopes:
         sentences.append(_within_sentence(cmp, table, slopes))
     return sentences
 

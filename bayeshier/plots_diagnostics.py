@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from bayeshier.diagnostics import free_correlations
 from bayeshier.errors import DataError
 
 __all__ = ["energy", "model_var_names", "pair_variances", "ppc", "rank", "trace"]
@@ -28,6 +29,22 @@ def _tree(idata: Any) -> xr.DataTree:
     raise DataError(
         f"Expected the xarray.DataTree returned by Model.sample(), got {type(idata).__name__}."
     )
+
+
+def _free_tree(idata: Any) -> xr.DataTree:
+    """``idata`` with each ``corr_<factor>`` matrix reduced to its correlated pairs.
+
+    The diagonal (always 1) and the mirrored upper triangle are not parameters
+    (and a density of a constant cannot be drawn); see
+    :func:`bayeshier.diagnostics.free_correlations`.
+    """
+    tree = _tree(idata)
+    posterior = tree["posterior"].to_dataset()
+    if not any(str(name).startswith("corr_") for name in posterior.data_vars):
+        return tree
+    tree = tree.copy()
+    tree["posterior"] = xr.DataTree(free_correlations(posterior))
+    return tree
 
 
 def model_var_names(idata: Any, *, groups: bool = False) -> list[str]:
@@ -72,7 +89,9 @@ def trace(idata: Any, var_names: Sequence[str] | None = None, **kwargs: Any) -> 
     """
     names = list(var_names) if var_names is not None else model_var_names(idata)
     kwargs.setdefault("compact", False)
-    collection = az.plot_trace_dist(_tree(idata), var_names=names, backend="matplotlib", **kwargs)
+    collection = az.plot_trace_dist(
+        _free_tree(idata), var_names=names, backend="matplotlib", **kwargs
+    )
     return _figure_of(
         collection, "Posterior densities (left) and traces (right), one line per chain"
     )
@@ -96,7 +115,7 @@ def rank(idata: Any, var_names: Sequence[str] | None = None, **kwargs: Any) -> F
 
     """
     names = list(var_names) if var_names is not None else model_var_names(idata)
-    collection = az.plot_rank(_tree(idata), var_names=names, backend="matplotlib", **kwargs)
+    collection = az.plot_rank(_free_tree(idata), var_names=names, backend="matplotlib", **kwargs)
     return _figure_of(collection, "Rank plots: each chain's ranks should look uniform")
 
 
@@ -137,7 +156,7 @@ def pair_variances(idata: Any, **kwargs: Any) -> Figure:
 
     """
     names = [n for n in model_var_names(idata) if n != "beta"]
-    collection = az.plot_pair(_tree(idata), var_names=names, backend="matplotlib", **kwargs)
+    collection = az.plot_pair(_free_tree(idata), var_names=names, backend="matplotlib", **kwargs)
     return _figure_of(collection, "Variance components: group sds and residual sd")
 
 

@@ -361,6 +361,16 @@ def test_explanation_of_a_balanced_intercept_only_model():
     assert "se 1.51" in text and "se 3" in text
 
 
+def test_explanation_with_random_slopes_names_the_slope_not_an_intercept_share():
+    cmp = compare(fitted_case("sleepstudy_slopes"))
+    text = cmp.explain_ols_vs_gls()
+    assert "the correlation changes with Days (random slopes" in text
+    assert "within-Subject" not in text  # no fixed-effect within estimate of a random slope
+    fixed = cmp.fixed.set_index("term")
+    assert f"se {fixed.loc['Days', 'reml_se']:.3g}" in text
+    assert f"{fixed.loc['Days', 'ols_se']:.3g}" in text
+
+
 # --------------------------------------------------------------- sampling
 @pytest.mark.sampling
 def test_compare_with_a_real_posterior():
