@@ -32,6 +32,12 @@ Dask runs the passes on the current default scheduler: the
 ``dask.distributed.Client`` created last in this process (e.g.
 ``Client("tcp://scheduler:8786")``), else Dask's local threads.
 
+``bayeshier.Model(formula, dask_frame)`` builds the same spec, then two
+more passes of the same kind: the columns' moments for the priors
+(:func:`bayeshier.moments.row_moments`) and the likelihood's per-cell sums
+(:func:`bayeshier.likelihood.chunk_cell_sums`), after its REML fit's pass 3.
+NUTS then runs on the client from the sums alone.
+
 Per-row results are not brought back: :attr:`RemlFit.fitted` and
 :attr:`RemlFit.residuals` are lazy Dask Series (computed on demand, indexed
 like the rows used), and the summary leaves out the quantiles of the scaled
@@ -262,12 +268,15 @@ def _distinct(group: Columns, frames: list[pd.DataFrame]) -> pd.DataFrame:
 def _level_groups(parsed: ParsedFormula, meta: pd.DataFrame, columns: list[str]) -> list[Columns]:
     """Groups of columns whose distinct values the level pass collects.
 
-    The variables of every grouping factor; every used column that is not
-    numeric; and the columns behind every term formulaic encodes as
+    The variables of every grouping factor, and all of them together (the
+    cells of :meth:`bayeshier.spec.ModelSpec.level_combinations`); every used
+    column that is not numeric; and the columns behind every term formulaic encodes as
     categorical (``C(cyl)`` on a numeric column), found by evaluating the
     formula on Dask's fake rows ``meta``.
     """
     groups = {term.variables for term in parsed.random}
+    if len(groups) > 1:  # the combinations of all factors' levels: the likelihood's cells
+        groups.add(tuple(sorted({variable for group in groups for variable in group})))
     groups |= {(column,) for column in columns if not _numeric(meta[column])}
     for expression in _categorical_terms(parsed, meta):
         referenced = _referenced_columns(expression, columns)

@@ -12,27 +12,24 @@ Jacobian is constant).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytensor.tensor as pt
 import scipy.linalg as sla
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from pymc.logprob.transforms import Transform
 from pytensor.tensor.variable import TensorVariable
 
+from bayeshier.moments import DataMoments, data_moments
 from bayeshier.priors import intercept_index
-from bayeshier.spec import GroupingFactor, ModelSpec, thin_r
+from bayeshier.spec import ModelSpec, thin_r
 
 __all__ = [
     "Affine",
     "BatchedAffine",
     "InternalDesign",
     "fixed_start",
-    "gls_covariance",
     "internal_design",
 ]
 
@@ -111,106 +108,83 @@ class InternalDesign:
 
     Attributes
     ----------
-    Xc : numpy.ndarray
-        ``X`` with its non-intercept columns centred (when there is an intercept).
+    Xc : numpy.ndarray or None
+        ``X`` with its non-intercept columns centred (when there is an
+        intercept); None when the spec holds no rows (a Dask DataFrame).
     to_user : numpy.ndarray
         ``beta = to_user @ nu`` maps centred-design coefficients to the user's.
-    Q, R : numpy.ndarray
-        Thin QR of ``Xc``.
+    R : numpy.ndarray
+        ``R`` of a thin QR ``Xc = Q R`` (positive diagonal).
     Qty : numpy.ndarray
         ``Q'y``.
-    resid : numpy.ndarray
-        OLS residual ``y - Q Q'y``.
+    means : numpy.ndarray
+        The values subtracted from each column of ``X`` (0 for the intercept,
+        and for every column without an intercept).
+    moments : DataMoments
+        Means and sds of the columns (for the priors and starting values).
 
     """
 
-    Xc: np.ndarray
+    Xc: np.ndarray | None
     to_user: np.ndarray
-    Q: np.ndarray
     R: np.ndarray
     Qty: np.ndarray
-    resid: np.ndarray
+    means: np.ndarray
+    moments: DataMoments
+
+    @property
+    def ols(self) -> np.ndarray:
+        """The OLS coefficients of the centred design, ``R^-1 Q'y``."""
+        if not len(self.Qty):
+            return np.zeros(0)
+        return sla.solve_triangular(self.R, self.Qty, check_finite=False)
 
 
-def internal_design(spec: ModelSpec) -> InternalDesign:
+def internal_design(spec: ModelSpec, moments: DataMoments | None = None) -> InternalDesign:
     """Centre the non-intercept columns of ``X`` and take the QR of the result.
 
     With an intercept at position ``i`` and column means ``m``, the centred
     design is ``Xc = X - 1 m'`` off column ``i``; its coefficients ``nu`` equal
     ``beta`` except ``nu_i = beta_i + m' beta`` (the intercept at the means), so
     ``beta = to_user @ nu`` with ``to_user`` the identity plus ``-m`` in row ``i``.
+
+    Without rows, ``Xc = X C`` with ``C = I - e_i m'``, so the ``R`` of
+    ``Xc`` is that of ``R_X C`` (``R_X`` from the fixed-effects sums) and
+    ``Xc'y = C' X'y``.
     """
-    X = spec.X
-    p = X.shape[1]
+    moments = data_moments(spec) if moments is None else moments
+    p = spec.n_fixed
     to_user = np.eye(p)
-    Xc = X.copy()
+    means = np.zeros(p)
     i = intercept_index(spec)
     if i is not None:
-        means = X.mean(axis=0)
+        means = moments.X.mean.copy()
         means[i] = 0.0
-        Xc = X - means
         to_user[i] -= means
         to_user[i, i] = 1.0
-    if p == 0:
-        empty = np.zeros((spec.nobs, 0))
-        return InternalDesign(Xc, to_user, empty, np.zeros((0, 0)), np.zeros(0), spec.y.copy())
-    R = thin_r(Xc)
-    Q = sla.solve_triangular(R, Xc.T, trans="T", check_finite=False).T
-    Qty = Q.T @ spec.y
-    return InternalDesign(Xc, to_user, Q, R, Qty, spec.y - Q @ Qty)
+    if spec.holds_rows:
+        Xc = spec.X - means
+        R, xcty = (thin_r(Xc), Xc.T @ spec.y) if p else (np.zeros((0, 0)), np.zeros(0))
+    else:
+        Xc, centring = None, np.eye(p)
+        if i is not None:
+            centring[i] -= means
+        R = np.linalg.qr(spec.fixed_r @ centring, mode="r") if p else np.zeros((0, 0))
+        xcty = centring.T @ spec.fixed_xty
+    R = R * np.sign(np.diag(R))[:, None]
+    Qty = sla.solve_triangular(R, xcty, trans="T", check_finite=False) if p else np.zeros(0)
+    return InternalDesign(Xc, to_user, R, Qty, means, moments)
 
 
-def fixed_start(
-    spec: ModelSpec, design: InternalDesign, fit: Any, covariances: Mapping[str, Any]
-) -> tuple[np.ndarray, np.ndarray]:
-    """REML coefficients of the centred design and the Cholesky factor of their GLS covariance.
+def fixed_start(fit: Any, design: InternalDesign) -> tuple[np.ndarray, np.ndarray]:
+    """REML coefficients of the centred design and the Cholesky factor of their covariance.
 
-    ``covariances`` holds every factor's REML covariance (see :func:`gls_covariance`).
+    ``beta = to_user @ nu`` is linear, so the covariance of ``nu`` is the
+    REML ``vcov`` (``sigma^2 (X'V^-1 X)^-1``) mapped by ``to_user^-1``.
     """
-    beta = fit.fixef.reindex(list(spec.fixed_names)).to_numpy(dtype=float)
-    nu = np.linalg.solve(design.to_user, beta) if spec.n_fixed else beta
-    cov = gls_covariance(spec, design.Xc, float(fit.sigma), covariances)
-    return nu, np.linalg.cholesky(cov) if spec.n_fixed else np.zeros((0, 0))
-
-
-def gls_covariance(
-    spec: ModelSpec, X: np.ndarray, sigma: float, covariances: Mapping[str, Any]
-) -> np.ndarray:
-    """``Var(beta_hat) = sigma^2 (X'X - X'Z Lam (Lam'Z'Z Lam + I)^-1 Lam'Z'X)^-1`` at REML.
-
-    ``covariances`` maps each factor to the covariance of its effects: a
-    k x k matrix, or for a random intercept its sd (a number). ``Lam`` holds
-    per level a square root of ``covariance / sigma^2``, so that a zero sd
-    or a correlation of +-1 (singular fit) is harmless.
-    """
-    p = X.shape[1]
-    if p == 0:
-        return np.zeros((0, 0))
-    blocks = [
-        _scaled_random_design(factor, _relative_root(covariances[factor.name], sigma))
-        for factor in spec.factors
-    ]
-    ZL = sp.hstack(blocks).tocsc()
-    M = (ZL.T @ ZL + sp.identity(ZL.shape[1])).tocsc()
-    ZX = np.asarray(ZL.T @ X)
-    solved = spla.splu(M).solve(ZX)
-    precision = X.T @ X - ZX.T @ solved
-    cov = sigma**2 * np.linalg.inv(precision)
-    return 0.5 * (cov + cov.T)
-
-
-def _relative_root(covariance: Any, sigma: float) -> np.ndarray:
-    """A square root ``T`` with ``T T' = covariance / sigma^2`` (an sd becomes a 1 x 1 matrix)."""
-    cov = np.asarray(covariance, dtype=float)
-    cov = cov.reshape(1, 1) ** 2 if cov.ndim == 0 else cov
-    values, vectors = np.linalg.eigh(cov / sigma**2)
-    return vectors * np.sqrt(np.clip(values, 0.0, None))
-
-
-def _scaled_random_design(factor: GroupingFactor, root: np.ndarray) -> sp.csr_matrix:
-    """The sparse ``Z_f Lam_f`` (rows x levels*k): row ``i`` holds ``z_i' T`` at its level."""
-    n, k = factor.codes.shape[0], root.shape[0]
-    values = factor.columns() @ root
-    rows = np.repeat(np.arange(n), k)
-    cols = (factor.codes[:, None] * k + np.arange(k)).ravel()
-    return sp.csr_matrix((values.ravel(), (rows, cols)), shape=(n, factor.n_levels * k))
+    beta = fit.fixef.to_numpy(dtype=float)
+    if not len(beta):
+        return beta, np.zeros((0, 0))
+    to_nu = np.linalg.inv(design.to_user)
+    cov = to_nu @ fit.vcov.to_numpy(dtype=float) @ to_nu.T
+    return to_nu @ beta, np.linalg.cholesky(0.5 * (cov + cov.T))

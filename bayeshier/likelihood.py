@@ -10,14 +10,19 @@ With random slopes a row's group effect is ``z_i' b_j`` (``z_i`` its
 random-effect columns), so the cell sums also weight by the columns: per
 cell ``W'W``, ``W'e`` and ``W'Q`` with ``W`` the rows' random-effect columns
 of all factors side by side (see :class:`SlopeSums`).
+
+The sums are taken chunk by chunk (:class:`CellSums`, which add up), so the
+rows may live in a Dask DataFrame's partitions: only the sums travel.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 import pytensor.tensor as pt
+import scipy.linalg as sla
 from pytensor.tensor.variable import TensorVariable
 
 from bayeshier.internal_scale import InternalDesign
@@ -25,6 +30,7 @@ from bayeshier.spec import ModelSpec
 
 __all__ = [
     "LOG_2PI",
+    "CellSums",
     "Cells",
     "SlopeSums",
     "cell_statistics",
@@ -79,6 +85,8 @@ class Cells:
         Per-cell sums of the rows of ``Q`` (cells x p).
     sum_resid : numpy.ndarray
         Per-cell sums of the OLS residual.
+    resid_ss : float
+        The OLS residual sum of squares ``e'e``.
     slopes : SlopeSums or None
         The column-weighted sums when a factor has random slopes, else None.
 
@@ -88,26 +96,152 @@ class Cells:
     counts: np.ndarray
     sum_q: np.ndarray
     sum_resid: np.ndarray
+    resid_ss: float
     slopes: SlopeSums | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class CellSums:
+    """Per-cell sums over a chunk of rows; two chunks' sums add up with ``+``.
+
+    ``Xc`` is the centred design, ``e0 = y - Xc nu0`` the residual of given
+    coefficients ``nu0`` (the OLS ones) and ``W`` the random-effect columns of
+    all factors side by side.
+
+    Attributes
+    ----------
+    counts : numpy.ndarray
+        Rows per cell.
+    sum_x : numpy.ndarray
+        Per-cell sums of the rows of ``Xc`` (cells x p).
+    sum_e : numpy.ndarray
+        Per-cell sums of ``e0``.
+    x_e : numpy.ndarray
+        ``Xc'e0`` (for one step of iterative refinement).
+    e_ss : float
+        ``e0'e0``.
+    sum_w, cross, w_e, w_x : numpy.ndarray or None
+        With random slopes, per cell: ``W'1``, ``W'W``, ``W'e0`` and ``W'Xc``.
+
+    """
+
+    counts: np.ndarray
+    sum_x: np.ndarray
+    sum_e: np.ndarray
+    x_e: np.ndarray
+    e_ss: float
+    sum_w: np.ndarray | None = None
+    cross: np.ndarray | None = None
+    w_e: np.ndarray | None = None
+    w_x: np.ndarray | None = None
+
+    def __add__(self, other: CellSums) -> CellSums:
+        def add(mine: np.ndarray | None, theirs: np.ndarray | None) -> np.ndarray | None:
+            return None if mine is None else mine + theirs
+
+        return CellSums(
+            self.counts + other.counts,
+            self.sum_x + other.sum_x,
+            self.sum_e + other.sum_e,
+            self.x_e + other.x_e,
+            self.e_ss + other.e_ss,
+            add(self.sum_w, other.sum_w),
+            add(self.cross, other.cross),
+            add(self.w_e, other.w_e),
+            add(self.w_x, other.w_x),
+        )
+
+
 def cell_statistics(spec: ModelSpec, design: InternalDesign) -> Cells:
-    """Group rows into cells (combinations of levels) and sum what the likelihood needs."""
-    stacked = np.column_stack([f.codes for f in spec.factors])
-    if stacked.shape[1] == 1:
-        cell = stacked[:, 0]
-        cell_codes = [np.arange(spec.factors[0].n_levels)]
-        n_cells = spec.factors[0].n_levels
+    """Group rows into cells (combinations of levels) and sum what the likelihood needs.
+
+    The rows are summed in chunks (all at once in memory; per partition,
+    added up where they live, for a Dask DataFrame) with the OLS
+    coefficients as ``nu0``; one step of iterative refinement then makes the
+    residual orthogonal to ``Xc`` exactly, on the sums (they are linear in it).
+    """
+    cells = spec.level_combinations()
+    args = (cells, design.means, design.ols)
+    if spec.holds_rows:
+        sums = chunk_cell_sums(spec, *args)
     else:
-        unique, cell = np.unique(stacked, axis=0, return_inverse=True)
-        cell = cell.ravel()
-        cell_codes = [unique[:, k] for k in range(unique.shape[1])]
-        n_cells = unique.shape[0]
-    counts = np.bincount(cell, minlength=n_cells).astype(float)
-    sum_resid = np.bincount(cell, weights=design.resid, minlength=n_cells)
-    sum_q = _sum_by_cell(design.Q, cell, n_cells)
-    slopes = None if spec.intercepts_only else _slope_sums(spec, design, cell, n_cells)
-    return Cells(cell_codes, counts, sum_q, sum_resid, slopes)
+        sums = spec.source.reduce_rows(spec, chunk_cell_sums, *args)
+    return _finish_cells(spec, design, cells, sums)
+
+
+def chunk_cell_sums(
+    spec: ModelSpec, cells: np.ndarray, means: np.ndarray, nu0: np.ndarray
+) -> CellSums:
+    """The :class:`CellSums` of the rows ``spec`` holds.
+
+    ``cells`` are all the cells (:meth:`~bayeshier.spec.ModelSpec.level_combinations`),
+    ``means`` the values the design is centred by and ``nu0`` the coefficients of ``e0``.
+    """
+    cell = _cell_of_rows(spec, cells)
+    n_cells = len(cells)
+    Xc = spec.X - means
+    e0 = spec.y - Xc @ nu0
+    sums = CellSums(
+        counts=np.bincount(cell, minlength=n_cells).astype(float),
+        sum_x=_sum_by_cell(Xc, cell, n_cells),
+        sum_e=np.bincount(cell, weights=e0, minlength=n_cells),
+        x_e=Xc.T @ e0,
+        e_ss=float(e0 @ e0),
+    )
+    if spec.intercepts_only:
+        return sums
+    W = np.column_stack([factor.columns() for factor in spec.factors])
+    n, K, p = W.shape[0], W.shape[1], Xc.shape[1]
+    cross = _sum_by_cell((W[:, :, None] * W[:, None, :]).reshape(n, K * K), cell, n_cells)
+    w_x = _sum_by_cell((W[:, :, None] * Xc[:, None, :]).reshape(n, K * p), cell, n_cells)
+    return replace(
+        sums,
+        sum_w=_sum_by_cell(W, cell, n_cells),
+        cross=cross.reshape(n_cells, K, K),
+        w_e=_sum_by_cell(W * e0[:, None], cell, n_cells),
+        w_x=w_x.reshape(n_cells, K, p),
+    )
+
+
+def _cell_of_rows(spec: ModelSpec, cells: np.ndarray) -> np.ndarray:
+    """The position in ``cells`` of every row's combination of levels."""
+    if cells.shape[1] == 1:
+        return np.searchsorted(cells[:, 0], spec.factors[0].codes)
+    known = pd.MultiIndex.from_arrays(list(cells.T))
+    rows = pd.MultiIndex.from_arrays([factor.codes for factor in spec.factors])
+    return known.get_indexer(rows)
+
+
+def _finish_cells(
+    spec: ModelSpec, design: InternalDesign, cells: np.ndarray, sums: CellSums
+) -> Cells:
+    """The :class:`Cells` from the sums of all rows: refine the residual, turn ``Xc`` into ``Q``.
+
+    With ``delta = (Xc'Xc)^-1 Xc'e0`` the refined residual is ``e = e0 - Xc
+    delta``, so ``S_e = S_e0 - S_x delta``, ``W'e = W'e0 - W'Xc delta`` and
+    ``e'e = e0'e0 - |R^-T Xc'e0|^2``; ``Q = Xc R^-1`` makes every ``Xc`` sum a ``Q`` sum.
+    """
+    p = design.R.shape[0]
+    r_inv = sla.solve_triangular(design.R, np.eye(p), check_finite=False) if p else np.eye(0)
+    correction = r_inv.T @ sums.x_e
+    delta = r_inv @ correction
+    slopes = None
+    if sums.sum_w is not None:
+        slopes = SlopeSums(
+            offsets=tuple(np.cumsum([0, *(f.n_columns for f in spec.factors)]).tolist()),
+            sum_w=sums.sum_w,
+            cross=sums.cross,
+            w_resid=sums.w_e - sums.w_x @ delta,
+            w_q=sums.w_x @ r_inv,
+        )
+    return Cells(
+        codes=[cells[:, k] for k in range(cells.shape[1])],
+        counts=sums.counts,
+        sum_q=sums.sum_x @ r_inv,
+        sum_resid=sums.sum_e - sums.sum_x @ delta,
+        resid_ss=float(sums.e_ss - correction @ correction),
+        slopes=slopes,
+    )
 
 
 def _sum_by_cell(values: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
@@ -116,25 +250,6 @@ def _sum_by_cell(values: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarr
         return np.zeros((n_cells, 0))
     return np.column_stack(
         [np.bincount(cell, weights=values[:, j], minlength=n_cells) for j in range(values.shape[1])]
-    )
-
-
-def _slope_sums(
-    spec: ModelSpec, design: InternalDesign, cell: np.ndarray, n_cells: int
-) -> SlopeSums:
-    """The column-weighted per-cell sums of :class:`SlopeSums`."""
-    W = np.column_stack([factor.columns() for factor in spec.factors])
-    offsets = tuple(np.cumsum([0, *(factor.n_columns for factor in spec.factors)]).tolist())
-    K, p = W.shape[1], design.Q.shape[1]
-    n = len(cell)
-    cross = _sum_by_cell((W[:, :, None] * W[:, None, :]).reshape(n, K * K), cell, n_cells)
-    w_q = _sum_by_cell((W[:, :, None] * design.Q[:, None, :]).reshape(n, K * p), cell, n_cells)
-    return SlopeSums(
-        offsets=offsets,
-        sum_w=_sum_by_cell(W, cell, n_cells),
-        cross=cross.reshape(n_cells, K, K),
-        w_resid=_sum_by_cell(W * design.resid[:, None], cell, n_cells),
-        w_q=w_q.reshape(n_cells, K, p),
     )
 
 
@@ -172,9 +287,9 @@ def residual_statistics(
         Per cell, the sum of ``r`` over its rows.
 
     """
-    has_fixed = bool(design.Q.shape[1])
+    has_fixed = bool(design.R.shape[0])
     gamma = design.Qty - pt.dot(design.R, fixed) if has_fixed else None
-    rss = float(design.resid @ design.resid) + (pt.dot(gamma, gamma) if has_fixed else 0.0)
+    rss = cells.resid_ss + (pt.dot(gamma, gamma) if has_fixed else 0.0)
     cell_sums = pt.as_tensor(cells.sum_resid)
     if has_fixed:
         cell_sums = cell_sums + pt.dot(cells.sum_q, gamma)

@@ -143,6 +143,7 @@ from bayeshier import posterior as post
 from bayeshier.errors import ModelError
 from bayeshier.internal_scale import InternalDesign, internal_design
 from bayeshier.likelihood import Cells, cell_statistics
+from bayeshier.moments import data_moments
 from bayeshier.parameterization import (
     SamplingPlan,
     integrated_factors,
@@ -163,9 +164,16 @@ class Model:
     ----------
     formula : str
         lme4-style formula, e.g. ``"hwy ~ displ + year + (1|class)"``.
-    data : pandas.DataFrame
+    data : pandas.DataFrame or dask.dataframe.DataFrame
         One row per observation; rows with missing values in used columns
-        are dropped (as :func:`bayeshier.fit_reml` does).
+        are dropped (as :func:`bayeshier.fit_reml` does). A Dask DataFrame
+        stays where it is: the model reads only sums over its partitions
+        (levels, fixed-effects sums, the columns' moments for the priors,
+        REML's and the likelihood's per-cell sums; one pass each), and
+        samples from them exactly as from a pandas DataFrame. What needs the
+        rows themselves is then unavailable and says so: the pointwise
+        log-likelihood and ``observed_data`` (not stored by :meth:`sample`),
+        :meth:`build` with ``"pointwise"``, :meth:`sample_prior_predictive`.
     priors : dict, optional
         Term name -> prior, overriding the autoscaled defaults (see
         :mod:`bayeshier.priors`). Terms are the fixed-effect names, ``"sigma"``
@@ -215,12 +223,13 @@ class Model:
         parameterization: str | Mapping[str, str] = "auto",
         likelihood: Literal["auto", "full", "collapsed"] = "auto",
     ) -> None:
-        self.spec: ModelSpec = build_spec(formula, data)
+        self.spec: ModelSpec = build_spec(formula, data, lazy=True)
         naming.check_factor_names(self.spec)
         self._choices = parse_parameterization(parameterization, self.spec)
         self._likelihood = parse_likelihood(likelihood)
         self._integrated = integrated_factors(self.spec, self._choices, self._likelihood)
-        self._priors = resolve_priors(self.spec, priors)
+        self._moments = data_moments(self.spec)
+        self._priors = resolve_priors(self.spec, priors, self._moments)
         self._compiled: Any = None
 
     # ----------------------------------------------------------------- views
@@ -244,7 +253,7 @@ class Model:
     @cached_property
     def design(self) -> InternalDesign:
         """The centred design and its QR (the sampler's internal scale)."""
-        return internal_design(self.spec)
+        return internal_design(self.spec, self._moments)
 
     @cached_property
     def plan(self) -> SamplingPlan:
@@ -300,6 +309,8 @@ class Model:
 
         """
         graph.check_likelihood(likelihood)
+        if likelihood == "pointwise":
+            self._require_rows('build("pointwise")', 'build("sufficient")')
         cells = None if likelihood == "pointwise" else self.cells
         return graph.build_model(self.spec, self._priors, self.plan, self.design, cells, likelihood)
 
@@ -314,7 +325,7 @@ class Model:
         progressbar: bool = True,
         *,
         target_accept: float | None = None,
-        log_likelihood: bool = True,
+        log_likelihood: bool | None = None,
     ) -> xr.DataTree:
         """Sample the posterior with NUTS.
 
@@ -330,32 +341,41 @@ class Model:
         progressbar : bool
             Show the sampler's progress bar.
         target_accept : float, optional
-            NUTS's target acceptance rate. Default: 0.95 when a grouping factor
-            has at most 10 levels (its sd is poorly determined and the
-            posterior more curved, so smaller steps avoid divergences) or
-            correlated random slopes (the posterior of a correlation reaches
-            towards +-1, where the effects' prior is strongly curved), else 0.8.
-        log_likelihood : bool
+            NUTS's target acceptance rate. Default: 0.98 with correlated
+            random slopes (the posterior of a correlation reaches towards
+            +-1, where the effects' prior is strongly curved), else 0.95 when
+            a grouping factor has at most 10 levels (its sd is poorly
+            determined and the posterior more curved, so smaller steps avoid
+            divergences), else 0.8 (see :func:`bayeshier.sampling.default_target_accept`).
+        log_likelihood : bool, optional
             Store the pointwise log-likelihood (needed by ``az.loo``); it holds
             ``chains x draws x n`` numbers, so turn it off for very large data.
+            Default: stored when the rows are in memory, not for a Dask
+            DataFrame (where ``True`` is an error).
 
         Returns
         -------
         xarray.DataTree
             Groups ``posterior`` (``beta``, group effects, ``sd_<factor>``,
             ``sigma``), ``sample_stats``, ``observed_data`` and
-            ``log_likelihood``; ``attrs`` record the formula, the
-            parameterisation, the likelihood used (``attrs["likelihood"]``,
-            ``"collapsed"`` or ``"full"``), the sampler and the REML fit
+            ``log_likelihood`` (these two only with the rows in memory);
+            ``attrs`` record the formula, the parameterisation, the
+            likelihood used (``attrs["likelihood"]``, ``"collapsed"`` or
+            ``"full"``), the sampler and the REML fit
             (``attrs["reml"]``, a JSON string).
 
         Raises
         ------
         ModelError
-            Unknown sampler, nutpie not installed, or bad draws/tune/chains.
+            Unknown sampler, nutpie not installed, bad draws/tune/chains, or
+            ``log_likelihood=True`` for a Dask DataFrame.
 
         """
         sampling.check_sampling_args(draws, tune, chains, sampler)
+        if log_likelihood is None:
+            log_likelihood = self.spec.holds_rows
+        elif log_likelihood:
+            self._require_rows("log_likelihood=True", "log_likelihood=False")
         accept = sampling.target_accept_for(self.spec, target_accept)
         settings = {"draws": draws, "tune": tune, "chains": chains, "target_accept": accept}
         if sampler == "nutpie":
@@ -378,7 +398,7 @@ class Model:
         return self._compiled
 
     def default_target_accept(self) -> float:
-        """0.95 with a factor of at most 10 levels or correlated random slopes, else 0.8."""
+        """0.98 with correlated random slopes, 0.95 with a factor of at most 10 levels, else 0.8."""
         return sampling.default_target_accept(self.spec)
 
     def _finish(
@@ -387,13 +407,13 @@ class Model:
         posterior = post.public_variables(raw["posterior"].to_dataset())
         if self.plan.integrated:
             posterior = self._add_marginalized_effects(posterior, rng)
-        tree = xr.DataTree.from_dict(
-            {
-                "posterior": posterior,
-                "sample_stats": post.numeric_statistics(raw["sample_stats"].to_dataset()),
-                "observed_data": post.observed_data(self.spec, self.observed_name),
-            }
-        )
+        groups = {
+            "posterior": posterior,
+            "sample_stats": post.numeric_statistics(raw["sample_stats"].to_dataset()),
+        }
+        if self.spec.holds_rows:
+            groups["observed_data"] = post.observed_data(self.spec, self.observed_name)
+        tree = xr.DataTree.from_dict(groups)
         if log_likelihood:
             tree["log_likelihood"] = xr.DataTree(self.pointwise_loglik(posterior))
         tree.attrs.update(
@@ -444,6 +464,7 @@ class Model:
 
     def pointwise_loglik(self, posterior: xr.Dataset) -> xr.Dataset:
         """Pointwise log-likelihood of the observed rows (for ``az.loo``)."""
+        self._require_rows("pointwise_loglik()")
         return post.pointwise_loglik(self.spec, posterior, self.observed_name)
 
     def predict(
@@ -499,6 +520,7 @@ class Model:
             ``sigma``), ``prior_predictive`` and ``observed_data``.
 
         """
+        self._require_rows("sample_prior_predictive()")
         model = self.build()
         with warnings.catch_warnings():
             # the centred effects of correlated random slopes are drawn by a NumPy function
@@ -506,6 +528,18 @@ class Model:
             tree = pm.sample_prior_predictive(draws=draws, model=model, random_seed=random_seed)
         tree["prior"] = xr.DataTree(post.public_variables(tree["prior"].to_dataset()))
         return tree
+
+    def _require_rows(self, what: str, instead: str | None = None) -> None:
+        """Raise a ModelError naming ``what`` when the data are a Dask DataFrame."""
+        if self.spec.holds_rows:
+            return
+        alternative = f"Use {instead}, or pass" if instead else "Pass"
+        raise ModelError(
+            f"{what} needs the rows in memory, but this model reads its Dask DataFrame "
+            f"through sums only. {alternative} the rows as a pandas DataFrame: data.compute() "
+            "if they fit in memory, else a sample such as "
+            "data.sample(frac=0.01, random_state=0).compute()."
+        )
 
     def __repr__(self) -> str:
         factors = ", ".join(f"{f.name} ({f.n_levels} levels)" for f in self.spec.factors)

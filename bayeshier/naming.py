@@ -106,7 +106,7 @@ def obs_labels(spec: ModelSpec) -> list:
 
 
 def model_coords(spec: ModelSpec) -> dict[str, list[str]]:
-    """Named dimensions of the model and their coordinates."""
+    """Named dimensions of the model and their coordinates (``obs`` only if the spec holds rows)."""
     coords: dict[str, list[str]] = {"fixed": list(spec.fixed_names)}
     for factor in spec.factors:
         coords[level_dim(factor.name)] = list(factor.levels)
@@ -114,7 +114,8 @@ def model_coords(spec: ModelSpec) -> dict[str, list[str]]:
             coords[term_dim(factor.name)] = list(factor.terms)
         if has_correlation(factor):
             coords[term_bis_dim(factor.name)] = list(factor.terms)
-    coords["obs"] = obs_labels(spec)
+    if spec.holds_rows:
+        coords["obs"] = obs_labels(spec)
     return coords
 
 

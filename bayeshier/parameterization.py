@@ -276,12 +276,16 @@ def sampling_plan(
     explained, parameterization, loc, scale, start = {}, {}, {}, {}, {}
     for factor in spec.factors:
         name = factor.name
-        choose = _intercept_start if factor.intercept_only else _slope_start
-        explained[name], loc[name], scale[name], starts = choose(factor, fit, covariances[name])
+        if factor.intercept_only:
+            factor_start = _intercept_start(factor, fit, covariances[name])
+        else:
+            scales = random_column_scales(design.moments.random[spec.factors.index(factor)])
+            factor_start = _slope_start(factor, fit, covariances[name], scales)
+        explained[name], loc[name], scale[name], starts = factor_start
         parameterization[name] = _decide(choices[name], explained[name])
         start.update(starts[parameterization[name]])
     start["sigma"] = np.asarray(sigma)
-    fixed_loc, fixed_chol = fixed_start(spec, design, fit, covariances)
+    fixed_loc, fixed_chol = fixed_start(fit, design)
     if spec.n_fixed:
         start[FIXED_RV] = fixed_loc
     marginalized, parent = integrated_factors(spec, choices, likelihood)
@@ -332,11 +336,13 @@ def _intercept_start(factor: GroupingFactor, fit: Any, covariance: np.ndarray) -
     return explained_share(sd, condvar), blup, scale, starts
 
 
-def _slope_start(factor: GroupingFactor, fit: Any, covariance: np.ndarray) -> _FactorStart:
+def _slope_start(
+    factor: GroupingFactor, fit: Any, covariance: np.ndarray, scales: np.ndarray
+) -> _FactorStart:
     """A factor with random slopes: the same from its covariance and conditional covariances.
 
     The sds start at REML, at least ``0.1 sigma / s_x`` (``s_x`` the column's
-    scale, see :func:`bayeshier.priors.random_column_scales`); the
+    scale in ``scales``, see :func:`bayeshier.priors.random_column_scales`); the
     correlations at REML, shrunk towards 0 when nearly singular
     (:data:`MIN_START_EIGENVALUE`).
     """
@@ -346,7 +352,7 @@ def _slope_start(factor: GroupingFactor, fit: Any, covariance: np.ndarray) -> _F
     blup = fit.ranef[name][terms].reindex(factor.levels).to_numpy(dtype=float)
     condcov = np.asarray(fit.condcov[name], dtype=float)
     sds = np.sqrt(np.diag(covariance))
-    sd_start = np.maximum(sds, np.maximum(0.1 * sigma / random_column_scales(factor), 1e-8))
+    sd_start = np.maximum(sds, np.maximum(0.1 * sigma / scales, 1e-8))
     correlation = start_correlation(covariance, factor.blocks)
     chol = sd_start[:, None] * np.linalg.cholesky(correlation)
     floor = (1e-3 * sd_start) ** 2 * np.eye(len(terms))
@@ -420,16 +426,20 @@ def absorbing_map(spec: ModelSpec, design: InternalDesign, factor: GroupingFacto
     ``c`` (``m_c`` their means), so that each row's prediction is ``z_i' a_j``
     plus the centred predictors that are not absorbed. For a random
     intercept alone this is ``nu_0``.
+
+    Without rows (a Dask DataFrame) a same-named column counts as the same
+    column: formulaic builds both from the same expression and encoding.
     """
     intercept = intercept_index(spec)
-    columns = factor.columns()
     A = np.zeros((factor.n_columns, spec.n_fixed))
     absorbed = []
     for r, term in enumerate(factor.terms):
         if term == "Intercept" or term not in spec.fixed_names:
             continue
         c = spec.fixed_names.index(term)
-        if np.allclose(spec.X[:, c], columns[:, r], rtol=1e-12, atol=0.0):
+        if not spec.holds_rows or np.allclose(
+            spec.X[:, c], factor.columns()[:, r], rtol=1e-12, atol=0.0
+        ):
             A[r, c] = 1.0
             absorbed.append(c)
     if intercept is not None and "Intercept" in factor.terms:
@@ -464,11 +474,13 @@ def nesting_parents(spec: ModelSpec, name: str) -> dict[str, np.ndarray]:
     ``cask:batch`` is nested in ``batch``: every cask level lies in one batch.
     """
     child = spec.factor(name)
+    cells = spec.level_combinations()
+    position = {factor.name: k for k, factor in enumerate(spec.factors)}
     parents = {}
     for other in spec.factors:
         if other.name == name:
             continue
-        pairs = np.unique(np.column_stack([child.codes, other.codes]), axis=0)
+        pairs = np.unique(cells[:, [position[name], position[other.name]]], axis=0)
         if len(pairs) == child.n_levels:
             codes = np.empty(child.n_levels, dtype=np.intp)
             codes[pairs[:, 0]] = pairs[:, 1]

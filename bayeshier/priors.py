@@ -63,6 +63,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from bayeshier.errors import ModelError, close_matches_hint
+from bayeshier.moments import DataMoments, Moments, data_moments
 from bayeshier.naming import corr_name, has_correlation
 from bayeshier.spec import GroupingFactor, ModelSpec
 
@@ -169,11 +170,15 @@ def corr_term(factor_name: str) -> str:
 
 
 def intercept_index(spec: ModelSpec) -> int | None:
-    """Position of an all-ones ``Intercept`` column in ``spec.X``, or None."""
+    """Position of an all-ones ``Intercept`` column in ``spec.X``, or None.
+
+    Without rows (a Dask DataFrame), formulaic's ``Intercept`` column, which
+    is all ones by construction.
+    """
     if "Intercept" not in spec.fixed_names:
         return None
     j = spec.fixed_names.index("Intercept")
-    return j if np.all(spec.X[:, j] == 1.0) else None
+    return j if not spec.holds_rows or np.all(spec.X[:, j] == 1.0) else None
 
 
 def parse_prior(term: str, prior: PriorInput, *, support: str = "real") -> Prior:
@@ -393,13 +398,16 @@ def _round(value: float) -> float:
     return float(f"{value:.4g}")
 
 
-def default_priors(spec: ModelSpec) -> dict[str, Prior]:
+def default_priors(spec: ModelSpec, moments: DataMoments | None = None) -> dict[str, Prior]:
     """The autoscaled default prior of every term (see the module docstring).
 
     Parameters
     ----------
     spec : ModelSpec
         The model specification (response and fixed-effects design).
+    moments : DataMoments, optional
+        The columns' means and sds (:func:`bayeshier.moments.data_moments`),
+        computed from ``spec`` when not given.
 
     Returns
     -------
@@ -410,10 +418,12 @@ def default_priors(spec: ModelSpec) -> dict[str, Prior]:
         ``corr_<factor>`` if terms are correlated).
 
     """
-    y_sd = float(np.std(spec.y, ddof=1)) if spec.nobs > 1 else 1.0
+    moments = data_moments(spec) if moments is None else moments
+    y_sd = float(moments.y.sd[0])
     y_sd = y_sd if y_sd > 0 else 1.0
-    y_mean = float(np.mean(spec.y))
+    y_mean = float(moments.y.mean[0])
     intercept = intercept_index(spec)
+    x_scales = moments.X.scales(centred=intercept is not None)
     priors: dict[str, Prior] = {}
     for j, name in enumerate(spec.fixed_names):
         if j == intercept:
@@ -423,19 +433,22 @@ def default_priors(spec: ModelSpec) -> dict[str, Prior]:
             )
             priors[name] = _normal(name, y_mean, AUTOSCALE * y_sd, why)
             continue
-        x_sd = _column_scale(spec.X[:, j], centred=intercept is not None)
+        x_sd = float(x_scales[j])
         why = f"autoscaled: Normal(0, {AUTOSCALE} sd(y) / sd({name}))"
         priors[name] = _normal(name, 0.0, AUTOSCALE * y_sd / x_sd, why)
     priors["sigma"] = _exponential("sigma", 1.0 / y_sd, "autoscaled: Exponential(1 / sd(y))")
-    for factor in spec.factors:
-        priors.update(_factor_priors(factor, y_sd))
+    for factor, columns in zip(spec.factors, moments.random, strict=True):
+        priors.update(_factor_priors(factor, random_column_scales(columns), y_sd))
     return priors
 
 
-def _factor_priors(factor: GroupingFactor, y_sd: float) -> dict[str, Prior]:
-    """Default priors of one factor's sds (and of its correlation, if any)."""
+def _factor_priors(factor: GroupingFactor, scales: np.ndarray, y_sd: float) -> dict[str, Prior]:
+    """Default priors of one factor's sds (and of its correlation, if any).
+
+    ``scales`` are those of the factor's random-effect columns
+    (:func:`random_column_scales`).
+    """
     priors: dict[str, Prior] = {}
-    scales = random_column_scales(factor)
     for name, column, scale in zip(factor_sd_terms(factor), factor.terms, scales, strict=True):
         if column == "Intercept":
             why = "autoscaled: Exponential(1 / sd(y)), group-level sd"
@@ -451,24 +464,22 @@ def _factor_priors(factor: GroupingFactor, y_sd: float) -> dict[str, Prior]:
     return priors
 
 
-def random_column_scales(factor: GroupingFactor) -> np.ndarray:
-    """The scale ``s_x`` of each random-effect column of ``factor`` (1 for the intercept).
+def random_column_scales(columns: Moments | None) -> np.ndarray:
+    """The scale ``s_x`` of each random-effect column of a factor (1 for the intercept).
 
-    The column's sd, or its root mean square when it is constant (so 1 for
-    the intercept), as for the fixed effects.
+    ``columns`` are the moments of the factor's random-effect columns (None
+    for a random intercept alone, a column of ones). The column's sd, or its
+    root mean square when it is constant (so 1 for the intercept), as for
+    the fixed effects.
     """
-    columns = factor.columns()
-    return np.array([_column_scale(columns[:, r], centred=True) for r in range(columns.shape[1])])
+    return np.ones(1) if columns is None else columns.scales(centred=True)
 
 
-def _column_scale(column: np.ndarray, centred: bool) -> float:
-    scale = float(np.std(column, ddof=1)) if centred and column.size > 1 else 0.0
-    if scale <= 0:
-        scale = float(np.sqrt(np.mean(column**2)))
-    return scale if scale > 0 else 1.0
-
-
-def resolve_priors(spec: ModelSpec, overrides: Mapping[str, PriorInput] | None) -> dict[str, Prior]:
+def resolve_priors(
+    spec: ModelSpec,
+    overrides: Mapping[str, PriorInput] | None,
+    moments: DataMoments | None = None,
+) -> dict[str, Prior]:
     """Defaults for ``spec`` with the user's ``overrides`` applied and checked.
 
     Parameters
@@ -478,6 +489,8 @@ def resolve_priors(spec: ModelSpec, overrides: Mapping[str, PriorInput] | None) 
     overrides : mapping of str to str or TensorVariable, optional
         Term name -> prior. Keys are the names :func:`default_priors` uses
         (``"sd_Subject[Days]"``, ``"corr_Subject"``: ``"lkj(2)"``).
+    moments : DataMoments, optional
+        The columns' means and sds, computed from ``spec`` when not given.
 
     Returns
     -------
@@ -489,7 +502,7 @@ def resolve_priors(spec: ModelSpec, overrides: Mapping[str, PriorInput] | None) 
         A key that is not a term of the model (with close matches), or a bad prior.
 
     """
-    priors = default_priors(spec)
+    priors = default_priors(spec, moments)
     if overrides is None:
         return priors
     if not isinstance(overrides, Mapping):

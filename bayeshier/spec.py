@@ -72,11 +72,9 @@ _QR_CHUNK_ROWS = 8192
 
 
 _DASK_NEEDS_LAZY = (
-    "data is a Dask DataFrame. bayeshier.fit_reml accepts it (the rows are reduced to "
-    "sufficient statistics where they live), but bayeshier.Model and build_spec(..., "
-    "lazy=False) need the rows in memory. For REML/ML use bayeshier.fit_reml(formula, data); "
-    "to sample, pass data.compute() if it fits in memory, or a sample such as "
-    "data.sample(frac=0.01, random_state=0).compute()."
+    "data is a Dask DataFrame. bayeshier.fit_reml and bayeshier.Model accept it (the rows are "
+    "reduced to sufficient statistics where they live), but build_spec(..., lazy=False) "
+    "needs the rows in memory: pass lazy=True, or data.compute() if they fit in memory."
 )
 
 
@@ -290,6 +288,9 @@ class ModelSpec:
         The data columns the model uses.
     source : RowSource or None
         Where the rows are when the spec does not hold them.
+    cell_levels : numpy.ndarray or None
+        Without rows: the distinct combinations of the factors' levels among
+        the rows (cells x factors, see :meth:`level_combinations`).
 
     """
 
@@ -306,6 +307,7 @@ class ModelSpec:
     fixed_xty: np.ndarray | None = field(default=None, repr=False)
     columns: tuple[str, ...] = ()
     source: RowSource | None = field(default=None, repr=False)
+    cell_levels: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def response(self) -> str:
@@ -392,9 +394,25 @@ class ModelSpec:
         )
 
     def without_rows(self) -> ModelSpec:
-        """Return the spec without its rows: encodings and sums only."""
+        """Return the spec without its rows: encodings, sums and the cells only."""
+        cells = self.level_combinations() if self.factors else None
         factors = tuple(replace(f, codes=None, design=None) for f in self.factors)
-        return replace(self, y=None, X=None, row_index=None, factors=factors)
+        return replace(self, y=None, X=None, row_index=None, factors=factors, cell_levels=cells)
+
+    def level_combinations(self) -> np.ndarray:
+        """The distinct combinations of the factors' levels among the rows (cells x factors).
+
+        A cell is a combination of levels of all grouping factors that some
+        row has; cells are sorted (first factor slowest). Without rows, the
+        combinations the spec was built with (:attr:`cell_levels`).
+        """
+        if not self.holds_rows:
+            assert self.cell_levels is not None
+            return self.cell_levels
+        stacked = np.column_stack([factor.codes for factor in self.factors])
+        if stacked.shape[1] == 1:
+            return np.unique(stacked[:, 0])[:, None]
+        return np.unique(stacked, axis=0)
 
 
 @dataclass(frozen=True, eq=False)

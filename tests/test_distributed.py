@@ -1,4 +1,4 @@
-"""fit_reml on a Dask DataFrame equals the pandas fit, on a real two-worker LocalCluster."""
+"""fit_reml and Model on a Dask DataFrame equal pandas, on a real two-worker LocalCluster."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dask.distributed import Client, LocalCluster, get_task_stream
 
 import bayeshier
 from bayeshier import datasets
-from bayeshier.errors import DataError, RankDeficiencyWarning
+from bayeshier.errors import DataError, ModelError, RankDeficiencyWarning
 from bayeshier.reml import RemlFit, UnseenLevelsWarning, fit_reml, fit_spec
 from bayeshier.spec import build_spec
 
@@ -196,12 +196,69 @@ def test_stateful_transform_is_refused_with_what_to_do() -> None:
         fit_reml("hwy ~ center(displ) + (1|class)", ddf)
 
 
-def test_model_and_eager_spec_refuse_a_dask_frame_with_what_to_do() -> None:
+def test_eager_spec_refuses_a_dask_frame_with_what_to_do() -> None:
     ddf = dd.from_pandas(datasets.load("sleepstudy"), npartitions=2)
-    with pytest.raises(DataError, match=r"fit_reml\(formula, data\).*\.compute\(\)"):
-        bayeshier.Model("Reaction ~ Days + (1|Subject)", ddf)
-    with pytest.raises(DataError, match="Dask DataFrame"):
+    with pytest.raises(DataError, match=r"Dask DataFrame.*lazy=True.*\.compute\(\)"):
         build_spec("Reaction ~ Days + (1|Subject)", ddf)
+
+
+# ------------------------------------------------------------- Model on Dask
+def _dask_and_pandas_models(case: str, **options) -> tuple[bayeshier.Model, bayeshier.Model]:
+    dataset, formula = CASES[case]
+    data = datasets.load(dataset)
+    shuffled = data.sample(frac=1.0, random_state=3)
+    on_dask = bayeshier.Model(formula, dd.from_pandas(shuffled, npartitions=3), **options)
+    return on_dask, bayeshier.Model(formula, data, **options)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_model_on_partitions_has_the_pandas_priors_cells_and_log_density(case: str) -> None:
+    """Same priors, sums and sampled log density as pandas: the posterior is the same."""
+    on_dask, in_memory = _dask_and_pandas_models(case)
+    assert on_dask.spec.y is None
+    pd.testing.assert_frame_equal(on_dask.priors, in_memory.priors)
+    assert on_dask.parameterization == in_memory.parameterization
+    assert on_dask.likelihood == in_memory.likelihood
+    assert_close(on_dask.design.R, in_memory.design.R)
+    assert_close(on_dask.design.Qty, in_memory.design.Qty)
+    got, expected = on_dask.cells, in_memory.cells
+    for mine, theirs in zip(got.codes, expected.codes, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    for name in ("counts", "sum_q", "sum_resid", "resid_ss"):
+        assert_close(getattr(got, name), getattr(expected, name))
+    if expected.slopes is not None:
+        for name in ("sum_w", "cross", "w_resid", "w_q"):
+            assert_close(getattr(got.slopes, name), getattr(expected.slopes, name))
+    dask_model, pandas_model = on_dask._sampling_model(), in_memory._sampling_model()
+    point = pandas_model.initial_point()
+    assert_close(dask_model.compile_logp()(point), pandas_model.compile_logp()(point))
+
+
+def test_model_on_partitions_samples_without_the_rows() -> None:
+    on_dask, in_memory = _dask_and_pandas_models("mpg")
+    settings = {"draws": 300, "tune": 300, "chains": 2, "random_seed": 5, "progressbar": False}
+    tree = on_dask.sample(**settings)
+    reference = in_memory.sample(**settings)
+    assert on_dask.likelihood == "collapsed"
+    assert set(tree.children) == {"posterior", "sample_stats"}
+    posterior, expected = tree["posterior"].to_dataset(), reference["posterior"].to_dataset()
+    assert set(posterior.data_vars) == set(expected.data_vars)
+    for name in ("beta", "sigma", "sd_class", "class"):
+        mean, sd = expected[name].mean(("chain", "draw")), expected[name].std(("chain", "draw"))
+        assert (abs(posterior[name].mean(("chain", "draw")) - mean) < 0.25 * sd).all()
+    new = datasets.load("mpg").head(3)
+    predicted = on_dask.predict(new, tree, random_seed=1)["predictions"]["mu"]
+    assert predicted.shape == (2, 300, 3)
+
+
+def test_model_on_partitions_names_what_needs_the_rows() -> None:
+    on_dask, _ = _dask_and_pandas_models("sleepstudy_intercept")
+    with pytest.raises(ModelError, match=r"log_likelihood=True needs the rows.*\.compute\(\)"):
+        on_dask.sample(draws=10, tune=10, log_likelihood=True)
+    with pytest.raises(ModelError, match=r"sample_prior_predictive\(\) needs the rows"):
+        on_dask.sample_prior_predictive()
+    with pytest.raises(ModelError, match=r'build\("pointwise"\).*Use build\("sufficient"\)'):
+        on_dask.build()
 
 
 def test_missing_column_is_named_before_any_pass() -> None:

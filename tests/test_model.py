@@ -14,7 +14,7 @@ import xarray as xr
 
 from bayeshier import datasets, fit_reml
 from bayeshier.errors import DataError, FormulaError, ModelError
-from bayeshier.internal_scale import gls_covariance, internal_design
+from bayeshier.internal_scale import fixed_start, internal_design
 from bayeshier.marginal import marginal_loglik
 from bayeshier.model import Model
 
@@ -123,12 +123,12 @@ def test_internal_design_reproduces_the_linear_predictor(mpg_model):
     assert np.linalg.cond(design.Xc) < 1e-3 * np.linalg.cond(spec.X)
 
 
-def test_gls_covariance_matches_the_reml_vcov(sleep_model):
-    fit = sleep_model.reml
-    spec = sleep_model.spec
-    sds = {"Subject": fit.theta[0] * fit.sigma}
-    cov = gls_covariance(spec, spec.X, fit.sigma, sds)
-    np.testing.assert_allclose(cov, fit.vcov.to_numpy(), rtol=1e-6)
+def test_fixed_start_maps_back_to_the_reml_estimates(sleep_model):
+    fit, design = sleep_model.reml, sleep_model.design
+    nu, chol = fixed_start(fit, design)
+    np.testing.assert_allclose(design.to_user @ nu, fit.fixef.to_numpy(), rtol=1e-12)
+    cov = design.to_user @ chol @ chol.T @ design.to_user.T
+    np.testing.assert_allclose(cov, fit.vcov.to_numpy(), rtol=1e-10)
 
 
 def test_prior_scale_is_on_users_beta(mpg_model):

@@ -24,7 +24,6 @@ import bayeshier
 from bayeshier import datasets
 from bayeshier.diagnostics import SamplingWarning, diagnose, free_correlations
 from bayeshier.errors import ModelError
-from bayeshier.internal_scale import gls_covariance
 from bayeshier.marginal import marginal_loglik
 from bayeshier.model import Model
 from bayeshier.parameterization import absorbing_map
@@ -300,13 +299,6 @@ def test_centred_prior_is_the_multivariate_normal(sleep):
     centre = m.plan.absorb_map @ np.linalg.solve(m.design.to_user, values["beta"])
     expected = st.multivariate_normal(centre, cov).logpdf(values["_Subject_mean"]).sum()
     assert float(got) == pytest.approx(expected, rel=1e-10)
-
-
-def test_gls_covariance_with_slopes_matches_the_reml_vcov(slopes):
-    fit, spec = slopes.reml, slopes.spec
-    covariances = {"Subject": fit.covariances["Subject"].to_numpy()}
-    cov = gls_covariance(spec, spec.X, fit.sigma, covariances)
-    np.testing.assert_allclose(cov, fit.vcov.to_numpy(), rtol=1e-6)
 
 
 # ------------------------------------------------ predictions, loglik, record
