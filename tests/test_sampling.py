@@ -22,6 +22,8 @@ import xarray as xr
 from bayeshier import datasets
 from bayeshier.diagnostics import SamplingWarning, diagnose
 from bayeshier.model import Model
+from bayeshier.sampling import default_target_accept
+from bayeshier.spec import build_spec
 
 pytestmark = pytest.mark.sampling
 
@@ -159,3 +161,17 @@ def test_recovers_known_parameters_with_pymc_sampler():
     low, high = np.quantile(effect_draws, [0.005, 0.995], axis=0)
     assert np.all((low < effects) & (effects < high))
     assert int(idata["sample_stats"]["diverging"].sum()) == 0
+
+
+@pytest.mark.parametrize(
+    ("dataset", "formula", "expected"),
+    [
+        ("sleepstudy", "Reaction ~ Days + (Days|Subject)", 0.98),  # correlated slopes
+        ("sleepstudy", "Reaction ~ Days + (Days||Subject)", 0.8),
+        ("pastes", "strength ~ 1 + (1|batch/cask)", 0.95),  # 10 batches
+        ("mpg", "hwy ~ displ + (1|class)", 0.95),  # 7 classes
+        ("sleepstudy", "Reaction ~ Days + (1|Subject)", 0.8),
+    ],
+)
+def test_default_target_accept(dataset, formula, expected):
+    assert default_target_accept(build_spec(formula, datasets.load(dataset))) == expected
