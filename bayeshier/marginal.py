@@ -38,6 +38,11 @@ from bayeshier.spec import GroupingFactor, ModelSpec
 
 __all__ = ["draw_integrated_effects", "level_residual_sums", "marginal_loglik"]
 
+#: Numbers per (chain x draw x level) array while drawing integrated-out
+#: effects: the draws are processed in blocks of this size, so the
+#: temporaries stay small next to the result (10,000 levels x 4,000 draws).
+_BLOCK_ELEMENTS = 2_000_000
+
 
 def marginal_loglik(
     design: InternalDesign,
@@ -123,12 +128,40 @@ def draw_integrated_effects(
     :func:`marginal_loglik`), then the child's given them (``s_j`` less
     ``n_j c_p``). Each draw of the result is an exact draw from the joint posterior.
 
+    The draws are processed in blocks of :data:`_BLOCK_ELEMENTS` numbers,
+    which bounds the memory of the temporaries whatever the number of levels.
+
     Returns
     -------
     xarray.Dataset
         ``posterior`` with the variables ``names`` (chain x draw x level) added.
 
     """
+    factors = [spec.factor(name) for name in names]
+    n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    drawn = {f.name: np.empty((n_chains, n_draws, f.n_levels)) for f in factors}
+    step = max(1, _BLOCK_ELEMENTS // (n_chains * sum(f.n_levels for f in factors)))
+    for start in range(0, n_draws, step):
+        block = posterior.isel(draw=slice(start, start + step))
+        for name, values in _draw_block(spec, design, cells, names, block, rng).items():
+            drawn[name][:, start : start + step] = values
+    new = {}
+    for factor in factors:
+        dims = ("chain", "draw", level_dim(factor.name))
+        coords = {dims[2]: list(factor.levels)}
+        new[factor.name] = xr.DataArray(drawn[factor.name], dims=dims, coords=coords)
+    return posterior.assign(new)
+
+
+def _draw_block(
+    spec: ModelSpec,
+    design: InternalDesign,
+    cells: Cells,
+    names: Sequence[str],
+    posterior: xr.Dataset,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """The effects of :func:`draw_integrated_effects` for the draws of ``posterior``."""
     child = spec.factor(names[0])
     residual = level_residual_sums(spec, design, cells, posterior, child.name, without=names[1:])
     tau2 = posterior[sd_term(child.name)].to_numpy()[..., None] ** 2
@@ -141,23 +174,17 @@ def draw_integrated_effects(
         child_codes = cells.codes[order.index(child.name)]
         parent_codes = cells.codes[order.index(parent.name)]
         parent_of = _parent_codes(child_codes, parent_codes, child.n_levels)
-        to_parent = _aggregator(parent_of, parent.n_levels)
         weight = 1.0 / (sigma2 + counts * tau2)
-        info = _sum_last_axis(counts * weight, to_parent)
-        score = _sum_last_axis(residual * weight, to_parent)
+        info = _sum_last_axis(counts * weight, parent_of, parent.n_levels)
+        score = _sum_last_axis(residual * weight, parent_of, parent.n_levels)
         precision = 1.0 / posterior[sd_term(parent.name)].to_numpy()[..., None] ** 2 + info
         effects = score / precision + rng.standard_normal(score.shape) / np.sqrt(precision)
-        drawn[parent.name] = (parent.levels, effects)
+        drawn[parent.name] = effects
         residual = residual - counts * effects[..., parent_of]
     variance = 1.0 / (1.0 / tau2 + counts / sigma2)
     mean = variance * residual / sigma2
-    effects = mean + np.sqrt(variance) * rng.standard_normal(mean.shape)
-    drawn[child.name] = (child.levels, effects)
-    new = {}
-    for name, (levels, values) in drawn.items():
-        dims = ("chain", "draw", level_dim(name))
-        new[name] = xr.DataArray(values, dims=dims, coords={dims[2]: list(levels)})
-    return posterior.assign(new)
+    drawn[child.name] = mean + np.sqrt(variance) * rng.standard_normal(mean.shape)
+    return drawn
 
 
 def level_residual_sums(
@@ -181,8 +208,7 @@ def level_residual_sums(
     for k, factor in enumerate(spec.factors):
         if k != position and factor.name not in without:
             cell_sums = cell_sums - _cell_contributions(factor, k, cells, posterior)
-    n_levels = spec.factors[position].n_levels
-    return _sum_last_axis(cell_sums, _aggregator(cells.codes[position], n_levels))
+    return _sum_last_axis(cell_sums, cells.codes[position], spec.factors[position].n_levels)
 
 
 def _cell_contributions(
@@ -199,8 +225,14 @@ def _cell_contributions(
     return np.sum(effects * cells.slopes.sum_w[:, start:stop], axis=-1)
 
 
-def _sum_last_axis(values: np.ndarray, aggregator: sp.csr_matrix) -> np.ndarray:
-    """``values @ aggregator`` over the last axis (items -> levels), any leading shape."""
+def _sum_last_axis(values: np.ndarray, codes: np.ndarray, n_levels: int) -> np.ndarray:
+    """Sum the last axis of ``values`` (items) by their levels ``codes``, any leading shape.
+
+    ``values`` itself when the items are the levels in order.
+    """
+    if len(codes) == n_levels and np.array_equal(codes, np.arange(n_levels)):
+        return values
+    aggregator = _aggregator(codes, n_levels)
     flat = values.reshape(-1, values.shape[-1])
     summed = np.asarray(aggregator.T @ flat.T).T
     return summed.reshape(*values.shape[:-1], aggregator.shape[1])

@@ -12,7 +12,7 @@ import pytest
 import scipy.stats as st
 import xarray as xr
 
-from bayeshier import datasets, fit_reml
+from bayeshier import datasets, fit_reml, marginal
 from bayeshier.errors import DataError, FormulaError, ModelError
 from bayeshier.internal_scale import fixed_start, internal_design
 from bayeshier.marginal import marginal_loglik
@@ -247,8 +247,11 @@ def test_nested_marginal_likelihood_is_the_multivariate_normal(formula, make_dat
     assert float(got) == pytest.approx(st.multivariate_normal(mu, cov).logpdf(spec.y), rel=1e-10)
 
 
-def test_nested_integrated_effects_are_drawn_from_their_conditional():
+@pytest.mark.parametrize("block", [None, 1000], ids=["one block", "blocks of draws"])
+def test_nested_integrated_effects_are_drawn_from_their_conditional(block, monkeypatch):
     """At the REML point, both factors' effects are drawn from N(BLUP, condVar)."""
+    if block is not None:
+        monkeypatch.setattr(marginal, "_BLOCK_ELEMENTS", block)
     m = Model("strength ~ 1 + (1|batch/cask)", datasets.load("pastes"))
     fit = m.reml
     posterior = _fake_posterior(m, draws=4000)["posterior"].to_dataset()
@@ -268,8 +271,11 @@ def test_nested_integrated_effects_are_drawn_from_their_conditional():
         np.testing.assert_allclose(effects.var(("chain", "draw")), condvar, rtol=0.08)
 
 
-def test_integrated_effects_are_drawn_from_their_conditional(sleep_model):
+@pytest.mark.parametrize("block", [None, 1000], ids=["one block", "blocks of draws"])
+def test_integrated_effects_are_drawn_from_their_conditional(sleep_model, block, monkeypatch):
     """At the REML point, the conditional of the effects is N(BLUP, condVar)."""
+    if block is not None:
+        monkeypatch.setattr(marginal, "_BLOCK_ELEMENTS", block)
     fit = sleep_model.reml
     posterior = _fake_posterior(sleep_model, draws=4000)["posterior"].to_dataset()
     posterior["sigma"][:] = fit.sigma
