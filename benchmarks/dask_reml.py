@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/dask_reml.py                   # 20,000,000 rows (~1 GB of Parquet in /tmp)
     python benchmarks/dask_reml.py --rows 2000000    # a smaller run
     python benchmarks/dask_reml.py --rows 2000000 --check-pandas   # and compare with pandas
+    python benchmarks/dask_reml.py --groups 10000 --sample  # and sample bayeshier.Model on it
 
 The data, ``y ~ x1 + x2 + x3 + x4 + (1|g)`` with ``g`` held as strings
 (``"g000042"``) and 0.1% of ``x1`` missing, are generated chunk by chunk
@@ -16,6 +17,14 @@ reduces the partitions to sufficient statistics in three passes (levels,
 fixed-effects R, per-level sums) and optimises on the client. The table
 gives the wall time of each pass, the optimisation, the peak resident
 memory of the client and of each worker, and the size of the data.
+
+With ``--sample``, ``bayeshier.Model`` is then built on the same Dask
+DataFrame in the same cluster and sampled (4 chains x 1000 draws, the
+collapsed likelihood): its passes over the partitions (it builds its own
+spec and REML fit, then the columns' moments and the per-group sums),
+the sampling time, the smallest bulk ESS, the divergences and the client's
+memory. The group effects are drawn after sampling, chains x draws x groups
+numbers (3 GiB for 100,000 groups), so ``--groups 10000`` suits it.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +56,8 @@ PASS_LABELS = {
     "partition_levels": "pass 1: levels of g (distinct values)",
     "fixed_sums": "pass 2: R of X (TSQR), X'y, counts",
     "row_sums": "pass 3: per-level sums (sufficient statistics)",
+    "row_moments": "pass: means and sds of y and X (the priors)",
+    "chunk_cell_sums": "pass: per-group sums of the likelihood",
 }
 
 
@@ -138,12 +151,10 @@ class Run:
     worker_peaks: list[int]
 
 
-def fit(directory: Path, workers: int) -> Run:
-    """Fit on a fresh LocalCluster, after the workers have imported bayeshier."""
-    import dask.dataframe as dd
+@contextmanager
+def local_cluster(workers: int) -> Iterator[tuple[Any, float]]:
+    """A fresh LocalCluster's client, once its workers have imported bayeshier (and how long)."""
     from dask.distributed import Client, LocalCluster
-
-    from bayeshier import fit_reml
 
     with (
         LocalCluster(
@@ -153,7 +164,16 @@ def fit(directory: Path, workers: int) -> Run:
     ):
         started = time.perf_counter()
         client.run(importlib.import_module, "bayeshier.distributed")
-        warmup = time.perf_counter() - started
+        yield client, time.perf_counter() - started
+
+
+def fit(directory: Path, workers: int) -> Run:
+    """Fit on a fresh LocalCluster, after the workers have imported bayeshier."""
+    import dask.dataframe as dd
+
+    from bayeshier import fit_reml
+
+    with local_cluster(workers) as (client, warmup):
         frame = dd.read_parquet(directory)
         rss_before = current_rss()
         started = time.perf_counter()
@@ -162,6 +182,58 @@ def fit(directory: Path, workers: int) -> Run:
         peak = peak_rss()
         worker_peaks = list(client.run(peak_rss).values())
     return Run(result, seconds, frame.npartitions, warmup, rss_before, peak, worker_peaks)
+
+
+@dataclass
+class Sampled:
+    """bayeshier.Model built and sampled on the same Dask DataFrame."""
+
+    model: Any
+    tree: Any
+    build_seconds: float
+    sample_seconds: float
+    rss_before: int
+    rss_compiled: int
+    peak: int
+
+
+def sample(directory: Path, workers: int) -> Sampled:
+    """Build bayeshier.Model on the Parquet files through Dask and sample it."""
+    import dask.dataframe as dd
+
+    from bayeshier import Model
+
+    with local_cluster(workers):
+        rss_before = current_rss()
+        started = time.perf_counter()
+        model = Model(FORMULA, dd.read_parquet(directory))
+        model.compile_nutpie()  # reads the sums: REML, the per-group sums
+        built = time.perf_counter() - started
+        rss_compiled = current_rss()
+        started = time.perf_counter()
+        tree = model.sample(random_seed=SEED, progressbar=False)
+        sampled = time.perf_counter() - started
+    return Sampled(model, tree, built, sampled, rss_before, rss_compiled, peak_rss())
+
+
+def sampling_report(run: Sampled) -> str:
+    import arviz as az
+
+    passes = run.model.spec.source.passes
+    ess = az.ess(run.tree, method="bulk")
+    smallest = min(float(ess[name].min()) for name in ("beta", "sigma", "sd_g", "g"))
+    divergences = int(run.tree["sample_stats"]["diverging"].sum())
+    rows = [(PASS_LABELS.get(name, name), f"{s:.2f} s") for name, s in passes]
+    rows += [
+        ("Model + compile (passes above, REML, nutpie)", f"{run.build_seconds:.2f} s"),
+        (f"sample ({run.model.likelihood} likelihood, 4 x 1000)", f"{run.sample_seconds:.2f} s"),
+        ("smallest bulk ESS (beta, sigma, sd_g, g)", f"{smallest:.0f}"),
+        ("divergences", f"{divergences}"),
+        ("client RSS before Model (after the REML run)", gib(run.rss_before)),
+        ("client RSS after Model + compile", gib(run.rss_compiled)),
+        ("client peak RSS (process lifetime)", gib(run.peak)),
+    ]
+    return table(rows)
 
 
 def check_pandas(directory: Path, result) -> str:
@@ -240,6 +312,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the Parquet files")
     parser.add_argument("--check-pandas", action="store_true", help="also fit with pandas")
+    parser.add_argument("--sample", action="store_true", help="also sample bayeshier.Model")
     args = parser.parse_args()
     directory = args.dir or Path(tempfile.mkdtemp(prefix="bayeshier-dask-", dir="/tmp"))
     try:
@@ -253,6 +326,9 @@ def main() -> None:
         if args.check_pandas:
             difference = check_pandas(directory, run.result)
             print(f"\nlargest relative difference from the pandas fit: {difference}")
+        if args.sample:
+            print(f"\nbayeshier.Model on the same Dask DataFrame: {FORMULA}\n")
+            print(sampling_report(sample(directory, args.workers)))
     finally:
         if not args.keep and args.dir is None:
             shutil.rmtree(directory, ignore_errors=True)
