@@ -47,6 +47,7 @@ from bayeshier.errors import (
 )
 from bayeshier.model import Model
 from bayeshier.reml import fit_reml
+from bayeshier.spec import GroupingFactor
 
 __all__ = ["main"]
 
@@ -473,6 +474,19 @@ def _draw(
     return [("", CAPTIONS[name], whole[name]())]
 
 
+#: Per-factor plots that apply to some factors only: which ones, and why the others not.
+_PLOT_SCOPE: dict[str, tuple[Callable[[GroupingFactor], bool], str]] = {
+    "shrinkage_2d": (
+        lambda f: len(f.terms) >= 2,
+        "it has a single random term (shrinkage_arrows shows it)",
+    ),
+    "prior_likelihood_posterior": (
+        lambda f: f.intercept_only,
+        "it has random slopes (shrinkage_2d shows them)",
+    ),
+}
+
+
 def _factors_for(name: str, model: Model) -> list[str]:
     """The factors per-factor plot ``name`` applies to; each one left out is named on stderr.
 
@@ -481,31 +495,23 @@ def _factors_for(name: str, model: Model) -> list[str]:
     weight is a matrix, which ``shrinkage_2d`` shows). The other per-factor
     plots apply to every factor (with slopes they show the intercept rows).
     """
-    applies = {
-        "shrinkage_2d": lambda f: len(f.terms) >= 2,
-        "prior_likelihood_posterior": lambda f: f.intercept_only,
-    }.get(name, lambda f: True)
-    reason = {
-        "shrinkage_2d": "it has a single random term (shrinkage_arrows shows it)",
-        "prior_likelihood_posterior": "it has random slopes (shrinkage_2d shows them)",
-    }
+    applies, reason = _PLOT_SCOPE.get(name, (lambda f: True, ""))
     factors = []
     for factor in model.spec.factors:
         if applies(factor):
             factors.append(factor.name)
         else:
-            _progress(f"  plot {name} not drawn for {factor.name!r}: {reason[name]}")
+            _progress(f"  plot {name} not drawn for {factor.name!r}: {reason}")
     return factors
 
 
 def _pair_size(model: Model) -> tuple[float, float]:
     """A square pair plot, 2.3 inches per variable (ArviZ's default is a wide strip).
 
-    The variables are every sd, every correlated pair of terms and sigma.
+    The variables are sigma and every factor's covariance parameters: an sd
+    per term and a correlation per correlated pair of terms (``n_theta``).
     """
-    count = 1 + sum(
-        len(f.terms) + sum(size * (size - 1) // 2 for size in f.blocks) for f in model.spec.factors
-    )
+    count = 1 + sum(f.n_theta for f in model.spec.factors)
     side = 2.3 * count + 0.4
     return side, side - 0.3
 

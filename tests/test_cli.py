@@ -49,16 +49,20 @@ likelihood = "full"
 """
 
 
-@pytest.fixture(scope="module")
-def full_run(tmp_path_factory) -> tuple[Path, int, str]:
-    """A model file asking for ``likelihood = "full"``, run once: out dir, status, stderr."""
-    folder = tmp_path_factory.mktemp("full")
-    path = folder / "full.toml"
-    path.write_text(FULL_FILE)
+def _run_model_file(folder: Path, text: str) -> tuple[Path, int, str]:
+    """Write ``text`` as a model file in ``folder`` and run it: out dir, status, stderr."""
+    path = folder / "models.toml"
+    path.write_text(text)
     stderr = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
         status = main(["run", str(path), "--out", str(folder / "out")])
     return folder / "out", status, stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory) -> tuple[Path, int, str]:
+    """A model file asking for ``likelihood = "full"``, run once: out dir, status, stderr."""
+    return _run_model_file(tmp_path_factory.mktemp("full"), FULL_FILE)
 
 
 SLOPES_FILE = """
@@ -77,13 +81,7 @@ formula = "Reaction ~ Days + (Days|Subject)"
 @pytest.fixture(scope="module")
 def slopes_run(tmp_path_factory) -> tuple[Path, int, str]:
     """A random-slope model with the default plots, run once: out dir, status, stderr."""
-    folder = tmp_path_factory.mktemp("slopes")
-    path = folder / "slopes.toml"
-    path.write_text(SLOPES_FILE)
-    stderr = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
-        status = main(["run", str(path), "--out", str(folder / "out")])
-    return folder / "out", status, stderr.getvalue()
+    return _run_model_file(tmp_path_factory.mktemp("slopes"), SLOPES_FILE)
 
 
 # ------------------------------------------------------------------- run
