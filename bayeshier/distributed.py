@@ -269,7 +269,7 @@ def _level_groups(parsed: ParsedFormula, meta: pd.DataFrame, columns: list[str])
     """Groups of columns whose distinct values the level pass collects.
 
     The variables of every grouping factor, and all of them together (the
-    cells of :meth:`bayeshier.spec.ModelSpec.level_combinations`); every used
+    cells of :attr:`bayeshier.spec.ModelSpec.level_combinations`); every used
     column that is not numeric; and the columns behind every term formulaic encodes as
     categorical (``C(cyl)`` on a numeric column), found by evaluating the
     formula on Dask's fake rows ``meta``.

@@ -34,6 +34,7 @@ __all__ = [
     "Cells",
     "SlopeSums",
     "cell_statistics",
+    "levels_in_order",
     "residual_statistics",
     "sufficient_loglik",
 ]
@@ -160,7 +161,7 @@ def cell_statistics(spec: ModelSpec, design: InternalDesign) -> Cells:
     coefficients as ``nu0``; one step of iterative refinement then makes the
     residual orthogonal to ``Xc`` exactly, on the sums (they are linear in it).
     """
-    cells = spec.level_combinations()
+    cells = spec.level_combinations
     args = (cells, design.means, design.ols)
     if spec.holds_rows:
         sums = chunk_cell_sums(spec, *args)
@@ -174,7 +175,7 @@ def chunk_cell_sums(
 ) -> CellSums:
     """The :class:`CellSums` of the rows ``spec`` holds.
 
-    ``cells`` are all the cells (:meth:`~bayeshier.spec.ModelSpec.level_combinations`),
+    ``cells`` are all the cells (:attr:`~bayeshier.spec.ModelSpec.level_combinations`),
     ``means`` the values the design is centred by and ``nu0`` the coefficients of ``e0``.
     """
     cell = _cell_of_rows(spec, cells)
@@ -329,11 +330,14 @@ def _cell_effects(cells: Cells, effects: list[TensorVariable | None]) -> TensorV
     return parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=1)
 
 
+def levels_in_order(codes: np.ndarray, n_levels: int | None) -> bool:
+    """Whether ``codes`` are ``0, 1, ..., n_levels - 1``: the cells are the levels, in order."""
+    return len(codes) == n_levels and np.array_equal(codes, np.arange(n_levels))
+
+
 def _pick(effect: TensorVariable, code: np.ndarray) -> TensorVariable:
     """``effect[code]``, or ``effect`` itself when the cells are its levels in order."""
-    if np.array_equal(code, np.arange(len(code))) and effect.type.shape[0] == len(code):
-        return effect
-    return effect[code]
+    return effect if levels_in_order(code, effect.type.shape[0]) else effect[code]
 
 
 def sufficient_loglik(

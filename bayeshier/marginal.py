@@ -31,7 +31,7 @@ import xarray as xr
 from pytensor.tensor.variable import TensorVariable
 
 from bayeshier.internal_scale import InternalDesign
-from bayeshier.likelihood import LOG_2PI, Cells, residual_statistics
+from bayeshier.likelihood import LOG_2PI, Cells, levels_in_order, residual_statistics
 from bayeshier.naming import effect_dims, level_dim
 from bayeshier.priors import sd_term
 from bayeshier.spec import GroupingFactor, ModelSpec
@@ -103,7 +103,7 @@ def _parent_codes(child: np.ndarray, parent: np.ndarray, n_child: int) -> np.nda
 
 def _sum_by_level(values: TensorVariable, codes: np.ndarray, n_levels: int) -> TensorVariable:
     """Sum per-cell ``values`` by level (a no-op when cells are the levels)."""
-    if len(codes) == n_levels and np.array_equal(codes, np.arange(n_levels)):
+    if levels_in_order(codes, n_levels):
         return values
     return pt.inc_subtensor(pt.zeros(n_levels)[codes], values)
 
@@ -230,7 +230,7 @@ def _sum_last_axis(values: np.ndarray, codes: np.ndarray, n_levels: int) -> np.n
 
     ``values`` itself when the items are the levels in order.
     """
-    if len(codes) == n_levels and np.array_equal(codes, np.arange(n_levels)):
+    if levels_in_order(codes, n_levels):
         return values
     aggregator = _aggregator(codes, n_levels)
     flat = values.reshape(-1, values.shape[-1])

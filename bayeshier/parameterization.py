@@ -274,12 +274,12 @@ def sampling_plan(
     sigma = float(fit.sigma)
     covariances = {f.name: fit.covariances[f.name].to_numpy(dtype=float) for f in spec.factors}
     explained, parameterization, loc, scale, start = {}, {}, {}, {}, {}
-    for factor in spec.factors:
+    for factor, columns in zip(spec.factors, design.moments.random, strict=True):
         name = factor.name
         if factor.intercept_only:
             factor_start = _intercept_start(factor, fit, covariances[name])
         else:
-            scales = random_column_scales(design.moments.random[spec.factors.index(factor)])
+            scales = random_column_scales(columns)
             factor_start = _slope_start(factor, fit, covariances[name], scales)
         explained[name], loc[name], scale[name], starts = factor_start
         parameterization[name] = _decide(choices[name], explained[name])
@@ -474,7 +474,7 @@ def nesting_parents(spec: ModelSpec, name: str) -> dict[str, np.ndarray]:
     ``cask:batch`` is nested in ``batch``: every cask level lies in one batch.
     """
     child = spec.factor(name)
-    cells = spec.level_combinations()
+    cells = spec.level_combinations
     position = {factor.name: k for k, factor in enumerate(spec.factors)}
     parents = {}
     for other in spec.factors:

@@ -28,6 +28,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -290,7 +291,7 @@ class ModelSpec:
         Where the rows are when the spec does not hold them.
     cell_levels : numpy.ndarray or None
         Without rows: the distinct combinations of the factors' levels among
-        the rows (cells x factors, see :meth:`level_combinations`).
+        the rows (cells x factors, see :attr:`level_combinations`).
 
     """
 
@@ -395,16 +396,18 @@ class ModelSpec:
 
     def without_rows(self) -> ModelSpec:
         """Return the spec without its rows: encodings, sums and the cells only."""
-        cells = self.level_combinations() if self.factors else None
+        cells = self.level_combinations if self.factors else None
         factors = tuple(replace(f, codes=None, design=None) for f in self.factors)
         return replace(self, y=None, X=None, row_index=None, factors=factors, cell_levels=cells)
 
+    @cached_property
     def level_combinations(self) -> np.ndarray:
         """The distinct combinations of the factors' levels among the rows (cells x factors).
 
         A cell is a combination of levels of all grouping factors that some
         row has; cells are sorted (first factor slowest). Without rows, the
-        combinations the spec was built with (:attr:`cell_levels`).
+        combinations the spec was built with (:attr:`cell_levels`). Computed
+        once per spec (the likelihood's cells and every nesting check use it).
         """
         if not self.holds_rows:
             assert self.cell_levels is not None
