@@ -48,8 +48,6 @@ over the full one's.
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -58,36 +56,23 @@ from dataclasses import dataclass
 import arviz as az
 import numpy as np
 import pandas as pd
+from sampling_common import (
+    SEED,
+    Result,
+    cells,
+    not_run,
+    print_header,
+    ratio,
+    result_row,
+    sample_bambi,
+    sample_bayeshier,
+)
 
 from bayeshier import datasets
 from bayeshier.model import Model
 
-SEED = 20240611
-DRAWS, TUNE, CHAINS = 1000, 1000, 4
-#: Iterations of the untimed run after compiling (it only has to run once).
-WARMUP = {"draws": 10, "tune": 10}
-CORES = min(CHAINS, os.cpu_count() or 1)
 #: bambi is run only on cases up to this many rows (``--bambi-max-rows``).
 BAMBI_MAX_ROWS = 100_000
-NAN = float("nan")
-
-
-@dataclass
-class Result:
-    case: str
-    tool: str
-    setup_s: float
-    compile_s: float
-    wall_s: float
-    min_ess: float
-    divergences: int
-    max_rhat: float
-    steps: float
-    note: str = ""
-
-    @property
-    def ess_per_s(self) -> float:
-        return self.min_ess / self.wall_s
 
 
 @dataclass(frozen=True)
@@ -135,19 +120,10 @@ CASES = (
 QUICK_CASES = ("mpg", "4k")
 
 
-def summarise(case: str, tool: str, times: tuple[float, float, float], tree, names) -> Result:
-    """Diagnostics of a sampled tree; ``times`` are (setup, compile, wall) seconds."""
+def summarise(case: str, tool: str, tree, names, times: dict[str, float]) -> Result:
+    """Diagnostics of a sampled tree (ArviZ's summary of the variables ``names``)."""
     summary = az.summary(tree, var_names=names, kind="diagnostics", round_to="none")
-    stats = tree["sample_stats"]
-    return Result(
-        case,
-        tool,
-        *times,
-        min_ess=float(summary["ess_bulk"].min()),
-        divergences=int(stats["diverging"].sum()),
-        max_rhat=float(summary["r_hat"].max()),
-        steps=float(stats["n_steps"].mean()),
-    )
+    return result_row(case, tool, tree, summary, times, note="")
 
 
 def run_bayeshier(case: Case, data: pd.DataFrame, likelihood: str) -> Result:
@@ -156,37 +132,16 @@ def run_bayeshier(case: Case, data: pd.DataFrame, likelihood: str) -> Result:
     model = Model(case.formula, data, likelihood=likelihood)
     model.plan, model.cells  # noqa: B018 - the REML fit, internal scale and per-group sums
     setup_s = time.perf_counter() - start
-    start = time.perf_counter()
-    model.compile_nutpie()
-    compile_s = time.perf_counter() - start
-    settings = {"chains": CHAINS, "progressbar": False, "log_likelihood": False}
-    model.sample(random_seed=1, **WARMUP, **settings)
-    start = time.perf_counter()
-    tree = model.sample(random_seed=2, draws=DRAWS, tune=TUNE, **settings)
-    wall = time.perf_counter() - start
+    tree, times = sample_bayeshier(model)
     assert model.likelihood == likelihood
-    return summarise(case.label, f"bayeshier {likelihood}", (setup_s, compile_s, wall), tree, None)
+    times["setup_s"] = setup_s
+    return summarise(case.label, f"bayeshier {likelihood}", tree, None, times)
 
 
 def run_bambi(case: Case, data: pd.DataFrame) -> Result:
     """bambi's PyMC model, compiled and sampled by nutpie."""
-    import bambi as bmb
-    import nutpie
-
-    start = time.perf_counter()
-    model = bmb.Model(case.formula, data)
-    model.build()
-    setup_s = time.perf_counter() - start
-    start = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model.backend.model)
-    compile_s = time.perf_counter() - start
-    settings = {"chains": CHAINS, "cores": CORES, "progress_bar": False}
-    nutpie.sample(compiled, seed=1, **WARMUP, **settings)
-    start = time.perf_counter()
-    tree = nutpie.sample(compiled, seed=2, draws=DRAWS, tune=TUNE, **settings)
-    wall = time.perf_counter() - start
-    names = [str(v) for v in tree["posterior"].data_vars if not str(v).endswith("_offset")]
-    return summarise(case.label, "bambi", (setup_s, compile_s, wall), tree, names)
+    tree, names, times = sample_bambi(case.formula, data)
+    return summarise(case.label, "bambi", tree, names, times)
 
 
 def bambi_not_run(case: Case, rows: int, max_rows: int) -> Result:
@@ -196,7 +151,7 @@ def bambi_not_run(case: Case, rows: int, max_rows: int) -> Result:
         f"every row at every gradient step, so a run costs at least {rows / max_rows:g} times "
         f"its wall time at {max_rows:,} rows; pass --bambi-max-rows {rows} to run it anyway."
     )
-    return Result(case.label, "bambi", NAN, NAN, NAN, NAN, -1, NAN, NAN, note)
+    return not_run(case.label, "bambi", note)
 
 
 def run_case(case: Case, bambi_max_rows: int) -> list[Result]:
@@ -226,33 +181,14 @@ def table(results: list[Result]) -> pd.DataFrame:
     bambi = {r.case: r.ess_per_s for r in results if r.tool == "bambi"}
     full = {r.case: r.ess_per_s for r in results if r.tool == "bayeshier full"}
     rows = [
-        {
-            "case": r.case,
-            "tool": r.tool,
-            "setup s": _shown(r.setup_s, 2),
-            "compile s": _shown(r.compile_s, 1),
-            "wall s": _shown(r.wall_s, 2),
-            "min bulk ESS": _shown(r.min_ess, None),
-            "ESS/s": _shown(r.ess_per_s, 1),
-            "divergences": r.divergences if r.divergences >= 0 else "-",
-            "max r_hat": _shown(r.max_rhat, 4),
-            "steps/draw": _shown(r.steps, 1),
-            "vs bambi": _ratio(r, bambi) if r.tool != "bambi" else "-",
-            "vs full": _ratio(r, full) if r.tool == "bayeshier collapsed" else "-",
+        cells(r, setup=True)
+        | {
+            "vs bambi": ratio(r, bambi) if r.tool != "bambi" else "-",
+            "vs full": ratio(r, full) if r.tool == "bayeshier collapsed" else "-",
         }
         for r in results
     ]
     return pd.DataFrame(rows)
-
-
-def _ratio(result: Result, reference: dict[str, float]) -> float | str:
-    """``result``'s ESS/s over the reference tool's on the same case (``-`` if not run)."""
-    return _shown(result.ess_per_s / reference.get(result.case, NAN), 1)
-
-
-def _shown(value: float, digits: int | None) -> float | int | str:
-    """``value`` rounded to ``digits`` (an int for None), or ``-`` when missing."""
-    return "-" if math.isnan(value) else round(value, digits)
 
 
 def main() -> None:
@@ -277,7 +213,7 @@ def main() -> None:
     for case in CASES:
         if case.key in keys:
             results.extend(run_case(case, args.bambi_max_rows))
-    print(f"\nnutpie, {CHAINS} chains x {DRAWS} draws (+{TUNE} tune), {CORES} cores, warm cache\n")
+    print_header()
     print(table(results).to_string(index=False))
     for r in results:
         if r.note:

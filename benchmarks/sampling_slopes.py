@@ -38,9 +38,6 @@ bambi's on the same case.
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,33 +45,21 @@ from dataclasses import dataclass
 import arviz as az
 import numpy as np
 import pandas as pd
+from sampling_common import (
+    SEED,
+    Result,
+    cells,
+    not_run,
+    print_header,
+    ratio,
+    result_row,
+    sample_bambi,
+    sample_bayeshier,
+)
 
 from bayeshier import datasets
 from bayeshier.diagnostics import diagnose
 from bayeshier.model import Model
-
-SEED = 20240611
-DRAWS, TUNE, CHAINS = 1000, 1000, 4
-WARMUP = {"draws": 10, "tune": 10}
-CORES = min(CHAINS, os.cpu_count() or 1)
-NAN = float("nan")
-
-
-@dataclass
-class Result:
-    case: str
-    tool: str
-    compile_s: float
-    wall_s: float
-    min_ess: float
-    divergences: int
-    max_rhat: float
-    steps: float
-    note: str = ""
-
-    @property
-    def ess_per_s(self) -> float:
-        return self.min_ess / self.wall_s
 
 
 @dataclass(frozen=True)
@@ -123,58 +108,20 @@ CASES = (
 def run_bayeshier(case: Case, data: pd.DataFrame, formula: str, tool: str) -> Result:
     """bayeshier with its defaults: compile, warm up, then the timed sampling."""
     model = Model(formula, data)
-    start = time.perf_counter()
-    model.compile_nutpie()
-    compile_s = time.perf_counter() - start
-    settings = {"chains": CHAINS, "progressbar": False, "log_likelihood": False}
-    model.sample(random_seed=1, **WARMUP, **settings)
-    start = time.perf_counter()
-    tree = model.sample(random_seed=2, draws=DRAWS, tune=TUNE, **settings)
-    wall = time.perf_counter() - start
+    tree, times = sample_bayeshier(model)
     table = diagnose(tree, warn=False)
     parameters = table[table["kind"] == "parameter"]
-    return Result(
-        case.label,
-        tool,
-        compile_s,
-        wall,
-        min_ess=float(parameters["ess_bulk"].min()),
-        divergences=int(table["divergences"].sum()),
-        max_rhat=float(parameters["r_hat"].max()),
-        steps=float(tree["sample_stats"]["n_steps"].mean()),
-        note=f"{formula}: {model.parameterization}, target_accept {model.default_target_accept()}",
-    )
+    note = f"{formula}: {model.parameterization}, target_accept {model.default_target_accept()}"
+    return result_row(case.label, tool, tree, parameters, times, note)
 
 
 def run_bambi(case: Case, data: pd.DataFrame) -> Result:
     """bambi's (uncorrelated) PyMC model, compiled and sampled by nutpie."""
-    import bambi as bmb
-    import nutpie
-
-    model = bmb.Model(case.bambi, data)
-    model.build()
-    start = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model.backend.model)
-    compile_s = time.perf_counter() - start
-    settings = {"chains": CHAINS, "cores": CORES, "progress_bar": False}
-    nutpie.sample(compiled, seed=1, **WARMUP, **settings)
-    start = time.perf_counter()
-    tree = nutpie.sample(compiled, seed=2, draws=DRAWS, tune=TUNE, **settings)
-    wall = time.perf_counter() - start
-    names = [str(v) for v in tree["posterior"].data_vars if not str(v).endswith("_offset")]
+    tree, names, times = sample_bambi(case.bambi, data)
+    del times["setup_s"]  # this table has no setup column
     summary = az.summary(tree, var_names=names, kind="diagnostics", round_to="none")
-    stats = tree["sample_stats"]
-    return Result(
-        case.label,
-        "bambi (x||g)",
-        compile_s,
-        wall,
-        min_ess=float(summary["ess_bulk"].min()),
-        divergences=int(stats["diverging"].sum()),
-        max_rhat=float(summary["r_hat"].max()),
-        steps=float(stats["n_steps"].mean()),
-        note=f"bambi formula {case.bambi!r} (independent intercept and slope effects)",
-    )
+    note = f"bambi formula {case.bambi!r} (independent intercept and slope effects)"
+    return result_row(case.label, "bambi (x||g)", tree, summary, times, note)
 
 
 def bambi_correlated(case: Case) -> Result:
@@ -183,7 +130,7 @@ def bambi_correlated(case: Case) -> Result:
         "bambi: cannot fit correlated (x|g): bambi 0.21 has no correlated group effects "
         "(its '(x|g)' gives independent intercept and slope effects)"
     )
-    return Result(case.label, "bambi (x|g)", NAN, NAN, NAN, -1, NAN, NAN, note)
+    return not_run(case.label, "bambi (x|g)", note)
 
 
 def run_case(case: Case) -> list[Result]:
@@ -195,7 +142,7 @@ def run_case(case: Case) -> list[Result]:
         run_bambi(case, data),
     ]
     for result in results:
-        if not math.isnan(result.wall_s):
+        if not np.isnan(result.wall_s):
             print(f"  done: {result.case} {result.tool} ({result.wall_s:.1f} s)", flush=True)
     return results
 
@@ -204,27 +151,15 @@ def table(results: list[Result]) -> pd.DataFrame:
     """The results as one table; ``vs bambi`` is ESS/s over bambi's uncorrelated model's."""
     bambi = {r.case: r.ess_per_s for r in results if r.tool == "bambi (x||g)"}
     rows = [
-        {
-            "case": r.case,
-            "tool": r.tool,
-            "compile s": _shown(r.compile_s, 1),
-            "wall s": _shown(r.wall_s, 2),
-            "min bulk ESS": _shown(r.min_ess, None),
-            "ESS/s": _shown(r.ess_per_s, 1),
-            "divergences": r.divergences if r.divergences >= 0 else "-",
-            "max r_hat": _shown(r.max_rhat, 4),
-            "steps/draw": _shown(r.steps, 1),
-            "vs bambi": _shown(r.ess_per_s / bambi.get(r.case, NAN), 1)
+        cells(r)
+        | {
+            "vs bambi": ratio(r, bambi)
             if r.tool.startswith("bayeshier")
-            else ("cannot fit" if math.isnan(r.wall_s) else "-"),
+            else ("cannot fit" if np.isnan(r.wall_s) else "-"),
         }
         for r in results
     ]
     return pd.DataFrame(rows)
-
-
-def _shown(value: float, digits: int | None) -> float | int | str:
-    return "-" if math.isnan(value) else round(value, digits)
 
 
 def main() -> None:
@@ -239,7 +174,7 @@ def main() -> None:
     for case in CASES:
         if case.key in keys:
             results.extend(run_case(case))
-    print(f"\nnutpie, {CHAINS} chains x {DRAWS} draws (+{TUNE} tune), {CORES} cores, warm cache\n")
+    print_header()
     print(table(results).to_string(index=False))
     print()
     for r in results:
