@@ -14,7 +14,6 @@ import importlib
 from typing import Any
 
 from bayeshier import datasets, shrinkage
-from bayeshier.compare import Comparison, compare
 from bayeshier.errors import (
     BayeshierError,
     DataError,
@@ -22,8 +21,9 @@ from bayeshier.errors import (
     ModelError,
     SamplingWarning,
 )
+from bayeshier.present.comparison import Comparison, compare
 from bayeshier.reml import RemlFit, fit_reml
-from bayeshier.spec import ModelSpec, build_spec
+from bayeshier.spec.model_spec import ModelSpec, build_spec
 
 __all__ = [
     "BayeshierError",
@@ -47,7 +47,7 @@ __version__ = "0.1.0"
 
 _LAZY_MODULES = {"plots"}
 #: Attributes imported on first use: name -> module holding it.
-_LAZY_ATTRIBUTES = {"Model": "bayeshier.model", "diagnose": "bayeshier.diagnostics"}
+_LAZY_ATTRIBUTES = {"Model": "bayeshier.bayes.model", "diagnose": "bayeshier.bayes.diagnostics"}
 
 
 def __getattr__(name: str) -> Any:

@@ -163,7 +163,7 @@ def local_cluster(workers: int) -> Iterator[tuple[Any, float]]:
         Client(cluster) as client,
     ):
         started = time.perf_counter()
-        client.run(importlib.import_module, "bayeshier.distributed")
+        client.run(importlib.import_module, "bayeshier.spec.dask_rows")
         yield client, time.perf_counter() - started
 
 

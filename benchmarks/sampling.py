@@ -69,7 +69,7 @@ from sampling_common import (
 )
 
 from bayeshier import datasets
-from bayeshier.model import Model
+from bayeshier.bayes.model import Model
 
 #: bambi is run only on cases up to this many rows (``--bambi-max-rows``).
 BAMBI_MAX_ROWS = 100_000

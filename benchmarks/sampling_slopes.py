@@ -58,8 +58,8 @@ from sampling_common import (
 )
 
 from bayeshier import datasets
-from bayeshier.diagnostics import diagnose
-from bayeshier.model import Model
+from bayeshier.bayes.diagnostics import diagnose
+from bayeshier.bayes.model import Model
 
 
 @dataclass(frozen=True)

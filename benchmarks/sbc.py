@@ -62,7 +62,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from bayeshier.model import Model
+from bayeshier.bayes.model import Model
 
 SEED = 20240612
 FORMULA = "y ~ x + (1|g)"

@@ -1,4 +1,4 @@
-"""bayeshier.cli: the commands, in process; ``run`` on a shipped model file."""
+"""bayeshier.cli.main: the commands, in process; ``run`` on a shipped model file."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayeshier.cli import main
+from bayeshier.cli.main import main
 
 MODELS = Path(__file__).parents[1] / "models"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -20,9 +20,9 @@ import pytest
 from conftest import FIXTURES
 
 from bayeshier import datasets
+from bayeshier.bayes.model import Model
+from bayeshier.bayes.plan import LIKELIHOOD_CHOICES, parse_likelihood
 from bayeshier.errors import ModelError
-from bayeshier.model import Model
-from bayeshier.parameterization import LIKELIHOOD_CHOICES, parse_likelihood
 
 SLEEP = "Reaction ~ Days + (1|Subject)"
 PASTES = "strength ~ 1 + (1|batch/cask)"

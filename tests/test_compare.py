@@ -1,4 +1,4 @@
-"""bayeshier.compare: REML, OLS / no pooling and the posterior side by side."""
+"""bayeshier.present.comparison: REML, OLS / no pooling and the posterior side by side."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import xarray as xr
 from conftest import fitted_case, load_reference
 
 from bayeshier import datasets, fit_reml
-from bayeshier.compare import (
+from bayeshier.errors import DataError
+from bayeshier.present.comparison import (
     FIXED_COLUMNS,
     GROUP_COLUMNS,
     VARIANCE_COLUMNS,
@@ -20,7 +21,6 @@ from bayeshier.compare import (
     explain_ols_vs_gls,
     no_pooling,
 )
-from bayeshier.errors import DataError
 from bayeshier.reml import RemlFit
 
 CHAINS, DRAWS = 2, 400
@@ -374,7 +374,7 @@ def test_explanation_with_random_slopes_names_the_slope_not_an_intercept_share()
 # --------------------------------------------------------------- sampling
 @pytest.mark.sampling
 def test_compare_with_a_real_posterior():
-    from bayeshier.model import Model
+    from bayeshier.bayes.model import Model
 
     data = datasets.load("seed_model2")
     fit = fit_reml("y ~ 1 + (1|g)", data)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from bayeshier.diagnostics import SamplingWarning, diagnose
+from bayeshier.bayes.diagnostics import SamplingWarning, diagnose
 from bayeshier.errors import ModelError
 
 CHAINS, DRAWS = 4, 1000

@@ -15,7 +15,7 @@ import bayeshier
 from bayeshier import datasets
 from bayeshier.errors import DataError, ModelError, RankDeficiencyWarning
 from bayeshier.reml import RemlFit, UnseenLevelsWarning, fit_reml, fit_spec
-from bayeshier.spec import build_spec
+from bayeshier.spec.model_spec import build_spec
 
 RTOL = 1e-10
 

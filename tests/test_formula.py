@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bayeshier.errors import FormulaError
-from bayeshier.formula import parse_formula
+from bayeshier.spec.formula import parse_formula
 
 
 def test_fixed_and_random_parts_are_split() -> None:
@@ -76,7 +76,7 @@ def _escaped(text: str) -> str:
 
 
 def test_python_names_lists_identifiers_inside_transforms() -> None:
-    from bayeshier.formula import python_names
+    from bayeshier.spec.formula import python_names
 
     assert python_names("y ~ center(x) + np.log(z) + w") == {"center", "x", "np", "z"}
 

@@ -12,11 +12,12 @@ import pytest
 import scipy.stats as st
 import xarray as xr
 
-from bayeshier import datasets, fit_reml, marginal
+from bayeshier import datasets, fit_reml
+from bayeshier.bayes import collapse as marginal
+from bayeshier.bayes.collapse import marginal_loglik
+from bayeshier.bayes.fixed_scale import fixed_start, internal_design
+from bayeshier.bayes.model import Model
 from bayeshier.errors import DataError, FormulaError, ModelError
-from bayeshier.internal_scale import fixed_start, internal_design
-from bayeshier.marginal import marginal_loglik
-from bayeshier.model import Model
 
 SLEEP = "Reaction ~ Days + (1|Subject)"
 MPG = "hwy ~ displ + year + (1|class)"

@@ -22,12 +22,12 @@ import xarray as xr
 
 import bayeshier
 from bayeshier import datasets
-from bayeshier.diagnostics import SamplingWarning, diagnose, free_correlations
+from bayeshier.bayes.collapse import marginal_loglik
+from bayeshier.bayes.diagnostics import SamplingWarning, diagnose, free_correlations
+from bayeshier.bayes.model import Model
+from bayeshier.bayes.plan import absorbing_map
+from bayeshier.bayes.posterior import reml_record
 from bayeshier.errors import ModelError
-from bayeshier.marginal import marginal_loglik
-from bayeshier.model import Model
-from bayeshier.parameterization import absorbing_map
-from bayeshier.posterior import reml_record
 
 SLOPES = "Reaction ~ Days + (Days|Subject)"
 UNCORRELATED = "Reaction ~ Days + (Days||Subject)"

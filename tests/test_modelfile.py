@@ -1,4 +1,4 @@
-"""bayeshier.modelfile: the schema of model files, and every shipped file."""
+"""bayeshier.cli.modelfile: the schema of model files, and every shipped file."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bayeshier import datasets, modelfile
+from bayeshier import datasets
+from bayeshier.bayes.model import Model
+from bayeshier.cli import modelfile
 from bayeshier.errors import DataError, ModelFileError
-from bayeshier.model import Model
 
 MODELS = Path(__file__).parents[1] / "models"
 SHIPPED = sorted(MODELS.glob("*.toml"))

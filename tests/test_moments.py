@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from bayeshier import datasets
-from bayeshier.moments import Moments, data_moments
-from bayeshier.spec import build_spec
+from bayeshier.bayes.moments import Moments, data_moments
+from bayeshier.spec.model_spec import build_spec
 
 
 def test_chunks_add_up_to_numpy_mean_sd_and_root_mean_square():

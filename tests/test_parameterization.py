@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayeshier.parameterization import (
+from bayeshier.bayes.plan import (
     MIN_START_EIGENVALUE,
     explained_share,
     explained_share_matrix,

@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 from test_compare import synthetic_posterior
 
 from bayeshier import datasets, plots, shrinkage
-from bayeshier.compare import compare
+from bayeshier.bayes.model import Model
 from bayeshier.errors import DataError
-from bayeshier.model import Model
+from bayeshier.present.comparison import compare
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,7 @@ import pymc as pm
 import pytest
 
 from bayeshier import datasets
-from bayeshier.errors import ModelError
-from bayeshier.priors import (
+from bayeshier.bayes.priors import (
     AUTOSCALE,
     default_priors,
     parse_prior,
@@ -16,7 +15,8 @@ from bayeshier.priors import (
     resolve_priors,
     sd_term,
 )
-from bayeshier.spec import build_spec
+from bayeshier.errors import ModelError
+from bayeshier.spec.model_spec import build_spec
 
 
 @pytest.fixture(scope="module")

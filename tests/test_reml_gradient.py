@@ -10,7 +10,7 @@ from bayeshier.reml.covariance import theta_layout
 from bayeshier.reml.crossprod import cross_products
 from bayeshier.reml.factor import factorize, profiled_deviance
 from bayeshier.reml.gradient import criterion_gradient
-from bayeshier.spec import build_spec
+from bayeshier.spec.model_spec import build_spec
 
 CASES = [
     "dyestuff",

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from bayeshier import RemlFit, fit_reml
 from bayeshier.reml.crossprod import cross_products
 from bayeshier.reml.factor import profiled_deviance
-from bayeshier.spec import build_spec
+from bayeshier.spec.model_spec import build_spec
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _SETTINGS = settings(

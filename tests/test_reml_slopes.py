@@ -213,7 +213,7 @@ def test_criterion_blups_and_condcov_equal_the_dense_computation(formula: str, r
     from bayeshier.reml.crossprod import cross_products
     from bayeshier.reml.estimates import estimates
     from bayeshier.reml.factor import profiled_deviance
-    from bayeshier.spec import build_spec
+    from bayeshier.spec.model_spec import build_spec
 
     spec = build_spec(formula, _slope_frame())
     layout = theta_layout(spec.factors)

@@ -1,4 +1,4 @@
-"""bayeshier.report: the self-contained HTML page, built from precomputed objects."""
+"""bayeshier.cli.html_report: the self-contained HTML page, built from precomputed objects."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import pytest
 from conftest import fitted_case
 from test_compare import synthetic_posterior
 
-from bayeshier import report
-from bayeshier.compare import compare
-from bayeshier.priors import prior_table, resolve_priors
+from bayeshier.bayes.priors import prior_table, resolve_priors
+from bayeshier.cli import html_report as report
+from bayeshier.present.comparison import compare
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

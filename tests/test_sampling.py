@@ -20,10 +20,10 @@ import pytest
 import xarray as xr
 
 from bayeshier import datasets
-from bayeshier.diagnostics import SamplingWarning, diagnose
-from bayeshier.model import Model
-from bayeshier.sampling import default_target_accept
-from bayeshier.spec import build_spec
+from bayeshier.bayes.diagnostics import SamplingWarning, diagnose
+from bayeshier.bayes.model import Model
+from bayeshier.bayes.sampling import default_target_accept
+from bayeshier.spec.model_spec import build_spec
 
 pytestmark = pytest.mark.sampling
 

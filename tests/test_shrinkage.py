@@ -1,4 +1,4 @@
-"""bayeshier.shrinkage: the BLUP as a normal-normal posterior, lambda, the seed scenarios."""
+"""bayeshier.present.shrinkage: the BLUP as a normal-normal posterior, lambda, the seed scenarios."""
 
 from __future__ import annotations
 

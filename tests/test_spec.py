@@ -9,7 +9,7 @@ import pytest
 
 from bayeshier import datasets
 from bayeshier.errors import DataError, FormulaError, ModelError, RankDeficiencyWarning
-from bayeshier.spec import build_spec
+from bayeshier.spec.model_spec import build_spec
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ def test_text_held_as_the_string_dtype_is_categorical(mpg: pd.DataFrame) -> None
 
 def test_chunks_encode_and_add_up_like_the_whole(mpg: pd.DataFrame) -> None:
     from bayeshier.reml.crossprod import row_sums
-    from bayeshier.spec import fixed_sums
+    from bayeshier.spec.model_spec import fixed_sums
 
     mpg.loc[[5, 150], "displ"] = np.nan
     mpg["era"] = np.where(mpg["year"] > 2000, "late", "early")

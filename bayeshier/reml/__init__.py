@@ -6,21 +6,11 @@ The pipeline is a chain of small pure steps, as in MixedModels.jl::
          -> estimates -> RemlFit
 """
 
-from __future__ import annotations
-
-from typing import Any
-
-import numpy as np
-import pandas as pd
-
-from bayeshier._blas import blas_threads_for
-from bayeshier.reml.covariance import ThetaLayout, theta_layout
-from bayeshier.reml.crossprod import CrossProducts, cross_products
-from bayeshier.reml.estimates import estimates
-from bayeshier.reml.factor import factorize, profiled_deviance
-from bayeshier.reml.optimize import OptimizationSummary, optimize_theta, starting_theta
-from bayeshier.reml.results import RemlFit, UnseenLevelsWarning, fitted_values
-from bayeshier.spec import ModelSpec, build_spec
+from bayeshier.reml.covariance import ThetaLayout
+from bayeshier.reml.crossprod import CrossProducts
+from bayeshier.reml.fit import fit_reml, fit_spec
+from bayeshier.reml.optimize import OptimizationSummary
+from bayeshier.reml.results import RemlFit, UnseenLevelsWarning
 
 __all__ = [
     "CrossProducts",
@@ -31,96 +21,3 @@ __all__ = [
     "fit_reml",
     "fit_spec",
 ]
-
-
-def fit_reml(formula: str, data: pd.DataFrame | Any, *, reml: bool = True) -> RemlFit:
-    """Fit a linear mixed model by REML (default) or maximum likelihood.
-
-    Parameters
-    ----------
-    formula : str
-        lme4 syntax: random intercepts ``"y ~ x + (1|g)"``, crossed
-        ``(1|a) + (1|b)``, nested ``(1|a/b)`` or ``(1|a:b)``; random slopes
-        ``(x|g)`` (correlated with the intercept), ``(0 + x|g)`` (slope only)
-        and ``(x||g)`` (uncorrelated), several terms and factors at once.
-    data : pandas.DataFrame or dask.dataframe.DataFrame
-        The data. Rows with a missing value in a used column are dropped
-        (lme4's ``na.omit``) and counted in ``n_dropped``. A Dask DataFrame
-        is reduced to the same sufficient statistics where its partitions
-        live (on the current Dask client or scheduler), and only those sums
-        travel; the result equals the pandas one, except that ``fitted``
-        and ``residuals`` are lazy Dask Series (see :mod:`bayeshier.distributed`).
-    reml : bool, default True
-        ``False`` maximises the likelihood instead (for comparing fixed
-        effects by likelihood ratio).
-
-    Returns
-    -------
-    RemlFit
-
-    Notes
-    -----
-    The profiled criterion of Bates et al. (2015) is minimised over theta
-    (lme4's layout: the lower triangles of the relative covariance factors,
-    diagonal entries >= 0) by L-BFGS-B with an analytic gradient. Each
-    evaluation is one blocked Cholesky: the largest grouping factor's block
-    is block diagonal (one small ``k x k`` block per level), so with one
-    factor an evaluation costs O(levels * (k + p)^2) whatever the number of
-    rows. A zero standard deviation or a correlation of +-1 is a singular
-    fit, flagged in ``is_singular``, not an error.
-
-    Examples
-    --------
-    >>> from bayeshier import datasets, fit_reml
-    >>> fit = fit_reml("Reaction ~ Days + (1|Subject)", datasets.load("sleepstudy"))
-    >>> round(fit.fixef["Days"], 4)
-    10.4673
-
-    """
-    return fit_spec(build_spec(formula, data, lazy=True), reml=reml)
-
-
-def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
-    """Fit an already built :class:`~bayeshier.spec.ModelSpec` (see :func:`fit_reml`).
-
-    A spec without rows (``build_spec(formula, dask_frame, lazy=True)``) is
-    reduced to its sufficient statistics by its row source.
-    """
-    layout = theta_layout(spec.factors)
-    dense_size = sum(f.n_levels * f.n_columns for f in spec.factors[1:]) + spec.n_fixed + 1
-    with blas_threads_for(dense_size):
-        cp = cross_products(spec)
-        start = starting_theta(cp, layout, reml)
-        theta, summary = optimize_theta(cp, layout, reml, start)
-        factor = factorize(cp, layout.relative_factors(theta))
-        criterion = profiled_deviance(cp, factor, reml)
-        est = estimates(cp, factor, reml)
-    names = list(spec.fixed_names)
-    ranef, condvar, condcov = {}, {}, {}
-    for grouping, modes, covariances in zip(spec.factors, est.blups, est.condcovs, strict=True):
-        index = pd.Index(grouping.levels, name=grouping.name)
-        terms = list(grouping.terms)
-        ranef[grouping.name] = pd.DataFrame(modes, index=index, columns=terms)
-        variances = np.diagonal(covariances, axis1=1, axis2=2)
-        condvar[grouping.name] = pd.DataFrame(variances, index=index, columns=terms)
-        condcov[grouping.name] = covariances
-    if spec.holds_rows:
-        fitted = fitted_values(spec, est.beta, est.blups)
-    else:
-        fitted = spec.source.map_rows(spec, fitted_values, est.beta, est.blups, name="fitted")
-    return RemlFit(
-        spec=spec,
-        reml=reml,
-        fixef=pd.Series(est.beta, index=names, name="Estimate"),
-        se=pd.Series(np.sqrt(np.diag(est.vcov)), index=names, name="Std. Error"),
-        vcov=pd.DataFrame(est.vcov, index=names, columns=names),
-        sigma=est.sigma,
-        theta=theta,
-        ranef=ranef,
-        condvar=condvar,
-        condcov=condcov,
-        criterion=criterion,
-        optimization=summary,
-        fitted=fitted,
-        layout=layout,
-    )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayeshier.spec import GroupingFactor
+from bayeshier.spec.model_spec import GroupingFactor
 
 __all__ = ["ThetaLayout", "theta_layout"]
 

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from bayeshier.spec import GroupingFactor, ModelSpec, thin_r
+from bayeshier.spec.model_spec import GroupingFactor, ModelSpec, thin_r
 
 __all__ = [
     "CrossProducts",

@@ -12,7 +12,7 @@ import pandas as pd
 
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.optimize import OptimizationSummary
-from bayeshier.spec import ModelSpec
+from bayeshier.spec.model_spec import ModelSpec
 
 __all__ = [
     "SINGULAR_TOLERANCE",
@@ -218,7 +218,7 @@ class RemlFit:
 
     def summary(self) -> str:
         """Return the fit printed as lme4's ``summary()`` prints it."""
-        from bayeshier.reml.report import summary_text
+        from bayeshier.reml.summary import summary_text
 
         return summary_text(self)
 
@@ -226,7 +226,7 @@ class RemlFit:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        from bayeshier.reml.report import summary_html
+        from bayeshier.reml.summary import summary_html
 
         return summary_html(self)
 

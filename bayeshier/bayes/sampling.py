@@ -6,7 +6,7 @@ directions (the means of crossed factors against the intercept), when the
 sampler sees at most :data:`LOW_RANK_MAX_DIM` parameters, and a diagonal
 one above (see :func:`adaptation_for`); PyMC's own NUTS is the fallback.
 Chains start at the REML estimates and BLUPs
-(:attr:`SamplingPlan.start <bayeshier.parameterization.SamplingPlan>`),
+(:attr:`SamplingPlan.start <bayeshier.bayes.plan.SamplingPlan>`),
 jittered by U(-1, 1) in the standardised coordinates.
 """
 
@@ -20,10 +20,10 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from bayeshier.bayes.names import noncentred_name
+from bayeshier.bayes.plan import SamplingPlan
 from bayeshier.errors import ModelError, close_matches_hint
-from bayeshier.naming import noncentred_name
-from bayeshier.parameterization import SamplingPlan
-from bayeshier.spec import ModelSpec
+from bayeshier.spec.model_spec import ModelSpec
 
 __all__ = [
     "FEW_LEVELS",

@@ -8,7 +8,7 @@ Commands::
     bayeshier run MODELFILE [--out DIR] [--draws N] [--chains N] [--seed N] [--quick]
                             [--likelihood auto|full|collapsed]
 
-``run`` executes a model file (see :mod:`bayeshier.modelfile`): for each model
+``run`` executes a model file (see :mod:`bayeshier.cli.modelfile`): for each model
 it fits REML, samples the posterior, prints the side-by-side table and writes
 ``report.html``, ``comparison.csv``, the plots (PNG) and the posterior (zarr)
 to ``DIR`` (default ``out/<file stem>``). ``--likelihood`` overrides every
@@ -35,9 +35,11 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from bayeshier import datasets, modelfile, report, shrinkage
-from bayeshier.compare import Comparison, compare
-from bayeshier.diagnostics import diagnose
+from bayeshier import datasets
+from bayeshier.bayes.diagnostics import diagnose
+from bayeshier.bayes.model import Model
+from bayeshier.cli import html_report as report
+from bayeshier.cli import modelfile
 from bayeshier.errors import (
     BayeshierError,
     ConvergenceWarning,
@@ -45,9 +47,10 @@ from bayeshier.errors import (
     RankDeficiencyWarning,
     SamplingWarning,
 )
-from bayeshier.model import Model
+from bayeshier.present import shrinkage
+from bayeshier.present.comparison import Comparison, compare
 from bayeshier.reml import fit_reml
-from bayeshier.spec import GroupingFactor
+from bayeshier.spec.model_spec import GroupingFactor
 
 __all__ = ["main"]
 
@@ -442,7 +445,7 @@ def _draw(
     settings: modelfile.SamplerSettings,
 ) -> list[tuple[str, str, Any]]:
     """(file-name suffix, caption, figure) of plot ``name``; per-factor plots once per factor."""
-    from bayeshier import plots
+    from bayeshier.present import plots
 
     per_factor = {
         "shrinkage_arrows": lambda f: plots.shrinkage_arrows(comparison, factor=f),
@@ -534,7 +537,7 @@ def _file_images(spec: modelfile.ModelFile, out: Path) -> list[report.Image]:
     """Plots about the whole file (the seed scenarios)."""
     if "seed_scenarios" not in spec.output.plots:
         return []
-    from bayeshier import plots
+    from bayeshier.present import plots
 
     _progress("plot seed_scenarios")
     figure = plots.seed_scenarios()

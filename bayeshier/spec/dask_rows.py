@@ -11,19 +11,19 @@ receives only the reduced result:
    grouping variable and categorical predictor, and the categories of its
    categorical columns. From their union the client builds a small
    prototype frame holding every level, and from it the encodings exactly as
-   for a pandas DataFrame (:func:`bayeshier.spec.spec_from_rows`): grouping
+   for a pandas DataFrame (:func:`bayeshier.spec.model_spec.spec_from_rows`): grouping
    levels in R's order (the categories' order for a categorical, sorted
    values otherwise), formulaic's encoding of the fixed part.
-2. **Fixed effects.** :func:`bayeshier.spec.fixed_sums` of every partition:
+2. **Fixed effects.** :func:`bayeshier.spec.model_spec.fixed_sums` of every partition:
    the ``R`` of a thin QR of ``X`` (combined by a QR of the stacked factors:
    TSQR), ``X'y``, the row and level counts. The client decides which
-   columns are aliased (:func:`bayeshier.spec.finish_spec`).
+   columns are aliased (:func:`bayeshier.spec.model_spec.finish_spec`).
 3. **Sufficient statistics.** :func:`bayeshier.reml.crossprod.row_sums` of
    every partition, given the OLS coefficients: the per-level grams and sums
    of the largest factor, the sparse ``Zr'Z1``, the ``Zr'Zr`` and ``Zr'[X e]``
    of the others. The optimiser then runs on the client on these sums only.
 
-Every partition is encoded by :meth:`bayeshier.spec.ModelSpec.with_rows`,
+Every partition is encoded by :meth:`bayeshier.spec.model_spec.ModelSpec.with_rows`,
 the function that encodes a pandas DataFrame's chunks, and reduced by the
 functions the pandas path uses on its single chunk, so both paths give the
 same numbers (up to the order of floating-point additions).
@@ -34,8 +34,8 @@ Dask runs the passes on the current default scheduler: the
 
 ``bayeshier.Model(formula, dask_frame)`` builds the same spec, then two
 more passes of the same kind: the columns' moments for the priors
-(:func:`bayeshier.moments.row_moments`) and the likelihood's per-cell sums
-(:func:`bayeshier.likelihood.chunk_cell_sums`), after its REML fit's pass 3.
+(:func:`bayeshier.bayes.moments.row_moments`) and the likelihood's per-cell sums
+(:func:`bayeshier.bayes.cell_sums.chunk_cell_sums`), after its REML fit's pass 3.
 NUTS then runs on the client from the sums alone.
 
 Per-row results are not brought back: :attr:`RemlFit.fitted` and
@@ -65,8 +65,8 @@ from formulaic import Formula
 from formulaic.parser.types import Factor
 
 from bayeshier.errors import DataError
-from bayeshier.formula import ParsedFormula
-from bayeshier.spec import (
+from bayeshier.spec.formula import ParsedFormula
+from bayeshier.spec.model_spec import (
     ModelSpec,
     complete_rows,
     finish_spec,
@@ -83,7 +83,7 @@ Columns = tuple[str, ...]
 
 @dataclass(frozen=True, eq=False)
 class DaskRows:
-    """The rows of a spec, held in a Dask DataFrame (a :class:`bayeshier.spec.RowSource`).
+    """The rows of a spec, held in a Dask DataFrame (a :class:`bayeshier.spec.model_spec.RowSource`).
 
     Attributes
     ----------
@@ -269,7 +269,7 @@ def _level_groups(parsed: ParsedFormula, meta: pd.DataFrame, columns: list[str])
     """Groups of columns whose distinct values the level pass collects.
 
     The variables of every grouping factor, and all of them together (the
-    cells of :attr:`bayeshier.spec.ModelSpec.level_combinations`); every used
+    cells of :attr:`bayeshier.spec.model_spec.ModelSpec.level_combinations`); every used
     column that is not numeric; and the columns behind every term formulaic encodes as
     categorical (``C(cyl)`` on a numeric column), found by evaluating the
     formula on Dask's fake rows ``meta``.

@@ -18,7 +18,7 @@ thin QR, ``X'y``, level counts) decide which columns are aliased
 (:func:`finish_spec`). :meth:`ModelSpec.with_rows` encodes any chunk of rows
 with a finished spec's encodings. For a pandas DataFrame the whole frame is
 one chunk; for a Dask DataFrame (``build_spec(..., lazy=True)``, see
-:mod:`bayeshier.distributed`) the spec holds no rows, only a
+:mod:`bayeshier.spec.dask_rows`) the spec holds no rows, only a
 :class:`RowSource` that applies the same functions partition by partition.
 """
 
@@ -45,7 +45,7 @@ from bayeshier.errors import (
     RankDeficiencyWarning,
     close_matches_hint,
 )
-from bayeshier.formula import (
+from bayeshier.spec.formula import (
     ParsedFormula,
     RandomTerm,
     parse_formula,
@@ -479,7 +479,7 @@ def build_spec(
     lazy : bool, default False
         Accept a Dask DataFrame: the spec then holds no rows, only their
         encodings and fixed-effects sums, computed where the data live
-        (:mod:`bayeshier.distributed`); :func:`bayeshier.reml.fit_spec`
+        (:mod:`bayeshier.spec.dask_rows`); :func:`bayeshier.reml.fit_spec`
         reduces the rows to sufficient statistics the same way. A pandas
         DataFrame is always held in memory.
 
@@ -497,7 +497,7 @@ def build_spec(
     if is_dask_frame(data):
         if not lazy:
             raise DataError(_DASK_NEEDS_LAZY)
-        from bayeshier.distributed import build_dask_spec
+        from bayeshier.spec.dask_rows import build_dask_spec
 
         return build_dask_spec(parsed, data)
     if not isinstance(data, pd.DataFrame):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayeshier.spec import ModelSpec
+from bayeshier.spec.model_spec import ModelSpec
 
 __all__ = ["DataMoments", "Moments", "data_moments"]
 

@@ -25,8 +25,8 @@ import pytensor.tensor as pt
 import scipy.linalg as sla
 from pytensor.tensor.variable import TensorVariable
 
-from bayeshier.internal_scale import InternalDesign
-from bayeshier.spec import ModelSpec
+from bayeshier.bayes.fixed_scale import InternalDesign
+from bayeshier.spec.model_spec import ModelSpec
 
 __all__ = [
     "LOG_2PI",
@@ -175,7 +175,7 @@ def chunk_cell_sums(
 ) -> CellSums:
     """The :class:`CellSums` of the rows ``spec`` holds.
 
-    ``cells`` are all the cells (:attr:`~bayeshier.spec.ModelSpec.level_combinations`),
+    ``cells`` are all the cells (:attr:`~bayeshier.spec.model_spec.ModelSpec.level_combinations`),
     ``means`` the values the design is centred by and ``nu0`` the coefficients of ``e0``.
     """
     cell = _cell_of_rows(spec, cells)

@@ -3,16 +3,16 @@
 * ``"pointwise"``: the observed variable (for prior and posterior predictive
   sampling).
 * ``"sufficient"``: an equal log density from per-cell sums
-  (:func:`bayeshier.likelihood.sufficient_loglik`), as a ``pm.Potential``.
+  (:func:`bayeshier.bayes.cell_sums.sufficient_loglik`), as a ``pm.Potential``.
 * ``"marginal"``: the same with the effects of
-  :attr:`SamplingPlan.integrated <bayeshier.parameterization.SamplingPlan>`
+  :attr:`SamplingPlan.integrated <bayeshier.bayes.plan.SamplingPlan>`
   (the largest factor, and the factor it is nested in if any) integrated out
-  (:func:`bayeshier.marginal.marginal_loglik`); they get no variable, only
+  (:func:`bayeshier.bayes.collapse.marginal_loglik`); they get no variable, only
   their sds.
 
 The fixed effects are sampled on the internal scale
-(:mod:`bayeshier.internal_scale`) and each factor's effects as the
-:class:`~bayeshier.parameterization.SamplingPlan` says: centred, non-centred,
+(:mod:`bayeshier.bayes.fixed_scale`) and each factor's effects as the
+:class:`~bayeshier.bayes.plan.SamplingPlan` says: centred, non-centred,
 or as group means that absorb the intercept.
 
 A factor with random slopes has one sd per term (scalar internal variables,
@@ -34,11 +34,10 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from bayeshier.errors import ModelError
-from bayeshier.internal_scale import Affine, BatchedAffine, InternalDesign
-from bayeshier.likelihood import LOG_2PI, Cells, sufficient_loglik
-from bayeshier.marginal import marginal_loglik
-from bayeshier.naming import (
+from bayeshier.bayes.cell_sums import LOG_2PI, Cells, sufficient_loglik
+from bayeshier.bayes.collapse import marginal_loglik
+from bayeshier.bayes.fixed_scale import Affine, BatchedAffine, InternalDesign
+from bayeshier.bayes.names import (
     FIXED_RV,
     corr_chol_name,
     corr_name,
@@ -53,9 +52,10 @@ from bayeshier.naming import (
     term_bis_dim,
     term_dim,
 )
-from bayeshier.parameterization import SamplingPlan
-from bayeshier.priors import Prior, corr_term, intercept_index, sd_term
-from bayeshier.spec import GroupingFactor, ModelSpec
+from bayeshier.bayes.plan import SamplingPlan
+from bayeshier.bayes.priors import Prior, corr_term, intercept_index, sd_term
+from bayeshier.errors import ModelError
+from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = ["LIKELIHOODS", "Likelihood", "build_model", "check_likelihood"]
 
@@ -86,7 +86,7 @@ def build_model(
     spec : ModelSpec
         The model's specification.
     priors : dict
-        Term name -> resolved prior (:func:`bayeshier.priors.resolve_priors`).
+        Term name -> resolved prior (:func:`bayeshier.bayes.priors.resolve_priors`).
     plan : SamplingPlan
         Parameterisation and starting point.
     design : InternalDesign

@@ -28,7 +28,7 @@
     ``term`` is ``corr(a, b)`` and whose ``reml_sd`` column holds the REML
     correlation (posterior: ``corr_<factor>``).
 
-Only the numbers are computed here; :mod:`bayeshier.compare_format` writes
+Only the numbers are computed here; :mod:`bayeshier.present.comparison_text` writes
 the text and HTML views (``to_text``, ``to_html``), the one-line readings and
 :func:`explain_ols_vs_gls`.
 
@@ -37,7 +37,7 @@ Several grouping factors (crossed or nested)
 Each factor's ``no_pooling`` is computed on its own, ``lm(y ~ 0 + g + other
 fixed terms)`` with the *other random factors ignored*; ``shrinkage`` uses
 the factor's own ``sd_g`` and ``n_j`` and is the weight given the other
-factors' BLUPs (see :mod:`bayeshier.shrinkage`); so with several factors
+factors' BLUPs (see :mod:`bayeshier.present.shrinkage`); so with several factors
 ``blup - intercept`` is not ``lambda_j * (no_pooling - intercept)``.
 """
 
@@ -51,9 +51,9 @@ import pandas as pd
 import xarray as xr
 
 from bayeshier.errors import DataError
+from bayeshier.present.shrinkage import factor_sd, population_intercept, weights
 from bayeshier.reml import RemlFit
-from bayeshier.shrinkage import factor_sd, population_intercept, weights
-from bayeshier.spec import GroupingFactor, ModelSpec
+from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = [
     "DEFAULT_HDI_PROB",
@@ -209,7 +209,7 @@ class Comparison:
 
     def readings(self) -> dict[str, str]:
         """One plain-language line per table (keys ``fixed``, each factor, ``variances``)."""
-        from bayeshier.compare_format import readings
+        from bayeshier.present.comparison_text import readings
 
         return readings(self)
 
@@ -228,7 +228,7 @@ class Comparison:
             Significant digits of the largest number in each column.
 
         """
-        from bayeshier.compare_format import comparison_text
+        from bayeshier.present.comparison_text import comparison_text
 
         return comparison_text(self, order, digits)
 
@@ -238,7 +238,7 @@ class Comparison:
         The notebook view is ``to_html()``; ``bayeshier run``'s report uses the
         model file's ``[output] order``.
         """
-        from bayeshier.compare_format import comparison_html
+        from bayeshier.present.comparison_text import comparison_html
 
         return comparison_html(self, order, digits)
 
@@ -250,8 +250,8 @@ class Comparison:
 
 
 def explain_ols_vs_gls(cmp: Comparison) -> str:
-    """Why ``lm`` and ``lmer`` differ; see :func:`bayeshier.compare_format.explain_ols_vs_gls`."""
-    from bayeshier.compare_format import explain_ols_vs_gls as explain
+    """Why ``lm`` and ``lmer`` differ; see :func:`bayeshier.present.comparison_text.explain_ols_vs_gls`."""
+    from bayeshier.present.comparison_text import explain_ols_vs_gls as explain
 
     return explain(cmp)
 

@@ -16,13 +16,12 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from bayeshier.diagnostics import free_correlations
+from bayeshier.bayes.diagnostics import free_correlations
 from bayeshier.errors import DataError
 
 __all__ = ["energy", "model_var_names", "pair_variances", "ppc", "rank", "trace"]
 
 
-# ===================================================== 5. diagnostics
 def _tree(idata: Any) -> xr.DataTree:
     if isinstance(idata, xr.DataTree):
         return idata
@@ -36,7 +35,7 @@ def _free_tree(idata: Any) -> xr.DataTree:
 
     The diagonal (always 1) and the mirrored upper triangle are not parameters
     (and a density of a constant cannot be drawn); see
-    :func:`bayeshier.diagnostics.free_correlations`.
+    :func:`bayeshier.bayes.diagnostics.free_correlations`.
     """
     tree = _tree(idata)
     posterior = tree["posterior"].to_dataset()

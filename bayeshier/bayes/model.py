@@ -1,7 +1,7 @@
 """The Bayesian mixed model: PyMC graph, efficient sampling, prediction.
 
 :class:`Model` takes the same formula and data as :func:`bayeshier.fit_reml`
-(it reuses :func:`bayeshier.spec.build_spec`, so it rejects the same input
+(it reuses :func:`bayeshier.spec.model_spec.build_spec`, so it rejects the same input
 with the same errors) and builds a PyMC model whose posterior sits next to
 the REML fit.
 
@@ -47,7 +47,7 @@ How it samples efficiently
   single factor, so ``lambda`` is the shrinkage weight; lme4's condVar makes
   it account for crossed and nested factors too), evaluated at a low
   plausible sd ``s`` (see
-  :func:`bayeshier.parameterization.explained_share`), because the sd of a few
+  :func:`bayeshier.bayes.plan.explained_share`), because the sd of a few
   groups is poorly known. With ``lambda_f >= 0.5`` the data dominate and the
   factor is centred (``b ~ Normal(0, sd_f)``, sampled in
   the standardised coordinates ``(b - BLUP) / sqrt(condVar)``); otherwise
@@ -55,7 +55,7 @@ How it samples efficiently
   ``z ~ Normal(0, 1)``). ``parameterization=`` forces either, globally or per
   factor. A factor with random slopes is decided the same way from its
   covariance and its levels' conditional covariances
-  (:func:`bayeshier.parameterization.explained_share_matrix`): centred,
+  (:func:`bayeshier.bayes.plan.explained_share_matrix`): centred,
   ``b_j ~ MvNormal(0, Sigma)`` sampled in the coordinates ``C_j^-1 (b_j -
   BLUP_j)`` (``C_j`` the Cholesky factor of level ``j``'s conditional
   covariance); non-centred, ``b_j = diag(sd) L z_j`` with ``L`` the
@@ -87,7 +87,7 @@ How it samples efficiently
   parent levels no longer mixes through a funnel. After sampling, each draw's
   parent effects are drawn from their exact conditional (child effects still
   integrated out), then the child's given them; both factors are reported as
-  ``"marginalized"`` (see :mod:`bayeshier.marginal`).
+  ``"marginalized"`` (see :mod:`bayeshier.bayes.collapse`).
 * **Sufficient statistics.** :meth:`Model.sample` evaluates the likelihood
   from per-cell sums (a cell is a combination of levels of all grouping
   factors), so a gradient costs O(cells x p) rather than O(n x p); the log
@@ -102,13 +102,13 @@ How it samples efficiently
   effects too: ``a_j ~ Normal(alpha + b_batch[parent(j)], sd_cask)``. With
   random slopes the means also absorb the fixed slopes of the same columns
   (``(Days|Subject)``: ``a_j = (beta_0 + b_j0, beta_Days + b_j1)``, see
-  :func:`bayeshier.parameterization.absorbing_map`).
+  :func:`bayeshier.bayes.plan.absorbing_map`).
 * **Mass matrix.** nutpie adapts a diagonal plus low-rank mass matrix
   (``adaptation="low_rank"``), which absorbs the remaining correlated
   directions (the means of crossed factors against the intercept); above
   120 sampled parameters (many groups with sampled effects, e.g. random
   slopes on 100 groups) a diagonal one, as the low-rank adaptation then
-  costs far more time than it saves (:func:`bayeshier.sampling.adaptation_for`).
+  costs far more time than it saves (:func:`bayeshier.bayes.sampling.adaptation_for`).
 * **Start near REML.** Chains start at the REML estimates and BLUPs, jittered
   by U(-1, 1) in the standardised coordinates.
 
@@ -116,14 +116,14 @@ Where the code lives
 --------------------
 This module holds the public :class:`Model`, whose methods delegate to:
 
-* :mod:`bayeshier.naming`: variable and dimension names shared by graph and DataTree;
-* :mod:`bayeshier.internal_scale`: centring and whitening of the fixed effects;
-* :mod:`bayeshier.parameterization`: the per-factor choice and the start (a ``SamplingPlan``);
-* :mod:`bayeshier.likelihood`: per-cell sufficient statistics and the likelihood from them;
-* :mod:`bayeshier.marginal`: the integrated-out factor and its draws after sampling;
-* :mod:`bayeshier.graph`: the ``pm.Model`` variants;
-* :mod:`bayeshier.sampling`: argument checks, defaults and the nutpie / PyMC runs;
-* :mod:`bayeshier.posterior`: DataTree post-processing and predictions.
+* :mod:`bayeshier.bayes.names`: variable and dimension names shared by graph and DataTree;
+* :mod:`bayeshier.bayes.fixed_scale`: centring and whitening of the fixed effects;
+* :mod:`bayeshier.bayes.plan`: the per-factor choice and the start (a ``SamplingPlan``);
+* :mod:`bayeshier.bayes.cell_sums`: per-cell sufficient statistics and the likelihood from them;
+* :mod:`bayeshier.bayes.collapse`: the integrated-out factor and its draws after sampling;
+* :mod:`bayeshier.bayes.pymc_graph`: the ``pm.Model`` variants;
+* :mod:`bayeshier.bayes.sampling`: argument checks, defaults and the nutpie / PyMC runs;
+* :mod:`bayeshier.bayes.posterior`: DataTree post-processing and predictions.
 """
 
 from __future__ import annotations
@@ -138,21 +138,22 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from bayeshier import graph, marginal, naming, sampling
-from bayeshier import posterior as post
-from bayeshier.errors import ModelError
-from bayeshier.internal_scale import InternalDesign, internal_design
-from bayeshier.likelihood import Cells, cell_statistics
-from bayeshier.moments import data_moments
-from bayeshier.parameterization import (
+from bayeshier.bayes import collapse, names, pymc_graph, sampling
+from bayeshier.bayes import posterior as post
+from bayeshier.bayes.cell_sums import Cells, cell_statistics
+from bayeshier.bayes.fixed_scale import InternalDesign, internal_design
+from bayeshier.bayes.moments import data_moments
+from bayeshier.bayes.plan import (
     SamplingPlan,
     integrated_factors,
     parse_likelihood,
     parse_parameterization,
     sampling_plan,
 )
-from bayeshier.priors import PriorInput, prior_table, resolve_priors
-from bayeshier.spec import ModelSpec, build_spec
+from bayeshier.bayes.priors import PriorInput, prior_table, resolve_priors
+from bayeshier.errors import ModelError
+from bayeshier.reml import RemlFit, fit_spec
+from bayeshier.spec.model_spec import ModelSpec, build_spec
 
 __all__ = ["Model"]
 
@@ -176,7 +177,7 @@ class Model:
         :meth:`build` with ``"pointwise"``, :meth:`sample_prior_predictive`.
     priors : dict, optional
         Term name -> prior, overriding the autoscaled defaults (see
-        :mod:`bayeshier.priors`). Terms are the fixed-effect names, ``"sigma"``
+        :mod:`bayeshier.bayes.priors`). Terms are the fixed-effect names, ``"sigma"``
         and ``"sd_<factor>"`` (with random slopes ``"sd_<factor>[<term>]"``
         per term and ``"corr_<factor>"`` for the correlation); a prior is a
         string such as ``"normal(0, 10)"``, ``"lkj(2)"`` or a PyMC ``.dist()``.
@@ -224,7 +225,7 @@ class Model:
         likelihood: Literal["auto", "full", "collapsed"] = "auto",
     ) -> None:
         self.spec: ModelSpec = build_spec(formula, data, lazy=True)
-        naming.check_factor_names(self.spec)
+        names.check_factor_names(self.spec)
         self._choices = parse_parameterization(parameterization, self.spec)
         self._likelihood = parse_likelihood(likelihood)
         self._integrated = integrated_factors(self.spec, self._choices, self._likelihood)
@@ -241,14 +242,12 @@ class Model:
     @property
     def observed_name(self) -> str:
         """Name of the observed variable (the response if it is a plain name, else ``"y"``)."""
-        return naming.observed_name(self.spec)
+        return names.observed_name(self.spec)
 
     @cached_property
-    def reml(self) -> Any:
+    def reml(self) -> RemlFit:
         """The REML fit of the same specification (computed once, then cached)."""
-        from bayeshier import reml
-
-        return reml.fit_spec(self.spec, reml=True)
+        return fit_spec(self.spec, reml=True)
 
     @cached_property
     def design(self) -> InternalDesign:
@@ -285,10 +284,10 @@ class Model:
 
     def coords(self) -> dict[str, list[str]]:
         """Named dimensions of the model and their coordinates."""
-        return naming.model_coords(self.spec)
+        return names.model_coords(self.spec)
 
     # ----------------------------------------------------------------- graph
-    def build(self, likelihood: graph.Likelihood = "pointwise") -> pm.Model:
+    def build(self, likelihood: pymc_graph.Likelihood = "pointwise") -> pm.Model:
         """Build the PyMC model.
 
         Parameters
@@ -299,7 +298,7 @@ class Model:
             sampling; ``"sufficient"`` replaces it by an equal log density
             computed from per-cell sums (a ``pm.Potential``); ``"marginal"``
             also integrates the effects of
-            :attr:`SamplingPlan.integrated <bayeshier.parameterization.SamplingPlan>`
+            :attr:`SamplingPlan.integrated <bayeshier.bayes.plan.SamplingPlan>`
             out (they have no variable), which is what :meth:`sample` uses
             when a factor is marginalised.
 
@@ -308,11 +307,11 @@ class Model:
         pymc.Model
 
         """
-        graph.check_likelihood(likelihood)
+        pymc_graph.check_likelihood(likelihood)
         if likelihood == "pointwise":
             self._require_rows('build("pointwise")', 'build("sufficient")')
         cells = None if likelihood == "pointwise" else self.cells
-        return graph.build_model(self.spec, self._priors, self.plan, self.design, cells, likelihood)
+        return pymc_graph.build_model(self.spec, self._priors, self.plan, self.design, cells, likelihood)
 
     # -------------------------------------------------------------- sampling
     def sample(
@@ -346,7 +345,7 @@ class Model:
             +-1, where the effects' prior is strongly curved), else 0.95 when
             a grouping factor has at most 10 levels (its sd is poorly
             determined and the posterior more curved, so smaller steps avoid
-            divergences), else 0.8 (see :func:`bayeshier.sampling.default_target_accept`).
+            divergences), else 0.8 (see :func:`bayeshier.bayes.sampling.default_target_accept`).
         log_likelihood : bool, optional
             Store the pointwise log-likelihood (needed by ``az.loo``); it holds
             ``chains x draws x n`` numbers, so turn it off for very large data.
@@ -428,10 +427,10 @@ class Model:
     ) -> xr.Dataset:
         """Draw the integrated-out effects from their exact conditional posterior.
 
-        See :func:`bayeshier.marginal.draw_integrated_effects`.
+        See :func:`bayeshier.bayes.collapse.draw_integrated_effects`.
         """
         names = self.plan.integrated
-        return marginal.draw_integrated_effects(
+        return collapse.draw_integrated_effects(
             self.spec, self.design, self.cells, names, posterior, rng
         )
 
@@ -442,7 +441,7 @@ class Model:
 
         The effects of the factors in ``without`` are left out too.
         """
-        return marginal.level_residual_sums(
+        return collapse.level_residual_sums(
             self.spec, self.design, self.cells, posterior, name, without
         )
 

@@ -1,7 +1,7 @@
-"""Text and HTML views of a :class:`~bayeshier.compare.Comparison`, and what they say in words.
+"""Text and HTML views of a :class:`~bayeshier.present.comparison.Comparison`, and what they say in words.
 
 Nothing is estimated here: every function reads the tables that
-:func:`bayeshier.compare.compare` computed and returns text.
+:func:`bayeshier.present.comparison.compare` computed and returns text.
 
 :func:`comparison_text` and :func:`comparison_html`
     The three tables (fixed effects, one block per grouping factor, standard
@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from bayeshier.compare import Order, no_pooling_formula, within_slopes
-from bayeshier.shrinkage import factor_sd
+from bayeshier.present.comparison import Order, no_pooling_formula, within_slopes
+from bayeshier.present.shrinkage import factor_sd
 
 if TYPE_CHECKING:
-    from bayeshier.compare import Comparison
+    from bayeshier.present.comparison import Comparison
     from bayeshier.reml import RemlFit
-    from bayeshier.spec import GroupingFactor
+    from bayeshier.spec.model_spec import GroupingFactor
 
 __all__ = [
     "comparison_html",
@@ -48,7 +48,7 @@ def comparison_text(cmp: Comparison, order: Order = "shrinkage", digits: int = 5
     Parameters
     ----------
     cmp : Comparison
-        From :func:`bayeshier.compare.compare`.
+        From :func:`bayeshier.present.comparison.compare`.
     order : {"shrinkage", "size", "level"}
         Order of the levels within each factor's block.
     digits : int

@@ -18,9 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 from scipy import stats
 
-from bayeshier._plotting import COLORS, draw_arrow, figure_and_axes
-from bayeshier.compare import Comparison
 from bayeshier.errors import DataError
+from bayeshier.present.comparison import Comparison
+from bayeshier.present.plots.style import COLORS, draw_arrow, figure_and_axes
 
 __all__ = ["shrinkage_2d"]
 
@@ -41,7 +41,7 @@ def shrinkage_2d(
     Parameters
     ----------
     cmp : Comparison
-        From :func:`bayeshier.compare` on a fit with random slopes (with a
+        From :func:`bayeshier.present.comparison` on a fit with random slopes (with a
         posterior, its means are drawn too).
     factor : str, optional
         Grouping factor (default: the first with two or more terms).

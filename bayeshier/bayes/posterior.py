@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayeshier.bayes.cell_sums import LOG_2PI
+from bayeshier.bayes.names import corr_name, effect_dims, obs_labels, term_bis_dim, term_dim
+from bayeshier.bayes.priors import sd_term
 from bayeshier.errors import ModelError
-from bayeshier.likelihood import LOG_2PI
-from bayeshier.naming import corr_name, effect_dims, obs_labels, term_bis_dim, term_dim
-from bayeshier.priors import sd_term
-from bayeshier.spec import GroupingFactor, ModelSpec
+from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = [
     "linear_predictor",
@@ -139,7 +139,7 @@ def linear_predictor(
     """Posterior draws of ``X beta + sum_f z_f' b_f[codes_f]`` (chain x draw x rows).
 
     ``designs`` holds each factor's random-effect columns of the rows
-    (:meth:`GroupingFactor.design_for <bayeshier.spec.GroupingFactor.design_for>`);
+    (:meth:`GroupingFactor.design_for <bayeshier.spec.model_spec.GroupingFactor.design_for>`);
     by default the fitted rows' own (then ``X`` must be the fitted rows).
     A code of -1 contributes nothing (callers add new-level effects).
     """

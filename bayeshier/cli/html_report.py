@@ -1,7 +1,7 @@
 """The HTML report of ``bayeshier run``: one self-contained page, nothing computed here.
 
 Every function takes objects that were computed elsewhere (a
-:class:`~bayeshier.compare.Comparison`, the prior table, the table of
+:class:`~bayeshier.present.comparison.Comparison`, the prior table, the table of
 :func:`bayeshier.diagnose`, plots already rendered to PNG bytes) and returns
 HTML text. Images are embedded as base64 ``data:`` URLs, so the page needs no
 other file.
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayeshier.compare import Comparison, Order
+from bayeshier.present.comparison import Comparison, Order
 
 __all__ = [
     "Image",
@@ -89,7 +89,7 @@ class ModelSection:
     priors : pandas.DataFrame
         :attr:`bayeshier.Model.priors`.
     comparison : Comparison
-        :func:`bayeshier.compare` of the REML fit and the posterior.
+        :func:`bayeshier.present.comparison` of the REML fit and the posterior.
     diagnostics : pandas.DataFrame
         :func:`bayeshier.diagnose` of the posterior.
     images : sequence of Image

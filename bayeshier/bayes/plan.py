@@ -13,7 +13,7 @@ BLUP_j)`` (``C_j C_j'`` the conditional covariance of level ``j``),
 non-centred ``b_j = L_f z_j`` with ``L_f L_f' = Sigma_f``. With ``"auto"`` the first (largest)
 factor is integrated out of the sampled likelihood, together with the factor
 it is nested in, if any (``cask:batch`` and ``batch``; see
-:mod:`bayeshier.marginal`); ``Model(likelihood=)`` switches this off
+:mod:`bayeshier.bayes.collapse`); ``Model(likelihood=)`` switches this off
 (``"full"``) or insists on it (``"collapsed"``, see :func:`integrated_factors`);
 only random intercepts are integrated out, so a largest factor with random
 slopes is always sampled.
@@ -31,17 +31,17 @@ from typing import Any
 
 import numpy as np
 
-from bayeshier.errors import ModelError, close_matches_hint
-from bayeshier.internal_scale import InternalDesign, fixed_start
-from bayeshier.naming import (
+from bayeshier.bayes.fixed_scale import InternalDesign, fixed_start
+from bayeshier.bayes.names import (
     FIXED_RV,
     corr_chol_name,
     means_name,
     noncentred_name,
     sd_component_name,
 )
-from bayeshier.priors import intercept_index, random_column_scales, sd_term
-from bayeshier.spec import GroupingFactor, ModelSpec
+from bayeshier.bayes.priors import intercept_index, random_column_scales, sd_term
+from bayeshier.errors import ModelError, close_matches_hint
+from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = [
     "CENTRED_THRESHOLD",
@@ -342,7 +342,7 @@ def _slope_start(
     """A factor with random slopes: the same from its covariance and conditional covariances.
 
     The sds start at REML, at least ``0.1 sigma / s_x`` (``s_x`` the column's
-    scale in ``scales``, see :func:`bayeshier.priors.random_column_scales`); the
+    scale in ``scales``, see :func:`bayeshier.bayes.priors.random_column_scales`); the
     correlations at REML, shrunk towards 0 when nearly singular
     (:data:`MIN_START_EIGENVALUE`).
     """
@@ -456,7 +456,7 @@ def integrated_parent(spec: ModelSpec, name: str, choices: dict[str, str]) -> st
     Of the random-intercept factors with ``"auto"`` that ``name`` is nested
     in, the one with the most levels (its immediate parent: ``batch`` for ``cask:batch``), or None.
     Integrating the pair out jointly leaves NUTS only the fixed effects and the
-    scales (see :func:`bayeshier.marginal.marginal_loglik`).
+    scales (see :func:`bayeshier.bayes.collapse.marginal_loglik`).
     """
     parents = [
         p

@@ -43,7 +43,7 @@ correlations). ``(x||g)`` has no correlation, so no ``corr_<factor>``.
 
 Examples
 --------
->>> from bayeshier.priors import parse_prior
+>>> from bayeshier.bayes.priors import parse_prior
 >>> parse_prior("displ", "normal(0, 10)").parameters
 'mu=0, sigma=10'
 
@@ -62,10 +62,10 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from bayeshier.bayes.moments import DataMoments, Moments, data_moments
+from bayeshier.bayes.names import corr_name, has_correlation
 from bayeshier.errors import ModelError, close_matches_hint
-from bayeshier.moments import DataMoments, Moments, data_moments
-from bayeshier.naming import corr_name, has_correlation
-from bayeshier.spec import GroupingFactor, ModelSpec
+from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -406,7 +406,7 @@ def default_priors(spec: ModelSpec, moments: DataMoments | None = None) -> dict[
     spec : ModelSpec
         The model specification (response and fixed-effects design).
     moments : DataMoments, optional
-        The columns' means and sds (:func:`bayeshier.moments.data_moments`),
+        The columns' means and sds (:func:`bayeshier.bayes.moments.data_moments`),
         computed from ``spec`` when not given.
 
     Returns

@@ -21,9 +21,9 @@ import scipy.linalg as sla
 from pymc.logprob.transforms import Transform
 from pytensor.tensor.variable import TensorVariable
 
-from bayeshier.moments import DataMoments, data_moments
-from bayeshier.priors import intercept_index
-from bayeshier.spec import ModelSpec, thin_r
+from bayeshier.bayes.moments import DataMoments, data_moments
+from bayeshier.bayes.priors import intercept_index
+from bayeshier.spec.model_spec import ModelSpec, thin_r
 
 __all__ = [
     "Affine",

@@ -16,7 +16,7 @@ correlation matrix, with dims (``<factor>_term``, ``<factor>_term_bis``).
 from __future__ import annotations
 
 from bayeshier.errors import ModelError
-from bayeshier.spec import GroupingFactor, ModelSpec
+from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = [
     "FIXED_RV",

@@ -30,11 +30,11 @@ import scipy.sparse as sp
 import xarray as xr
 from pytensor.tensor.variable import TensorVariable
 
-from bayeshier.internal_scale import InternalDesign
-from bayeshier.likelihood import LOG_2PI, Cells, levels_in_order, residual_statistics
-from bayeshier.naming import effect_dims, level_dim
-from bayeshier.priors import sd_term
-from bayeshier.spec import GroupingFactor, ModelSpec
+from bayeshier.bayes.cell_sums import LOG_2PI, Cells, levels_in_order, residual_statistics
+from bayeshier.bayes.fixed_scale import InternalDesign
+from bayeshier.bayes.names import effect_dims, level_dim
+from bayeshier.bayes.priors import sd_term
+from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = ["draw_integrated_effects", "level_residual_sums", "marginal_loglik"]
 
