@@ -43,7 +43,7 @@ class ModelFileError(ModelError):
 
 
 class ConvergenceWarning(UserWarning):
-    """The optimiser stopped without meeting its convergence criterion."""
+    """The optimizer stopped without meeting its convergence criterion."""
 
 
 class RankDeficiencyWarning(UserWarning):

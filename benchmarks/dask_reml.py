@@ -14,8 +14,8 @@ child process, so that the peak memory of this process, the Dask client,
 is the fit's alone. A ``dask.distributed.LocalCluster`` (two worker
 processes, one thread each by default) reads the files; ``fit_reml``
 reduces the partitions to sufficient statistics in three passes (levels,
-fixed-effects R, per-level sums) and optimises on the client. The table
-gives the wall time of each pass, the optimisation, the peak resident
+fixed-effects R, per-level sums) and optimizes on the client. The table
+gives the wall time of each pass, the optimization, the peak resident
 memory of the client and of each worker, and the size of the data.
 
 With ``--sample``, ``bayeshier.Model`` is then built on the same Dask
@@ -269,7 +269,7 @@ def report(args: argparse.Namespace, run: Run, sizes: tuple[int, int], generated
     result = run.result
     passes = result.spec.source.passes
     passed = sum(s for _, s in passes)
-    optimisation = result.optimization.seconds
+    optimization = result.optimization.seconds
     rows = [
         ("rows (used / dropped for a missing x1)", f"{result.nobs:,} / {result.n_dropped:,}"),
         ("groups", f"{result.spec.factors[0].n_levels:,}"),
@@ -282,8 +282,8 @@ def report(args: argparse.Namespace, run: Run, sizes: tuple[int, int], generated
     ]
     rows += [(PASS_LABELS.get(name, name), f"{s:.2f} s") for name, s in passes]
     rows += [
-        ("optimisation (L-BFGS-B + Newton polish)", f"{optimisation:.2f} s"),
-        ("client: encodings, start, estimates", f"{run.seconds - passed - optimisation:.2f} s"),
+        ("optimization (L-BFGS-B + Newton polish)", f"{optimization:.2f} s"),
+        ("client: encodings, start, estimates", f"{run.seconds - passed - optimization:.2f} s"),
         ("total fit_reml", f"{run.seconds:.2f} s"),
         ("client RSS before the fit (imports, cluster)", gib(run.rss_before)),
         ("client peak RSS (process lifetime)", gib(run.peak)),

@@ -608,7 +608,7 @@ def statsmodels_note(result: Any, caught: list[warnings.WarningMessage]) -> str:
 
 
 def bench_statsmodels(case: Case, repeats: int) -> Row:
-    """Time statsmodels MixedLM (REML, default optimiser) on the one-factor ``case``.
+    """Time statsmodels MixedLM (REML, default optimizer) on the one-factor ``case``.
 
     Parameters
     ----------

@@ -29,7 +29,7 @@ nutpie on the same cores. Warm cache: each model is compiled once (the
 reports the next, full sampling. For bambi the PyMC model it builds is
 compiled with ``nutpie.compile_pymc_model`` (bambi's own
 ``fit(inference_method="nutpie")`` recompiles on every call, so it cannot be
-timed warm); bambi's defaults are kept (its priors, non-centred group
+timed warm); bambi's defaults are kept (its priors, non-centered group
 effects). bayeshier's time includes its post-processing (drawing the
 integrated-out effects, assembling the DataTree) but not the pointwise
 log-likelihood (``log_likelihood=False``; bambi does not compute it either).
@@ -120,7 +120,7 @@ CASES = (
 QUICK_CASES = ("mpg", "4k")
 
 
-def summarise(case: str, tool: str, tree, names, times: dict[str, float]) -> Result:
+def summarize(case: str, tool: str, tree, names, times: dict[str, float]) -> Result:
     """Diagnostics of a sampled tree (ArviZ's summary of the variables ``names``)."""
     summary = az.summary(tree, var_names=names, kind="diagnostics", round_to="none")
     return result_row(case, tool, tree, summary, times, note="")
@@ -135,13 +135,13 @@ def run_bayeshier(case: Case, data: pd.DataFrame, likelihood: str) -> Result:
     tree, times = sample_bayeshier(model)
     assert model.likelihood == likelihood
     times["setup_s"] = setup_s
-    return summarise(case.label, f"bayeshier {likelihood}", tree, None, times)
+    return summarize(case.label, f"bayeshier {likelihood}", tree, None, times)
 
 
 def run_bambi(case: Case, data: pd.DataFrame) -> Result:
     """bambi's PyMC model, compiled and sampled by nutpie."""
     tree, names, times = sample_bambi(case.formula, data)
-    return summarise(case.label, "bambi", tree, names, times)
+    return summarize(case.label, "bambi", tree, names, times)
 
 
 def bambi_not_run(case: Case, rows: int, max_rows: int) -> Result:

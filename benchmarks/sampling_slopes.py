@@ -24,7 +24,7 @@ Warm cache: each model is compiled once (``compile s``) and run once untimed
 for a few iterations; the table reports the next, full sampling. bambi's
 PyMC model is compiled with ``nutpie.compile_pymc_model`` (its own
 ``fit(inference_method="nutpie")`` recompiles on every call) and keeps its
-defaults (priors, non-centred effects, nutpie's default adaptation).
+defaults (priors, non-centered effects, nutpie's default adaptation).
 bayeshier's time includes its post-processing but not the pointwise
 log-likelihood (``log_likelihood=False``; bambi does not compute it either).
 

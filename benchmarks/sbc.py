@@ -15,7 +15,7 @@ group effects and the sampler are right, that rank is uniform on ``0..L``;
 a U-shape says the posterior is too narrow, a hump too wide, a slope biased.
 
 The problem: ``y ~ x + (1|g)``, 8 groups of 5 rows by default, ``x`` standard
-normal and centred (so the prior on ``Intercept``, which bayeshier places on
+normal and centered (so the prior on ``Intercept``, which bayeshier places on
 the intercept at the predictors' means, is a prior on ``beta[Intercept]``).
 The priors are stated explicitly (bayeshier's defaults are scaled to the
 observed ``y``, so they would change from one simulated data set to the

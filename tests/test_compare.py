@@ -61,7 +61,7 @@ SEED_TABLES = {
 
 
 def synthetic_posterior(fit: RemlFit, seed: int = 0) -> xr.DataTree:
-    """A DataTree shaped like Model.sample()'s, with draws centred on the REML fit."""
+    """A DataTree shaped like Model.sample()'s, with draws centered on the REML fit."""
     rng = np.random.default_rng(seed)
     shape = (CHAINS, DRAWS)
     posterior = {

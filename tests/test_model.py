@@ -96,7 +96,7 @@ def test_sufficient_likelihood_matches_for_crossed_nested_and_no_intercept(name,
 
 
 def test_start_maps_to_reml_on_the_users_scale(mpg_model):
-    """At the starting point, beta (user scale) is the REML estimate despite centring."""
+    """At the starting point, beta (user scale) is the REML estimate despite centering."""
     model = mpg_model.build()
     start = model.initial_point()
     beta = _evaluate(model, "beta", start)
@@ -291,8 +291,8 @@ def test_integrated_effects_are_drawn_from_their_conditional(sleep_model, block,
     np.testing.assert_allclose(drawn.var(("chain", "draw")), condvar, rtol=0.08)
 
 
-@pytest.mark.parametrize("choice", ["noncentered", "non-centred", "noncentred"])
-def test_forced_noncentred(choice):
+@pytest.mark.parametrize("choice", ["noncentered", "non-centered", "noncentered"])
+def test_forced_noncentered(choice):
     m = Model(SLEEP, datasets.load("sleepstudy"), parameterization=choice)
     model = m.build()
     assert m.parameterization == {"Subject": "noncentered"}
@@ -300,7 +300,7 @@ def test_forced_noncentred(choice):
     assert "Subject" in {v.name for v in model.deterministics}
 
 
-def test_forced_centred_per_factor():
+def test_forced_centered_per_factor():
     m = Model(
         "Yield ~ 1 + (1|Batch)", datasets.load("dyestuff2"), parameterization={"Batch": "centered"}
     )

@@ -242,7 +242,7 @@ def test_level_residual_sums_subtract_the_slopes():
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
 
 
-# ---------------------------------------------------- parameterisation, start
+# ---------------------------------------------------- parameterization, start
 def test_largest_factor_with_slopes_is_sampled(slopes, sleep):
     assert slopes.likelihood == "full"
     assert slopes.plan.integrated == ()
@@ -282,8 +282,8 @@ def test_group_means_absorb_intercept_and_slope(slopes):
     np.testing.assert_allclose(A @ nu, slopes.design.to_user @ nu)
 
 
-def test_centred_prior_is_the_multivariate_normal(sleep):
-    """The custom centred density equals scipy's MvNormal, level by level."""
+def test_centered_prior_is_the_multivariate_normal(sleep):
+    """The custom centered density equals scipy's MvNormal, level by level."""
     m = Model(SLOPES, sleep)
     model = m.build()
     point = _random_point(model, np.random.default_rng(5))
@@ -296,8 +296,8 @@ def test_centred_prior_is_the_multivariate_normal(sleep):
     }
     sd = values["sd_Subject"]
     cov = values["corr_Subject"] * np.outer(sd, sd)
-    centre = m.plan.absorb_map @ np.linalg.solve(m.design.to_user, values["beta"])
-    expected = st.multivariate_normal(centre, cov).logpdf(values["_Subject_mean"]).sum()
+    center = m.plan.absorb_map @ np.linalg.solve(m.design.to_user, values["beta"])
+    expected = st.multivariate_normal(center, cov).logpdf(values["_Subject_mean"]).sum()
     assert float(got) == pytest.approx(expected, rel=1e-10)
 
 

@@ -26,9 +26,9 @@ def test_scales_fall_back_to_the_root_mean_square_then_one():
     constant = np.column_stack([np.full(5, 3.0), np.zeros(5), [1.0, 2, 3, 4, 5]])
     moments = Moments.of(constant, np.zeros(3))
     np.testing.assert_allclose(
-        moments.scales(centred=True), [3.0, 1.0, np.std([1, 2, 3, 4, 5], ddof=1)]
+        moments.scales(centered=True), [3.0, 1.0, np.std([1, 2, 3, 4, 5], ddof=1)]
     )
-    np.testing.assert_allclose(moments.scales(centred=False)[2], np.sqrt(11.0))
+    np.testing.assert_allclose(moments.scales(centered=False)[2], np.sqrt(11.0))
 
 
 def test_data_moments_of_a_model_with_random_slopes():

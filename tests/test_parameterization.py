@@ -1,4 +1,4 @@
-"""Choosing centred / non-centred per factor from the REML fit."""
+"""Choosing centered / non-centered per factor from the REML fit."""
 
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ def test_shrinkage_curves_with_the_data_groups(mpg_cmp):
     assert {t.get_text() for t in ax.texts} >= {"2seater", "suv"}
 
 
-def test_groups_of_equal_size_share_one_labelled_marker():
+def test_groups_of_equal_size_share_one_labeled_marker():
     groups = compare(fitted_case("sleepstudy_intercept")).groups
     ax = plots.shrinkage_curves(shrinkage.curves([1.0]), groups).axes[0]
     assert len(ax.collections[0].get_offsets()) == 1

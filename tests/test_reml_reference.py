@@ -13,7 +13,7 @@ lme4's own optimum is looser than 1e-6 in theta in several cases (see
 theta-sensitive quantities of the full fit are compared at the tolerance
 lme4's optimum allows, while layers 1 and 2 still hold at 1e-6. For the
 random-slope cases, ``test_reml_slopes.py`` also pins the full fit at 1e-6
-against lme4 refitted with a tight optimiser.
+against lme4 refitted with a tight optimizer.
 """
 
 from __future__ import annotations

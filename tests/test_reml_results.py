@@ -111,7 +111,7 @@ def test_ml_and_reml_differ_as_expected() -> None:
     assert load_reference("mpg_class_ml")["REML"] is False
 
 
-def test_centred_predictors_keep_the_slopes_of_lme4() -> None:
+def test_centered_predictors_keep_the_slopes_of_lme4() -> None:
     fit = fit_reml("hwy ~ center(displ) + center(year) + (1|class)", datasets.load("mpg"))
     reference = load_reference("mpg_class")
     assert fit.fixef["center(displ)"] == pytest.approx(reference["fixef"]["displ"], rel=1e-6)

@@ -3,7 +3,7 @@
 A cell is a combination of levels of all grouping factors. Every row of a
 cell shares its group effects, so the residual sum of squares needs only
 per-cell sums of the OLS residual and of the rows of ``Q`` (the thin QR of
-the centred design): a gradient costs O(cells x p) rather than O(n x p), and
+the centered design): a gradient costs O(cells x p) rather than O(n x p), and
 the log density equals the pointwise one exactly.
 
 With random slopes a row's group effect is ``z_i' b_j`` (``z_i`` its
@@ -105,7 +105,7 @@ class Cells:
 class CellSums:
     """Per-cell sums over a chunk of rows; two chunks' sums add up with ``+``.
 
-    ``Xc`` is the centred design, ``e0 = y - Xc nu0`` the residual of given
+    ``Xc`` is the centered design, ``e0 = y - Xc nu0`` the residual of given
     coefficients ``nu0`` (the OLS ones) and ``W`` the random-effect columns of
     all factors side by side.
 
@@ -176,7 +176,7 @@ def chunk_cell_sums(
     """The :class:`CellSums` of the rows ``spec`` holds.
 
     ``cells`` are all the cells (:attr:`~bayeshier.spec.model_spec.ModelSpec.level_combinations`),
-    ``means`` the values the design is centred by and ``nu0`` the coefficients of ``e0``.
+    ``means`` the values the design is centered by and ``nu0`` the coefficients of ``e0``.
     """
     cell = _cell_of_rows(spec, cells)
     n_cells = len(cells)
@@ -271,11 +271,11 @@ def residual_statistics(
     Parameters
     ----------
     design : InternalDesign
-        The centred design and its QR.
+        The centered design and its QR.
     cells : Cells
         Per-cell sums.
     fixed : TensorVariable
-        ``nu``, the coefficients of the centred design.
+        ``nu``, the coefficients of the centered design.
     effects : list
         Group effects of every factor (spec order): levels, or levels x k
         with slopes; ``None`` leaves a factor out of ``r``.

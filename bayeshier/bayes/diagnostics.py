@@ -1,6 +1,6 @@
 """Convergence diagnostics of a posterior sample, in one table with plain-language warnings.
 
-:func:`diagnose` gathers ArviZ's per-parameter diagnostics (rank-normalised
+:func:`diagnose` gathers ArviZ's per-parameter diagnostics (rank-normalized
 split R-hat, bulk and tail effective sample size, Monte Carlo standard
 errors) and the per-chain sampler checks (divergent transitions, E-BFMI),
 compares them with the usual thresholds (Vehtari et al. 2021; Betancourt
@@ -120,7 +120,7 @@ def parameter_diagnostics(
 def free_correlations(posterior: xr.Dataset) -> xr.Dataset:
     """Replace every ``corr_*`` matrix by its correlated pairs (dim ``<name>_pair``).
 
-    The pair ``(a, b)`` (``a`` before ``b`` in the terms) is labelled ``"a, b"``,
+    The pair ``(a, b)`` (``a`` before ``b`` in the terms) is labeled ``"a, b"``,
     so ArviZ names it ``corr_<factor>[a, b]``; entries that are zero in every
     draw (between uncorrelated blocks) are left out.
     """

@@ -1,8 +1,8 @@
 """The internal scale of the fixed effects and the map back to the user's scale.
 
-Non-intercept columns of ``X`` are centred, and the sampler works in the
+Non-intercept columns of ``X`` are centered, and the sampler works in the
 coordinates ``z`` of an affine map ``nu = nu_hat + L z``, where ``nu`` are
-the coefficients of the centred design (the intercept at the predictors'
+the coefficients of the centered design (the intercept at the predictors'
 means, then the slopes), ``nu_hat`` is the REML estimate and ``L L'`` its GLS
 covariance. The posterior of ``z`` is close to standard normal and
 uncorrelated whatever the scale or collinearity of the predictors; ``beta =
@@ -52,11 +52,11 @@ class Affine(Transform):
 
     def forward(self, value: TensorVariable, *inputs: Any) -> TensorVariable:
         """Constrained value -> sampler coordinates."""
-        centred = value - self.loc
+        centered = value - self.loc
         if self.matrix:
             inverse = np.linalg.inv(self.scale)
-            return pt.dot(centred, inverse.T)
-        return centred / self.scale
+            return pt.dot(centered, inverse.T)
+        return centered / self.scale
 
     def backward(self, value: TensorVariable, *inputs: Any) -> TensorVariable:
         """Sampler coordinates -> constrained value."""
@@ -90,8 +90,8 @@ class BatchedAffine(Transform):
 
     def forward(self, value: TensorVariable, *inputs: Any) -> TensorVariable:
         """Constrained value -> sampler coordinates."""
-        centred = value - self.loc
-        return pt.sum(self.inverse * centred[..., None, :], axis=-1)
+        centered = value - self.loc
+        return pt.sum(self.inverse * centered[..., None, :], axis=-1)
 
     def backward(self, value: TensorVariable, *inputs: Any) -> TensorVariable:
         """Sampler coordinates -> constrained value."""
@@ -109,10 +109,10 @@ class InternalDesign:
     Attributes
     ----------
     Xc : numpy.ndarray or None
-        ``X`` with its non-intercept columns centred (when there is an
+        ``X`` with its non-intercept columns centered (when there is an
         intercept); None when the spec holds no rows (a Dask DataFrame).
     to_user : numpy.ndarray
-        ``beta = to_user @ nu`` maps centred-design coefficients to the user's.
+        ``beta = to_user @ nu`` maps centered-design coefficients to the user's.
     R : numpy.ndarray
         ``R`` of a thin QR ``Xc = Q R`` (positive diagonal).
     Qty : numpy.ndarray
@@ -134,16 +134,16 @@ class InternalDesign:
 
     @property
     def ols(self) -> np.ndarray:
-        """The OLS coefficients of the centred design, ``R^-1 Q'y``."""
+        """The OLS coefficients of the centered design, ``R^-1 Q'y``."""
         if not len(self.Qty):
             return np.zeros(0)
         return sla.solve_triangular(self.R, self.Qty, check_finite=False)
 
 
 def internal_design(spec: ModelSpec, moments: DataMoments | None = None) -> InternalDesign:
-    """Centre the non-intercept columns of ``X`` and take the QR of the result.
+    """Center the non-intercept columns of ``X`` and take the QR of the result.
 
-    With an intercept at position ``i`` and column means ``m``, the centred
+    With an intercept at position ``i`` and column means ``m``, the centered
     design is ``Xc = X - 1 m'`` off column ``i``; its coefficients ``nu`` equal
     ``beta`` except ``nu_i = beta_i + m' beta`` (the intercept at the means), so
     ``beta = to_user @ nu`` with ``to_user`` the identity plus ``-m`` in row ``i``.
@@ -166,18 +166,18 @@ def internal_design(spec: ModelSpec, moments: DataMoments | None = None) -> Inte
         Xc = spec.X - means
         R, xcty = (thin_r(Xc), Xc.T @ spec.y) if p else (np.zeros((0, 0)), np.zeros(0))
     else:
-        Xc, centring = None, np.eye(p)
+        Xc, centering = None, np.eye(p)
         if i is not None:
-            centring[i] -= means
-        R = np.linalg.qr(spec.fixed_r @ centring, mode="r") if p else np.zeros((0, 0))
-        xcty = centring.T @ spec.fixed_xty
+            centering[i] -= means
+        R = np.linalg.qr(spec.fixed_r @ centering, mode="r") if p else np.zeros((0, 0))
+        xcty = centering.T @ spec.fixed_xty
     R = R * np.sign(np.diag(R))[:, None]
     Qty = sla.solve_triangular(R, xcty, trans="T", check_finite=False) if p else np.zeros(0)
     return InternalDesign(Xc, to_user, R, Qty, means, moments)
 
 
 def fixed_start(fit: Any, design: InternalDesign) -> tuple[np.ndarray, np.ndarray]:
-    """REML coefficients of the centred design and the Cholesky factor of their covariance.
+    """REML coefficients of the centered design and the Cholesky factor of their covariance.
 
     ``beta = to_user @ nu`` is linear, so the covariance of ``nu`` is the
     REML ``vcov`` (``sigma^2 (X'V^-1 X)^-1``) mapped by ``to_user^-1``.

@@ -31,16 +31,16 @@ Posterior variables (what ``az.summary(idata)`` shows)
 
 How it samples efficiently
 --------------------------
-* **Internal scale.** Non-intercept columns of ``X`` are centred, and the
+* **Internal scale.** Non-intercept columns of ``X`` are centered, and the
   fixed effects are sampled in the coordinates ``z`` of an affine map
-  ``nu = nu_hat + L z``, where ``nu`` are the coefficients of the centred
+  ``nu = nu_hat + L z``, where ``nu`` are the coefficients of the centered
   design (the intercept at the predictors' means, then the slopes),
   ``nu_hat`` is the REML estimate and ``L L'`` its GLS covariance. The
   posterior of ``z`` is close to standard normal and uncorrelated whatever
   the scale or collinearity of the predictors (mpg's ``year`` = 1999/2008).
   ``beta`` is reported on the user's scale; the map is linear, so the priors
   hold exactly on ``beta`` (the Jacobian is constant).
-* **Centred or non-centred per (other) grouping factor.** From the REML fit, the
+* **Centered or non-centered per (other) grouping factor.** From the REML fit, the
   share of a group effect's prior variance that the data explain is
   ``lambda_f = mean_j(s^2 d_j / (1 + s^2 d_j))`` with ``d_j = 1/condVar_j -
   1/sd_f^2`` the data's precision about level ``j`` (``n_j / sigma^2`` for a
@@ -49,16 +49,16 @@ How it samples efficiently
   plausible sd ``s`` (see
   :func:`bayeshier.bayes.plan.explained_share`), because the sd of a few
   groups is poorly known. With ``lambda_f >= 0.5`` the data dominate and the
-  factor is centred (``b ~ Normal(0, sd_f)``, sampled in
-  the standardised coordinates ``(b - BLUP) / sqrt(condVar)``); otherwise
-  (and for singular fits) it is non-centred (``b = sd_f * z``,
+  factor is centered (``b ~ Normal(0, sd_f)``, sampled in
+  the standardized coordinates ``(b - BLUP) / sqrt(condVar)``); otherwise
+  (and for singular fits) it is non-centered (``b = sd_f * z``,
   ``z ~ Normal(0, 1)``). ``parameterization=`` forces either, globally or per
   factor. A factor with random slopes is decided the same way from its
   covariance and its levels' conditional covariances
-  (:func:`bayeshier.bayes.plan.explained_share_matrix`): centred,
+  (:func:`bayeshier.bayes.plan.explained_share_matrix`): centered,
   ``b_j ~ MvNormal(0, Sigma)`` sampled in the coordinates ``C_j^-1 (b_j -
   BLUP_j)`` (``C_j`` the Cholesky factor of level ``j``'s conditional
-  covariance); non-centred, ``b_j = diag(sd) L z_j`` with ``L`` the
+  covariance); non-centered, ``b_j = diag(sd) L z_j`` with ``L`` the
   Cholesky factor of the correlation matrix (LKJ prior).
 * **The largest factor is integrated out** (``likelihood="collapsed"``, which
   ``likelihood="auto"`` picks whenever it can). With ``parameterization="auto"``
@@ -74,8 +74,8 @@ How it samples efficiently
   ``"noncentered"`` for it, or ``likelihood="full"``, samples its effects
   (:attr:`Model.likelihood` is then ``"full"``). Either way the DataTree has
   the same variables. Only random intercepts are integrated out: when the
-  largest factor has random slopes its effects are sampled (centred or
-  non-centred as above, ``b_j ~ MvNormal(0, Sigma)`` or ``b_j = L z_j``) and
+  largest factor has random slopes its effects are sampled (centered or
+  non-centered as above, ``b_j ~ MvNormal(0, Sigma)`` or ``b_j = L z_j``) and
   :attr:`Model.likelihood` is ``"full"``.
 * **A nested pair is integrated out together.** When the largest factor is
   nested in another that is ``"auto"`` (``cask:batch`` in ``batch``), the
@@ -93,7 +93,7 @@ How it samples efficiently
   factors), so a gradient costs O(cells x p) rather than O(n x p); the log
   density equals that of :meth:`Model.build` exactly (``build("sufficient")``
   and ``build("marginal")`` give the sampled models).
-* **Hierarchical centring of the intercept.** Of the centred factors, the
+* **Hierarchical centering of the intercept.** Of the centered factors, the
   one whose mean carries most of the intercept's uncertainty
   (largest ``sd_f^2 / G_f``) is sampled as group means ``a_j = alpha + b_j``
   (``alpha`` the intercept at the predictors' means), which removes the
@@ -110,14 +110,14 @@ How it samples efficiently
   slopes on 100 groups) a diagonal one, as the low-rank adaptation then
   costs far more time than it saves (:func:`bayeshier.bayes.sampling.adaptation_for`).
 * **Start near REML.** Chains start at the REML estimates and BLUPs, jittered
-  by U(-1, 1) in the standardised coordinates.
+  by U(-1, 1) in the standardized coordinates.
 
 Where the code lives
 --------------------
 This module holds the public :class:`Model`, whose methods delegate to:
 
 * :mod:`bayeshier.bayes.names`: variable and dimension names shared by graph and DataTree;
-* :mod:`bayeshier.bayes.fixed_scale`: centring and whitening of the fixed effects;
+* :mod:`bayeshier.bayes.fixed_scale`: centering and whitening of the fixed effects;
 * :mod:`bayeshier.bayes.plan`: the per-factor choice and the start (a ``SamplingPlan``);
 * :mod:`bayeshier.bayes.cell_sums`: per-cell sufficient statistics and the likelihood from them;
 * :mod:`bayeshier.bayes.collapse`: the integrated-out factor and its draws after sampling;
@@ -192,7 +192,7 @@ class Model:
         their exact conditional posterior, so the DataTree has the same
         variables as with ``"full"``); when that factor is nested in another
         (``(1|batch/cask)``), the parent's effects are integrated out with it
-        unless its parameterisation is forced. Other (crossed) factors are
+        unless its parameterization is forced. Other (crossed) factors are
         always sampled. ``"full"`` samples every group effect. ``"auto"``
         (default) is ``"collapsed"`` unless ``parameterization`` forces the
         largest factor or it has random slopes, then ``"full"``. Which one is used is
@@ -202,8 +202,8 @@ class Model:
     ------
     FormulaError, DataError, ModelError
         Bad formula or data (same errors as :func:`bayeshier.fit_reml`), a bad
-        prior, an unknown parameterisation or likelihood, or
-        ``likelihood="collapsed"`` with the largest factor's parameterisation
+        prior, an unknown parameterization or likelihood, or
+        ``likelihood="collapsed"`` with the largest factor's parameterization
         forced or with random slopes on it.
 
     Examples
@@ -251,12 +251,12 @@ class Model:
 
     @cached_property
     def design(self) -> InternalDesign:
-        """The centred design and its QR (the sampler's internal scale)."""
+        """The centered design and its QR (the sampler's internal scale)."""
         return internal_design(self.spec, self._moments)
 
     @cached_property
     def plan(self) -> SamplingPlan:
-        """Parameterisation and starting point, chosen from :attr:`reml`."""
+        """Parameterization and starting point, chosen from :attr:`reml`."""
         return sampling_plan(self.spec, self.design, self.reml, self._choices, self._likelihood)
 
     @cached_property
@@ -300,7 +300,7 @@ class Model:
             also integrates the effects of
             :attr:`SamplingPlan.integrated <bayeshier.bayes.plan.SamplingPlan>`
             out (they have no variable), which is what :meth:`sample` uses
-            when a factor is marginalised.
+            when a factor is marginalized.
 
         Returns
         -------
@@ -358,7 +358,7 @@ class Model:
             Groups ``posterior`` (``beta``, group effects, ``sd_<factor>``,
             ``sigma``), ``sample_stats``, ``observed_data`` and
             ``log_likelihood`` (these two only with the rows in memory);
-            ``attrs`` record the formula, the parameterisation, the
+            ``attrs`` record the formula, the parameterization, the
             likelihood used (``attrs["likelihood"]``, ``"collapsed"`` or
             ``"full"``), the sampler and the REML fit
             (``attrs["reml"]``, a JSON string).
@@ -496,7 +496,7 @@ class Model:
         xarray.DataTree
             Group ``predictions`` with ``mu`` (expected value) and the
             response (``mu`` plus residual noise), dims (chain, draw, obs),
-            ``obs`` labelled by ``newdata.index``.
+            ``obs`` labeled by ``newdata.index``.
 
         """
         if "posterior" not in idata.children:
@@ -522,7 +522,7 @@ class Model:
         self._require_rows("sample_prior_predictive()")
         model = self.build()
         with warnings.catch_warnings():
-            # the centred effects of correlated random slopes are drawn by a NumPy function
+            # the centered effects of correlated random slopes are drawn by a NumPy function
             warnings.filterwarnings("ignore", message="Numba will use object mode")
             tree = pm.sample_prior_predictive(draws=draws, model=model, random_seed=random_seed)
         tree["prior"] = xr.DataTree(post.public_variables(tree["prior"].to_dataset()))

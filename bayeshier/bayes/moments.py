@@ -1,7 +1,7 @@
 """Means and standard deviations of the model's columns, summed chunk by chunk.
 
 The default priors are scaled by ``sd(y)`` and the predictors' sds, and the
-sampler centres the predictors at their means. These moments come from sums
+sampler centers the predictors at their means. These moments come from sums
 over rows that add up over chunks (:class:`Moments`), so a Dask DataFrame's
 partitions give the same numbers as a pandas DataFrame's rows. The sums are
 taken about fixed shifts close to the means (the means themselves for rows
@@ -67,8 +67,8 @@ class Moments:
         """Column standard deviations (denominator ``n - 1``; 0 for a single row)."""
         if self.n < 2:
             return np.zeros_like(self.total)
-        centred = np.clip(self.squares - self.total**2 / self.n, 0.0, None)
-        return np.sqrt(centred / (self.n - 1))
+        centered = np.clip(self.squares - self.total**2 / self.n, 0.0, None)
+        return np.sqrt(centered / (self.n - 1))
 
     @property
     def root_mean_square(self) -> np.ndarray:
@@ -76,12 +76,12 @@ class Moments:
         raw = self.squares + 2.0 * self.shift * self.total + self.n * self.shift**2
         return np.sqrt(np.clip(raw, 0.0, None) / max(self.n, 1))
 
-    def scales(self, centred: bool) -> np.ndarray:
-        """Per column, the sd (if ``centred``) or else, or when it is 0, the root mean square.
+    def scales(self, centered: bool) -> np.ndarray:
+        """Per column, the sd (if ``centered``) or else, or when it is 0, the root mean square.
 
         A column that is zero throughout gets 1, so that a scale can divide.
         """
-        scale = self.sd if centred else np.zeros_like(self.total)
+        scale = self.sd if centered else np.zeros_like(self.total)
         scale = np.where(scale > 0, scale, self.root_mean_square)
         return np.where(scale > 0, scale, 1.0)
 

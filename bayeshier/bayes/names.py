@@ -28,7 +28,7 @@ __all__ = [
     "level_dim",
     "means_name",
     "model_coords",
-    "noncentred_name",
+    "noncentered_name",
     "obs_labels",
     "observed_name",
     "sd_component_name",
@@ -36,7 +36,7 @@ __all__ = [
     "term_dim",
 ]
 
-#: The internal variable holding the coefficients of the centred design.
+#: The internal variable holding the coefficients of the centered design.
 FIXED_RV = "_fixed"
 
 
@@ -82,8 +82,8 @@ def sd_component_name(factor_name: str, column: int) -> str:
     return f"_sd_{factor_name}_{column}"
 
 
-def noncentred_name(factor_name: str) -> str:
-    """The standard-normal variable ``z`` of a non-centred factor (``b = sd * z``)."""
+def noncentered_name(factor_name: str) -> str:
+    """The standard-normal variable ``z`` of a non-centered factor (``b = sd * z``)."""
     return f"_{factor_name}_z"
 
 

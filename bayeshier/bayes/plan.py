@@ -3,22 +3,22 @@
 From the REML fit, the share of a group effect's prior variance that the data
 explain is ``lambda_f = mean_j(s^2 d_j / (1 + s^2 d_j))`` (see
 :func:`explained_share`). With ``lambda_f >= 0.5`` the data dominate and the
-factor is centred (``b ~ Normal(0, sd_f)``, sampled in the standardised
+factor is centered (``b ~ Normal(0, sd_f)``, sampled in the standardized
 coordinates ``(b - BLUP) / sqrt(condVar)``); otherwise (and for singular fits)
-it is non-centred (``b = sd_f * z``). A factor with random slopes is decided
+it is non-centered (``b = sd_f * z``). A factor with random slopes is decided
 the same way from its k x k covariance and the levels' conditional
-covariances (:func:`explained_share_matrix`); centred, its effects are
+covariances (:func:`explained_share_matrix`); centered, its effects are
 ``b_j ~ MvNormal(0, Sigma_f)`` sampled in the coordinates ``C_j^-1 (b_j -
 BLUP_j)`` (``C_j C_j'`` the conditional covariance of level ``j``),
-non-centred ``b_j = L_f z_j`` with ``L_f L_f' = Sigma_f``. With ``"auto"`` the first (largest)
+non-centered ``b_j = L_f z_j`` with ``L_f L_f' = Sigma_f``. With ``"auto"`` the first (largest)
 factor is integrated out of the sampled likelihood, together with the factor
 it is nested in, if any (``cask:batch`` and ``batch``; see
 :mod:`bayeshier.bayes.collapse`); ``Model(likelihood=)`` switches this off
 (``"full"``) or insists on it (``"collapsed"``, see :func:`integrated_factors`);
 only random intercepts are integrated out, so a largest factor with random
 slopes is always sampled.
-Of the remaining centred factors, the one whose mean carries most of the
-intercept's uncertainty is sampled as group means (hierarchical centring, see
+Of the remaining centered factors, the one whose mean carries most of the
+intercept's uncertainty is sampled as group means (hierarchical centering, see
 :func:`absorbing_factor`). The result is a frozen :class:`SamplingPlan`, which
 also holds the starting point (REML estimates and BLUPs).
 """
@@ -36,7 +36,7 @@ from bayeshier.bayes.names import (
     FIXED_RV,
     corr_chol_name,
     means_name,
-    noncentred_name,
+    noncentered_name,
     sd_component_name,
 )
 from bayeshier.bayes.priors import intercept_index, random_column_scales, sd_term
@@ -44,7 +44,7 @@ from bayeshier.errors import ModelError, close_matches_hint
 from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = [
-    "CENTRED_THRESHOLD",
+    "CENTERED_THRESHOLD",
     "LIKELIHOOD_CHOICES",
     "MIN_START_EIGENVALUE",
     "SamplingPlan",
@@ -64,16 +64,16 @@ __all__ = [
 _CHOICES = {
     "auto": "auto",
     "centered": "centered",
-    "centred": "centered",
+    "centered": "centered",
     "noncentered": "noncentered",
     "non-centered": "noncentered",
-    "noncentred": "noncentered",
-    "non-centred": "noncentered",
+    "noncentered": "noncentered",
+    "non-centered": "noncentered",
 }
 #: What ``Model(likelihood=)`` accepts.
 LIKELIHOOD_CHOICES = ("auto", "full", "collapsed")
-#: Centre a factor when the data explain at least this share of its prior variance.
-CENTRED_THRESHOLD = 0.5
+#: Center a factor when the data explain at least this share of its prior variance.
+CENTERED_THRESHOLD = 0.5
 #: A starting correlation matrix is shrunk towards the identity until its smallest
 #: eigenvalue is at least this (a singular REML fit has a correlation of +-1).
 MIN_START_EIGENVALUE = 0.05
@@ -81,17 +81,17 @@ MIN_START_EIGENVALUE = 0.05
 
 @dataclass(frozen=True, eq=False)
 class SamplingPlan:
-    """Parameterisation and starting point chosen from the REML fit.
+    """Parameterization and starting point chosen from the REML fit.
 
     Attributes
     ----------
     parameterization : dict
         Factor name -> ``"centered"`` or ``"noncentered"``.
     absorbs : str or None
-        The centred factor whose group means are sampled directly (they
-        absorb the intercept: hierarchical centring), if any.
+        The centered factor whose group means are sampled directly (they
+        absorb the intercept: hierarchical centering), if any.
     absorb_map : numpy.ndarray or None
-        For ``absorbs``, the k x p matrix ``A`` whose ``A nu`` is the centre of
+        For ``absorbs``, the k x p matrix ``A`` whose ``A nu`` is the center of
         its group means (the intercept at the means of the predictors that are
         not random slopes of ``absorbs``, and the fixed slopes of its random
         slopes; see :func:`absorbing_map`).
@@ -109,10 +109,10 @@ class SamplingPlan:
     explained : dict
         Factor name -> share of prior variance explained by the data (lambda_f).
     fixed_loc, fixed_chol : numpy.ndarray
-        REML estimate of the centred-design coefficients and the Cholesky
+        REML estimate of the centered-design coefficients and the Cholesky
         factor of their GLS covariance.
     effect_loc, effect_scale : dict
-        Factor name -> BLUPs and ``sqrt(condVar)`` (used by centred factors);
+        Factor name -> BLUPs and ``sqrt(condVar)`` (used by centered factors);
         with random slopes levels x k BLUPs and the levels x k x k Cholesky
         factors of their conditional covariances.
     start : dict
@@ -140,13 +140,13 @@ class SamplingPlan:
 
 
 def parse_parameterization(choice: str | Mapping[str, str], spec: ModelSpec) -> dict[str, str]:
-    """Normalise the user's ``parameterization=`` to factor name -> choice.
+    """Normalize the user's ``parameterization=`` to factor name -> choice.
 
     Parameters
     ----------
     choice : str or dict
         One choice for all factors, or factor name -> choice (factors left
-        out use ``"auto"``); spellings such as ``"non-centred"`` are accepted.
+        out use ``"auto"``); spellings such as ``"non-centered"`` are accepted.
     spec : ModelSpec
         The model's specification (its factor names).
 
@@ -179,7 +179,7 @@ def parse_parameterization(choice: str | Mapping[str, str], spec: ModelSpec) -> 
 
 
 def _parse_choice(choice: Any, factor: str) -> str:
-    """One choice, normalised to ``"auto"``, ``"centered"`` or ``"noncentered"``."""
+    """One choice, normalized to ``"auto"``, ``"centered"`` or ``"noncentered"``."""
     key = str(choice).lower().replace("_", "") if isinstance(choice, str) else None
     if key not in _CHOICES:
         raise ModelError(
@@ -190,7 +190,7 @@ def _parse_choice(choice: Any, factor: str) -> str:
 
 
 def parse_likelihood(choice: Any) -> str:
-    """Normalise the user's ``likelihood=`` to ``"auto"``, ``"full"`` or ``"collapsed"``.
+    """Normalize the user's ``likelihood=`` to ``"auto"``, ``"full"`` or ``"collapsed"``.
 
     Raises
     ------
@@ -211,10 +211,10 @@ def integrated_factors(
     """The factor integrated out of the sampled likelihood and its nesting parent, if any.
 
     ``likelihood="full"`` integrates nothing out. ``"auto"`` integrates the
-    first (largest) factor out when its parameterisation is ``"auto"``,
+    first (largest) factor out when its parameterization is ``"auto"``,
     together with the ``"auto"`` factor it is nested in (see
     :func:`integrated_parent`); other factors (crossed, or a parent forced
-    centred or non-centred) are sampled. ``"collapsed"`` does the same but
+    centered or non-centered) are sampled. ``"collapsed"`` does the same but
     requires the largest factor to be integrated out.
 
     Only random intercepts are integrated out: with random slopes on the
@@ -224,7 +224,7 @@ def integrated_factors(
     ------
     ModelError
         ``"collapsed"`` for a model without grouping factors, whose largest
-        factor's parameterisation is forced, or whose largest factor has
+        factor's parameterization is forced, or whose largest factor has
         random slopes.
 
     """
@@ -266,7 +266,7 @@ def sampling_plan(
     choices: dict[str, str],
     likelihood: str = "auto",
 ) -> SamplingPlan:
-    """Choose each factor's parameterisation and the starting point from a REML fit.
+    """Choose each factor's parameterization and the starting point from a REML fit.
 
     ``likelihood`` (``"auto"``, ``"full"`` or ``"collapsed"``) decides which
     factors are integrated out (see :func:`integrated_factors`).
@@ -315,7 +315,7 @@ def sampling_plan(
     )
 
 
-#: One factor's explained share, BLUPs, their scale, and its start per parameterisation.
+#: One factor's explained share, BLUPs, their scale, and its start per parameterization.
 _FactorStart = tuple[float, np.ndarray, np.ndarray, dict[str, dict[str, np.ndarray]]]
 
 
@@ -331,7 +331,7 @@ def _intercept_start(factor: GroupingFactor, fit: Any, covariance: np.ndarray) -
     common = {sd_term(name): np.asarray(sd_start)}
     starts = {
         "centered": {**common, name: blup},
-        "noncentered": {**common, noncentred_name(name): blup / sd_start},
+        "noncentered": {**common, noncentered_name(name): blup / sd_start},
     }
     return explained_share(sd, condvar), blup, scale, starts
 
@@ -366,7 +366,7 @@ def _slope_start(
         offset += size
     starts = {
         "centered": {**common, name: blup},
-        "noncentered": {**common, noncentred_name(name): np.linalg.solve(chol, blup.T).T},
+        "noncentered": {**common, noncentered_name(name): np.linalg.solve(chol, blup.T).T},
     }
     return explained_share_matrix(covariance, condcov), blup, scale, starts
 
@@ -417,14 +417,14 @@ def _absorbed_parents(
 
 
 def absorbing_map(spec: ModelSpec, design: InternalDesign, factor: GroupingFactor) -> np.ndarray:
-    """The k x p matrix ``A`` with ``A nu`` the centre of ``factor``'s group means.
+    """The k x p matrix ``A`` with ``A nu`` the center of ``factor``'s group means.
 
-    ``nu`` are the coefficients of the centred design. A random slope whose
+    ``nu`` are the coefficients of the centered design. A random slope whose
     column is also a fixed-effect column (same name and values) absorbs that
     fixed slope; the random intercept absorbs the intercept at the means of
     the other predictors, ``nu_0 - sum_c m_c nu_c`` over the absorbed slopes
     ``c`` (``m_c`` their means), so that each row's prediction is ``z_i' a_j``
-    plus the centred predictors that are not absorbed. For a random
+    plus the centered predictors that are not absorbed. For a random
     intercept alone this is ``nu_0``.
 
     Without rows (a Dask DataFrame) a same-named column counts as the same
@@ -494,7 +494,7 @@ def absorbing_factor(
     sds: dict[str, float],
     exclude: Collection[str] = (),
 ) -> str | None:
-    """The centred factor whose mean carries most of the intercept's uncertainty.
+    """The centered factor whose mean carries most of the intercept's uncertainty.
 
     Sampling its group means ``a_j = intercept + b_j`` instead of ``b_j``
     removes the posterior correlation between the intercept and the effects.
@@ -503,16 +503,16 @@ def absorbing_factor(
     """
     if intercept_index(spec) is None:
         return None
-    centred = [
+    centered = [
         f
         for f in spec.factors
         if parameterization[f.name] == "centered"
         and f.name not in exclude
         and "Intercept" in f.terms
     ]
-    if not centred:
+    if not centered:
         return None
-    return max(centred, key=lambda f: sds[f.name] ** 2 / f.n_levels).name
+    return max(centered, key=lambda f: sds[f.name] ** 2 / f.n_levels).name
 
 
 def explained_share(sd: float, condvar: np.ndarray) -> float:
@@ -524,7 +524,7 @@ def explained_share(sd: float, condvar: np.ndarray) -> float:
     error of about ``1 / sqrt(2 (G - 1))``, so the share is evaluated two
     standard errors below the estimate, ``s = sd (1 - 2 / sqrt(2 (G - 1)))``:
     ``mean_j(s^2 d_j / (1 + s^2 d_j))``. A few groups, or a singular fit,
-    therefore lean towards the non-centred form, which has no funnel near 0.
+    therefore lean towards the non-centered form, which has no funnel near 0.
     """
     condvar = np.asarray(condvar, dtype=float)
     if sd <= 0 or condvar.size < 2 or not np.all(np.isfinite(condvar) & (condvar > 0)):
@@ -566,7 +566,7 @@ def explained_share_matrix(covariance: np.ndarray, condcov: np.ndarray) -> float
 
 
 def _decide(choice: str, explained: float) -> str:
-    """The forced choice, else centred when the data explain enough of the prior variance."""
+    """The forced choice, else centered when the data explain enough of the prior variance."""
     if choice != "auto":
         return choice
-    return "centered" if explained >= CENTRED_THRESHOLD else "noncentered"
+    return "centered" if explained >= CENTERED_THRESHOLD else "noncentered"

@@ -62,7 +62,7 @@ def sampling_attrs(
     fit: Any,
     likelihood: str,
 ) -> dict[str, str]:
-    """The DataTree's ``attrs``: formula, sampler, parameterisation, likelihood, REML fit (JSON).
+    """The DataTree's ``attrs``: formula, sampler, parameterization, likelihood, REML fit (JSON).
 
     ``likelihood`` is ``"collapsed"`` or ``"full"`` (see ``Model.likelihood``).
     """

@@ -38,7 +38,7 @@ Any of these can be replaced per term, by a PyMC distribution made with
 (``"normal(0, 10)"``, ``"halfnormal(5)"``, ``"studentt(3, 0, 2.5)"``,
 ``"exponential(0.1)"``). Fixed effects need a prior on the whole real line;
 standard deviations need one on the positive half-line; a correlation
-matrix takes ``"lkj(eta)"`` (``"lkj(2)"``: ``eta > 1`` favours weaker
+matrix takes ``"lkj(eta)"`` (``"lkj(2)"``: ``eta > 1`` favors weaker
 correlations). ``(x||g)`` has no correlation, so no ``corr_<factor>``.
 
 Examples
@@ -293,7 +293,7 @@ def _check_support(term: str, text: str, has: str, needs: str) -> None:
     if needs == "correlation":
         raise ModelError(
             f"The prior {text!r} for {term!r} is not a prior for a correlation matrix: use "
-            "'lkj(eta)', e.g. 'lkj(1)' (uniform over correlations) or 'lkj(2)' (favours "
+            "'lkj(eta)', e.g. 'lkj(1)' (uniform over correlations) or 'lkj(2)' (favors "
             "weaker correlations)."
         )
     if has == "correlation":
@@ -423,7 +423,7 @@ def default_priors(spec: ModelSpec, moments: DataMoments | None = None) -> dict[
     y_sd = y_sd if y_sd > 0 else 1.0
     y_mean = float(moments.y.mean[0])
     intercept = intercept_index(spec)
-    x_scales = moments.X.scales(centred=intercept is not None)
+    x_scales = moments.X.scales(centered=intercept is not None)
     priors: dict[str, Prior] = {}
     for j, name in enumerate(spec.fixed_names):
         if j == intercept:
@@ -472,7 +472,7 @@ def random_column_scales(columns: Moments | None) -> np.ndarray:
     root mean square when it is constant (so 1 for the intercept), as for
     the fixed effects.
     """
-    return np.ones(1) if columns is None else columns.scales(centred=True)
+    return np.ones(1) if columns is None else columns.scales(centered=True)
 
 
 def resolve_priors(

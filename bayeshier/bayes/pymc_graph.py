@@ -12,7 +12,7 @@
 
 The fixed effects are sampled on the internal scale
 (:mod:`bayeshier.bayes.fixed_scale`) and each factor's effects as the
-:class:`~bayeshier.bayes.plan.SamplingPlan` says: centred, non-centred,
+:class:`~bayeshier.bayes.plan.SamplingPlan` says: centered, non-centered,
 or as group means that absorb the intercept.
 
 A factor with random slopes has one sd per term (scalar internal variables,
@@ -20,8 +20,8 @@ reported together as ``sd_<factor>`` with dim ``<factor>_term``) and, per
 correlated covariance block, the Cholesky factor of its correlation matrix
 with an LKJ prior (``pm.LKJCorr``); ``corr_<factor>`` reports the whole
 correlation matrix. The Cholesky factor of the effects' covariance is
-``L = diag(sd) C`` with ``C = blockdiag(L_corr_block)``: centred effects are
-``MvNormal(0, L L')`` per level, non-centred ``b_j = L z_j``.
+``L = diag(sd) C`` with ``C = blockdiag(L_corr_block)``: centered effects are
+``MvNormal(0, L L')`` per level, non-centered ``b_j = L z_j``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from bayeshier.bayes.names import (
     level_dim,
     means_name,
     model_coords,
-    noncentred_name,
+    noncentered_name,
     observed_name,
     sd_component_name,
     term_bis_dim,
@@ -88,9 +88,9 @@ def build_model(
     priors : dict
         Term name -> resolved prior (:func:`bayeshier.bayes.priors.resolve_priors`).
     plan : SamplingPlan
-        Parameterisation and starting point.
+        Parameterization and starting point.
     design : InternalDesign
-        The centred design (the fixed effects' internal scale).
+        The centered design (the fixed effects' internal scale).
     cells : Cells or None
         Per-cell sums; needed by the ``"sufficient"`` and ``"marginal"`` likelihoods.
     likelihood : {"pointwise", "sufficient", "marginal"}
@@ -134,7 +134,7 @@ def _position(spec: ModelSpec, name: str | None) -> int | None:
 def _add_fixed_effects(
     spec: ModelSpec, priors: Mapping[str, Prior], plan: SamplingPlan, design: InternalDesign
 ) -> TensorVariable:
-    """The centred-design coefficients (sampled on the internal scale) and ``beta``."""
+    """The centered-design coefficients (sampled on the internal scale) and ``beta``."""
     makers = [priors[name].make for name in spec.fixed_names]
     transform = Affine(plan.fixed_loc, plan.fixed_chol)
 
@@ -164,26 +164,26 @@ def _add_group_effects(
     fixed: TensorVariable,
     others: dict[str, TensorVariable],
 ) -> TensorVariable:
-    """A factor's sd(s), correlation and effects, parameterised as ``plan`` says."""
+    """A factor's sd(s), correlation and effects, parameterized as ``plan`` says."""
     if not factor.intercept_only:
         return _add_slope_effects(priors, plan, factor, fixed)
     sd = _add_prior_rv(priors, plan, sd_term(factor.name))
     dim = level_dim(factor.name)
     loc, scale = plan.effect_loc[factor.name], plan.effect_scale[factor.name]
     if factor.name == plan.absorbs:
-        centre = fixed[intercept_index(spec)]
+        center = fixed[intercept_index(spec)]
         for parent, codes in plan.parents.items():
-            centre = centre + others[parent][codes]
+            center = center + others[parent][codes]
         name = means_name(factor.name)
         start = plan.start[name]
         transform = Affine(start, scale)
-        means = pm.Normal(name, centre, sd, dims=dim, transform=transform, initval=start)
-        return pm.Deterministic(factor.name, means - centre, dims=dim)
+        means = pm.Normal(name, center, sd, dims=dim, transform=transform, initval=start)
+        return pm.Deterministic(factor.name, means - center, dims=dim)
     if plan.parameterization[factor.name] == "centered":
         start = plan.start[factor.name]
         transform = Affine(loc, scale)
         return pm.Normal(factor.name, 0.0, sd, dims=dim, transform=transform, initval=start)
-    name = noncentred_name(factor.name)
+    name = noncentered_name(factor.name)
     z = pm.Normal(name, 0.0, 1.0, dims=dim, initval=plan.start[name])
     return pm.Deterministic(factor.name, sd * z, dims=dim)
 
@@ -200,17 +200,17 @@ def _add_slope_effects(
     scale = plan.effect_scale[name]
     if name == plan.absorbs:
         assert plan.absorb_map is not None
-        centre = pt.dot(plan.absorb_map, fixed)
+        center = pt.dot(plan.absorb_map, fixed)
         means_var = means_name(name)
         start = plan.start[means_var]
         transform = BatchedAffine(start, scale)
-        means = _correlated_normal(means_var, centre, sd, corr_chol, dims, transform, start)
-        return pm.Deterministic(name, means - centre, dims=dims)
+        means = _correlated_normal(means_var, center, sd, corr_chol, dims, transform, start)
+        return pm.Deterministic(name, means - center, dims=dims)
     if plan.parameterization[name] == "centered":
         transform = BatchedAffine(plan.effect_loc[name], scale)
         zero = pt.zeros(factor.n_columns)
         return _correlated_normal(name, zero, sd, corr_chol, dims, transform, plan.start[name])
-    z_name = noncentred_name(name)
+    z_name = noncentered_name(name)
     z = pm.Normal(z_name, 0.0, 1.0, dims=dims, initval=plan.start[z_name])
     white = z if corr_chol is None else pt.dot(z, corr_chol.T)
     return pm.Deterministic(name, white * sd, dims=dims)

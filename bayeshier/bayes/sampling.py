@@ -7,7 +7,7 @@ sampler sees at most :data:`LOW_RANK_MAX_DIM` parameters, and a diagonal
 one above (see :func:`adaptation_for`); PyMC's own NUTS is the fallback.
 Chains start at the REML estimates and BLUPs
 (:attr:`SamplingPlan.start <bayeshier.bayes.plan.SamplingPlan>`),
-jittered by U(-1, 1) in the standardised coordinates.
+jittered by U(-1, 1) in the standardized coordinates.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from bayeshier.bayes.names import noncentred_name
+from bayeshier.bayes.names import noncentered_name
 from bayeshier.bayes.plan import SamplingPlan
 from bayeshier.errors import ModelError, close_matches_hint
 from bayeshier.spec.model_spec import ModelSpec
@@ -87,12 +87,12 @@ def default_target_accept(spec: ModelSpec) -> float:
     a small cost on these small data sets.
 
     With correlated random slopes (``(x|g)``) the posterior of a correlation
-    reaches towards +-1, where the prior of the (centred) group effects is
+    reaches towards +-1, where the prior of the (centered) group effects is
     strongly curved; the divergences sit at correlations of 0.8 to 0.94 with
     small sds. Sleepstudy ``(Days|Subject)``, seeds 11 to 50: at 0.95, 9 of
     40 runs had divergences (1 to 6 each); at 0.97, 2 of 40 (one each); at
     0.98, none (smallest bulk ESS: median 1,885 of 4,000 draws, lowest 811;
-    about 10% more time than 0.95). Non-centring removes them too, but
+    about 10% more time than 0.95). Non-centering removes them too, but
     leaves a median smallest ESS of 406.
     """
     if any(size > 1 for f in spec.factors for size in f.blocks):
@@ -112,7 +112,7 @@ def start_point(plan: SamplingPlan) -> dict[str, np.ndarray]:
     """The plan's starting point without the integrated-out factors' effects."""
     start = dict(plan.start)
     for name in plan.integrated:
-        for key in (name, noncentred_name(name)):
+        for key in (name, noncentered_name(name)):
             start.pop(key, None)
     return start
 

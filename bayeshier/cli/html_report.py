@@ -85,7 +85,7 @@ class ModelSection:
     meta : mapping of str to str
         Formula, data, rows, grouping factors, ... shown as a two-column table.
     settings : mapping of str to str
-        Sampler settings, parameterisation and timings.
+        Sampler settings, parameterization and timings.
     priors : pandas.DataFrame
         :attr:`bayeshier.Model.priors`.
     comparison : Comparison
@@ -285,8 +285,8 @@ def _diagnostic_table(rows: pd.DataFrame, columns: list[str]) -> str:
     for column in columns:
         fmt = _DIAGNOSTIC_FORMATS[column]
         cells[column] = [_format(value, fmt) for value in rows[column]]
-    labelled = cells.reset_index(names="")
-    return table_html(labelled, numeric=columns)
+    labeled = cells.reset_index(names="")
+    return table_html(labeled, numeric=columns)
 
 
 def _format(value: Any, fmt: str) -> str:

@@ -34,7 +34,7 @@ def _catalog() -> dict[str, dict]:
 
 
 def names() -> list[str]:
-    """Return the names of the bundled data sets, in catalogue order."""
+    """Return the names of the bundled data sets, in catalog order."""
     return list(_catalog())
 
 

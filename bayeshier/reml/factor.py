@@ -79,7 +79,7 @@ class BlockedFactor:
         return float(2.0 * np.sum(np.log(block)))
 
     def pwrss(self) -> float:
-        """Penalised weighted residual sum of squares ``r^2(theta)``."""
+        """Penalized weighted residual sum of squares ``r^2(theta)``."""
         return float(self.rest[-1, -1] ** 2)
 
     def first_gain(self) -> np.ndarray:
@@ -133,7 +133,7 @@ def _first_block_contribution(cp: CrossProducts, weights: np.ndarray) -> np.ndar
     """``C E C'`` with ``C = [Zr'Z1; W'Z1]`` and ``E`` the first block's per-level weights.
 
     For random intercepts only the lower triangle of the rest block is
-    filled: the Cholesky factorisation reads no more.
+    filled: the Cholesky factorization reads no more.
     """
     weighted_sums = apply_blocks(weights, cp.first_sums)
     ww = cp.first_sums.T @ weighted_sums

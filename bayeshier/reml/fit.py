@@ -37,7 +37,7 @@ def fit_reml(formula: str, data: pd.DataFrame | Any, *, reml: bool = True) -> Re
         travel; the result equals the pandas one, except that ``fitted``
         and ``residuals`` are lazy Dask Series (see :mod:`bayeshier.spec.dask_rows`).
     reml : bool, default True
-        ``False`` maximises the likelihood instead (for comparing fixed
+        ``False`` maximizes the likelihood instead (for comparing fixed
         effects by likelihood ratio).
 
     Returns
@@ -46,7 +46,7 @@ def fit_reml(formula: str, data: pd.DataFrame | Any, *, reml: bool = True) -> Re
 
     Notes
     -----
-    The profiled criterion of Bates et al. (2015) is minimised over theta
+    The profiled criterion of Bates et al. (2015) is minimized over theta
     (lme4's layout: the lower triangles of the relative covariance factors,
     diagonal entries >= 0) by L-BFGS-B with an analytic gradient. Each
     evaluation is one blocked Cholesky: the largest grouping factor's block

@@ -1,7 +1,7 @@
 """Analytic gradient of the profiled criterion with respect to theta.
 
 ``Lambda = blockdiag(I (x) T_f)`` is linear in theta. Write ``A = Lambda'Z'Z
-Lambda + I``, ``u`` the spherical modes, ``r^2`` the penalised residual sum
+Lambda + I``, ``u`` the spherical modes, ``r^2`` the penalized residual sum
 of squares, ``C_j`` the level-``j`` diagonal block of ``A^-1`` and
 ``W = A^-1 Lambda'Z'Q R_X^-1`` (``Q`` the orthonormal fixed-effects basis),
 ``u_j`` and ``W_j`` their rows of level ``j``. When ``T_f`` is invertible,
@@ -11,7 +11,7 @@ every derivative from per-level quantities:
 - ``d log|A| = 2 tr((I - A^-1) Lambda^-1 dLambda)``, because
   ``A^-1 Lambda'Z'Z Lambda = I - A^-1``;
 - ``d r^2 = -2 u' Lambda^-1 dLambda u`` (the envelope theorem on the
-  penalised least-squares problem, using ``Lambda'Z'e = u``);
+  penalized least-squares problem, using ``Lambda'Z'e = u``);
 - ``d log|R_X|^2 = -2 tr(W' Lambda^-1 dLambda W)``.
 
 So for the entry ``(r, s)`` of ``T_f`` the derivative is ``2 (T_f^-T
@@ -22,7 +22,7 @@ Psi_f)[r, s]`` with
 (the last sum for REML only, ``dof = n - p`` for REML and ``n`` for ML). For
 a random intercept this is ``(2 / theta_f)(q_f - tr_f(A^-1) - dof |u_f|^2 / r^2
 - |W_f|^2)``. The formula needs ``T_f^-1``: where a diagonal entry of
-``T_f`` is 0 the factor's entries are NaN and the optimiser uses a one-sided
+``T_f`` is 0 the factor's entries are NaN and the optimizer uses a one-sided
 difference instead.
 """
 

@@ -1,4 +1,4 @@
-"""Minimise the profiled criterion over theta (diagonal entries >= 0)."""
+"""Minimize the profiled criterion over theta (diagonal entries >= 0)."""
 
 from __future__ import annotations
 
@@ -40,12 +40,12 @@ _HESSIAN_STEP = 1e-4
 
 @dataclass(frozen=True)
 class OptimizationSummary:
-    """What the optimiser did: start, end, evaluations, convergence.
+    """What the optimizer did: start, end, evaluations, convergence.
 
     Attributes
     ----------
     method : str
-        The optimiser (scipy's bounded quasi-Newton L-BFGS-B over ``theta^2``
+        The optimizer (scipy's bounded quasi-Newton L-BFGS-B over ``theta^2``
         for the diagonal entries and theta for the others, analytic gradient).
     theta_start, theta_end : tuple of float
         Starting and final relative standard deviations.
@@ -54,11 +54,11 @@ class OptimizationSummary:
     evaluations : int
         Objective evaluations, gradients included.
     converged : bool
-        Whether the optimiser met its convergence criterion.
+        Whether the optimizer met its convergence criterion.
     message : str
-        The optimiser's own message.
+        The optimizer's own message.
     seconds : float
-        Wall time of the optimisation.
+        Wall time of the optimization.
 
     """
 
@@ -98,7 +98,7 @@ def starting_theta(cp: CrossProducts, layout: ThetaLayout, reml: bool) -> np.nda
 def optimize_theta(
     cp: CrossProducts, layout: ThetaLayout, reml: bool, start: np.ndarray | None = None
 ) -> tuple[np.ndarray, OptimizationSummary]:
-    """Find the theta that minimises the REML criterion or the deviance.
+    """Find the theta that minimizes the REML criterion or the deviance.
 
     The search runs over the squares ``s = theta^2 >= 0`` of the diagonal
     entries of the relative covariance factors (the off-diagonal entries are
@@ -112,7 +112,7 @@ def optimize_theta(
     not small (a projected step can leave it with a poor curvature model).
 
     ``start`` defaults to lme4's (``T = I``). Warns with
-    :class:`~bayeshier.errors.ConvergenceWarning` if the optimiser stops
+    :class:`~bayeshier.errors.ConvergenceWarning` if the optimizer stops
     without converging.
     """
     objective = _Objective(cp, layout, reml)
@@ -154,7 +154,7 @@ def optimize_theta(
     )
     if not summary.converged:
         warnings.warn(
-            f"The optimiser did not converge ({summary.message}) after {summary.evaluations} "
+            f"The optimizer did not converge ({summary.message}) after {summary.evaluations} "
             f"evaluations; theta = {np.round(theta, 6).tolist()}. The estimates may be "
             "inaccurate: check the model (scaling of predictors, tiny groups).",
             ConvergenceWarning,

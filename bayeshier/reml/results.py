@@ -68,7 +68,7 @@ class RemlFit:
         REML criterion (REML fits) or deviance (ML fits), as lme4's
         ``REMLcrit()`` / ``deviance()``.
     optimization : OptimizationSummary
-        What the optimiser did.
+        What the optimizer did.
     fitted : numpy.ndarray or dask.dataframe.Series
         Conditional fitted values ``X beta + Z b`` of the rows used; for a fit
         on a Dask DataFrame a lazy Dask Series indexed like the rows used

@@ -21,7 +21,7 @@ receives only the reduced result:
 3. **Sufficient statistics.** :func:`bayeshier.reml.crossprod.row_sums` of
    every partition, given the OLS coefficients: the per-level grams and sums
    of the largest factor, the sparse ``Zr'Z1``, the ``Zr'Zr`` and ``Zr'[X e]``
-   of the others. The optimiser then runs on the client on these sums only.
+   of the others. The optimizer then runs on the client on these sums only.
 
 Every partition is encoded by :meth:`bayeshier.spec.model_spec.ModelSpec.with_rows`,
 the function that encodes a pandas DataFrame's chunks, and reduced by the

@@ -40,7 +40,7 @@ class RandomTerm:
     source : str
         The term as the user wrote it, for error messages.
     expr : str
-        The left side of the bar as formulaic normalises it: ``"1"`` for a
+        The left side of the bar as formulaic normalizes it: ``"1"`` for a
         random intercept, ``"1 + Days"`` for ``(Days|g)``, ``"0 + Days"`` for
         ``(0 + Days|g)``. ``(Days||g)`` becomes two terms, ``"1"`` and ``"0 + Days"``.
 
@@ -281,7 +281,7 @@ def python_names(text: str) -> set[str]:
 
 
 def plain_message(error: Exception) -> str:
-    """Formulaic's error message without terminal colour codes."""
+    """Formulaic's error message without terminal color codes."""
     return _ANSI_CODES.sub("", str(error))
 
 

@@ -219,7 +219,7 @@ class GroupingFactor:
         """Level codes of complete rows from their raw values; -1 for an unseen level.
 
         Unlike :meth:`codes_for` no labels are formed: each column is
-        factorised and its few distinct values are looked up in
+        factorized and its few distinct values are looked up in
         :attr:`values`, so a chunk of millions of rows encodes fast.
         """
         combined = np.zeros(len(frame), dtype=np.int64)

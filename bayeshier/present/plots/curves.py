@@ -102,7 +102,7 @@ def seed_scenarios(
     matplotlib.figure.Figure
         Curves for the true ratios (1/25, 1, 25), an open marker at each
         scenario's true ``lambda``, a filled one at its REML estimate, joined
-        by a thin line and labelled with the design.
+        by a thin line and labeled with the design.
 
     """
     fits = scenario_fits(data)

@@ -52,7 +52,7 @@ def shrinkage_arrows(
     Returns
     -------
     matplotlib.figure.Figure
-        Levels on the vertical axis (ordered by no-pooling estimate, labelled
+        Levels on the vertical axis (ordered by no-pooling estimate, labeled
         with their size), estimates on the horizontal one; marker area grows
         with the group size.
 
@@ -111,7 +111,7 @@ def prior_likelihood_posterior(
         Levels to draw, one panel each (default: up to three: the most shrunk,
         the least shrunk and the one farthest from the mean).
     center : float, optional
-        Population mean the prior is centred on (default: ``table.attrs["center"]``,
+        Population mean the prior is centered on (default: ``table.attrs["center"]``,
         the fixed intercept).
     ax : matplotlib.axes.Axes, optional
         Draw one level (the first of ``levels``) on it.

@@ -6,7 +6,7 @@ population line along the population covariance of the effects, so a point
 can move sideways as well as inward. :func:`shrinkage_2d` draws, per level,
 the no-pooling estimate (the level's own ``lm``), an arrow to the BLUP, the
 posterior mean if there is one, and the population covariance ellipses
-centred on the fixed effects.
+centered on the fixed effects.
 """
 
 from __future__ import annotations

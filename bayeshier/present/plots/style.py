@@ -1,4 +1,4 @@
-"""Shared pieces of the plotting modules: colours, axes, legends, arrows, level rows."""
+"""Shared pieces of the plotting modules: colors, axes, legends, arrows, level rows."""
 
 from __future__ import annotations
 
