@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import CASE_DATA, FIXTURES, INTERCEPT_CASES, load_reference
+from reference_cases import CASE_DATA, FIXTURES, INTERCEPT_CASES, load_reference
 
 from bayeshier import datasets
 from bayeshier.errors import DataError

@@ -19,7 +19,7 @@ nbclient = pytest.importorskip("nbclient")
 kernelspec = pytest.importorskip("ipykernel.kernelspec")
 kernelspec_manager = pytest.importorskip("jupyter_client.kernelspec").KernelSpecManager
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 KERNEL_NAME = "bayeshier-test-python"
 CELL_TIMEOUT_SECONDS = 300
 

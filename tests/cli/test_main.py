@@ -19,7 +19,7 @@ import xarray as xr
 
 from bayeshier.cli.main import main
 
-MODELS = Path(__file__).parents[1] / "models"
+MODELS = Path(__file__).parents[2] / "models"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

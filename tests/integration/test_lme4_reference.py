@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import factor_at, fitted_case, load_reference
+from reference_cases import factor_at, fitted_case, load_reference
 
 from bayeshier.reml.crossprod import cross_products
 from bayeshier.reml.estimates import estimates

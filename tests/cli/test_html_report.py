@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-from conftest import fitted_case
-from test_compare import synthetic_posterior
+from reference_cases import fitted_case
+from synthetic import synthetic_posterior
 
 from bayeshier.bayes.priors import prior_table, resolve_priors
 from bayeshier.cli import html_report as report

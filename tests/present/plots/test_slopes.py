@@ -9,9 +9,9 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import fitted_case
 from matplotlib.patches import Ellipse
 from matplotlib.text import Annotation
+from reference_cases import fitted_case
 from scipy import stats
 
 from bayeshier import compare, plots

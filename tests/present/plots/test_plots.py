@@ -8,10 +8,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pytest
-from conftest import fitted_case
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
-from test_compare import synthetic_posterior
+from reference_cases import fitted_case
+from synthetic import synthetic_posterior
 
 from bayeshier import datasets, plots, shrinkage
 from bayeshier.bayes.model import Model

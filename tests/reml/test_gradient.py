@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CASE_DATA, load_reference
+from reference_cases import CASE_DATA, load_reference
 
 from bayeshier import datasets
 from bayeshier.reml.covariance import theta_layout

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import factor_at
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from reference_cases import factor_at
 
 from bayeshier import RemlFit, fit_reml
 from bayeshier.reml.crossprod import cross_products

@@ -9,16 +9,15 @@ defaults stop up to 4e-5 away in theta (see ``test_reml_reference.py``).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SLOPE_CASES, fitted_case
+from reference_cases import SLOPE_CASES, TESTS, fitted_case
 
 from bayeshier import datasets, fit_reml
 
-TIGHT = Path(__file__).parent / "fixtures" / "lme4_tight"
+TIGHT = TESTS / "fixtures" / "lme4_tight"
 RTOL = 1e-6
 
 # The criterion is flat along a small off-diagonal theta: at the two optima
@@ -207,7 +206,7 @@ DENSE_FORMULAS = [
 @pytest.mark.parametrize("formula", DENSE_FORMULAS)
 @pytest.mark.parametrize("reml", [True, False])
 def test_criterion_blups_and_condcov_equal_the_dense_computation(formula: str, reml: bool) -> None:
-    from conftest import factor_at
+    from reference_cases import factor_at
 
     from bayeshier.reml.covariance import theta_layout
     from bayeshier.reml.crossprod import cross_products

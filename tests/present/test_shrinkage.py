@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import fitted_case, load_reference
+from reference_cases import TESTS, fitted_case, load_reference
 
 from bayeshier import datasets, shrinkage
 from bayeshier.errors import ModelError
@@ -194,7 +192,7 @@ def test_slope_factors_are_sent_to_compare_and_the_2d_plot():
 def test_partial_residuals_remove_the_slopes_of_other_factors():
     from bayeshier import fit_reml
 
-    data = pd.read_csv(Path(__file__).parent / "fixtures" / "lme4_tight" / "slopes_crossed.csv")
+    data = pd.read_csv(TESTS / "fixtures" / "lme4_tight" / "slopes_crossed.csv")
     fit = fit_reml("y ~ x + (1|a) + (x|b)", data)
     residual = shrinkage.partial_residuals(fit, "a")
     b_effects = fit.ranef["b"].loc[data["b"]].to_numpy()

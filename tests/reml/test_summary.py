@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import fitted_case, load_reference
+from reference_cases import fitted_case, load_reference
 
 
 def test_reml_summary_has_lme4_sections_and_numbers() -> None:

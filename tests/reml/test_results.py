@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import fitted_case, load_reference
+from reference_cases import fitted_case, load_reference
 
 from bayeshier import datasets, fit_reml
 from bayeshier.errors import ConvergenceWarning, DataError

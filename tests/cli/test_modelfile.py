@@ -12,7 +12,7 @@ from bayeshier.bayes.model import Model
 from bayeshier.cli import modelfile
 from bayeshier.errors import DataError, ModelFileError
 
-MODELS = Path(__file__).parents[1] / "models"
+MODELS = Path(__file__).parents[2] / "models"
 SHIPPED = sorted(MODELS.glob("*.toml"))
 
 MINIMAL = """

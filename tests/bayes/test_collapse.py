@@ -17,7 +17,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FIXTURES
+from reference_cases import FIXTURES
 
 from bayeshier import datasets
 from bayeshier.bayes.model import Model
