@@ -16,6 +16,7 @@ __all__ = [
     "FormulaError",
     "ModelError",
     "ModelFileError",
+    "PrecisionWarning",
     "RankDeficiencyWarning",
     "SamplingWarning",
     "close_matches_hint",
@@ -44,6 +45,10 @@ class ModelFileError(ModelError):
 
 class ConvergenceWarning(UserWarning):
     """The optimizer stopped without meeting its convergence criterion."""
+
+
+class PrecisionWarning(ConvergenceWarning):
+    """The criterion cannot be resolved in double precision (an extreme variance ratio)."""
 
 
 class RankDeficiencyWarning(UserWarning):

@@ -111,7 +111,7 @@ def factorize(cp: CrossProducts, relative: list[np.ndarray]) -> BlockedFactor:
     first = BlockedFactor(
         relative, first_log_det, first_inverse, np.zeros((0, 0)), cp.q_rest, cp.n_fixed
     )
-    absorbed = _first_block_contribution(cp, first.first_weights())
+    absorbed = first_block_contribution(cp, first.first_weights())
     schur = _scale_both_sides(cp, relative, cp.rest - absorbed)
     schur[np.diag_indices(cp.q_rest)] += 1.0
     rest = sla.cholesky(schur, lower=True, check_finite=False)
@@ -129,7 +129,7 @@ def _first_block(gram: np.ndarray, relative: np.ndarray) -> tuple[float, np.ndar
     return log_det, np.linalg.inv(blocks)
 
 
-def _first_block_contribution(cp: CrossProducts, weights: np.ndarray) -> np.ndarray:
+def first_block_contribution(cp: CrossProducts, weights: np.ndarray) -> np.ndarray:
     """``C E C'`` with ``C = [Zr'Z1; W'Z1]`` and ``E`` the first block's per-level weights.
 
     For random intercepts only the lower triangle of the rest block is

@@ -14,6 +14,7 @@ from bayeshier.reml.estimates import estimates
 from bayeshier.reml.factor import factorize, profiled_deviance
 from bayeshier.reml.optimize import optimize_theta, starting_theta
 from bayeshier.reml.results import RemlFit, fitted_values
+from bayeshier.reml.saturated import check_residual_variance
 from bayeshier.spec.model_spec import ModelSpec, build_spec
 
 __all__ = ["fit_reml", "fit_spec"]
@@ -76,6 +77,7 @@ def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
     dense_size = sum(f.n_levels * f.n_columns for f in spec.factors[1:]) + spec.n_fixed + 1
     with blas_threads_for(dense_size):
         cp = cross_products(spec)
+        check_residual_variance(cp, [factor.name for factor in spec.factors])
         start = starting_theta(cp, layout, reml)
         theta, summary = optimize_theta(cp, layout, reml, start)
         factor = factorize(cp, layout.relative_factors(theta))

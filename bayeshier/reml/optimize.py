@@ -10,11 +10,12 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.optimize import minimize
 
-from bayeshier.errors import ConvergenceWarning
+from bayeshier.errors import ConvergenceWarning, PrecisionWarning
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.crossprod import CrossProducts, single_factor_products
 from bayeshier.reml.factor import factorize, profiled_deviance
 from bayeshier.reml.gradient import criterion_gradient
+from bayeshier.reml.saturated import ROUNDING_TOLERANCE, rounding_excess
 
 __all__ = ["OptimizationSummary", "optimize_theta"]
 
@@ -90,13 +91,19 @@ def starting_theta(cp: CrossProducts, layout: ThetaLayout, reml: bool) -> np.nda
     theta = np.empty(layout.n_theta)
     for index in range(n_factors):
         single = layout.single_factor(index)
-        optimum, _ = optimize_theta(single_factor_products(cp, index), single, reml)
+        products = single_factor_products(cp, index)
+        optimum, _ = optimize_theta(products, single, reml, quiet=True)
         theta[layout.factor_positions(index)] = optimum
     return theta
 
 
 def optimize_theta(
-    cp: CrossProducts, layout: ThetaLayout, reml: bool, start: np.ndarray | None = None
+    cp: CrossProducts,
+    layout: ThetaLayout,
+    reml: bool,
+    start: np.ndarray | None = None,
+    *,
+    quiet: bool = False,
 ) -> tuple[np.ndarray, OptimizationSummary]:
     """Find the theta that minimizes the REML criterion or the deviance.
 
@@ -111,8 +118,15 @@ def optimize_theta(
     L-BFGS-B is restarted from its end point while the projected gradient is
     not small (a projected step can leave it with a poor curvature model).
 
-    ``start`` defaults to lme4's (``T = I``). Warns with
-    :class:`~bayeshier.errors.ConvergenceWarning` if the optimizer stops
+    Each restart searches in units of its starting point (see
+    :func:`_search_scale`), so that a group sd a million times the residual
+    sd is found as reliably as one of the same size.
+
+    ``start`` defaults to lme4's (``T = I``). Unless ``quiet``, warns with
+    :class:`~bayeshier.errors.PrecisionWarning` when the optimum lies where
+    the criterion's rounding error exceeds what double precision resolves
+    (see :mod:`bayeshier.reml.saturated`), else with
+    :class:`~bayeshier.errors.ConvergenceWarning` if the optimizer stopped
     without converging.
     """
     objective = _Objective(cp, layout, reml)
@@ -122,24 +136,23 @@ def optimize_theta(
     criterion_start = objective.value(point)
     bounds = [(0.0, None) if diagonal else (None, None) for diagonal in layout.diagonal]
     for _ in range(_MAX_RESTARTS + 1):
+        scale = _search_scale(point)
         result = minimize(
-            objective.value_and_gradient,
-            point,
+            objective.scaled,
+            point / scale,
+            args=(scale,),
             method=_METHOD,
             jac=True,
             bounds=bounds,
             options=_OPTIONS,
         )
-        point = objective.clip(np.asarray(result.x, dtype=float))
+        point = objective.clip(np.asarray(result.x, dtype=float) * scale)
         value, gradient = objective.value_and_gradient(point)
-        tolerance = _GRADIENT_TOLERANCE * max(abs(value), _CRITERION_FLOOR)
-        projected = _projected_gradient(point, gradient, layout.diagonal)
-        converged = bool(np.max(np.abs(projected), initial=0.0) <= tolerance)
+        converged = objective.converged(point, value, gradient)
         if converged:
             break
     point, value, gradient = _polish(objective, point, value, gradient)
-    projected = _projected_gradient(point, gradient, layout.diagonal)
-    converged = bool(np.max(np.abs(projected), initial=0.0) <= tolerance)
+    converged = objective.converged(point, value, gradient)
     theta = objective.to_theta(point)
     summary = OptimizationSummary(
         method=f"{_METHOD} (scipy) over theta^2 (diagonal) and theta, analytic gradient",
@@ -152,15 +165,35 @@ def optimize_theta(
         message=str(result.message),
         seconds=time.perf_counter() - started,
     )
-    if not summary.converged:
+    if not quiet:
+        _warn_if_unreliable(cp, layout, theta, summary)
+    return theta, summary
+
+
+def _warn_if_unreliable(
+    cp: CrossProducts, layout: ThetaLayout, theta: np.ndarray, summary: OptimizationSummary
+) -> None:
+    """Say why the optimum cannot be trusted: rounding beyond resolution, or no convergence."""
+    excess = rounding_excess(cp, layout.relative_factors(theta))
+    if excess > ROUNDING_TOLERANCE:
+        ratio = float(np.max(np.abs(theta)))
+        warnings.warn(
+            f"A group sd is about {ratio:.3g} times the residual sd: at this variance ratio "
+            f"the REML criterion carries a relative rounding error of about {excess:.1g}, "
+            "more than double precision can resolve, so the residual sd and the criterion "
+            "may be inaccurate (the group sds and fixed effects are less affected). The data "
+            "barely vary within groups: check the response, or model the group means.",
+            PrecisionWarning,
+            stacklevel=4,
+        )
+    elif not summary.converged:
         warnings.warn(
             f"The optimizer did not converge ({summary.message}) after {summary.evaluations} "
             f"evaluations; theta = {np.round(theta, 6).tolist()}. The estimates may be "
             "inaccurate: check the model (scaling of predictors, tiny groups).",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return theta, summary
 
 
 class _Objective:
@@ -191,6 +224,25 @@ class _Objective:
     def value(self, point: np.ndarray) -> float:
         self.evaluations += 1
         return profiled_deviance(self.cp, self.factor_at(point), self.reml)
+
+    def converged(self, point: np.ndarray, value: float, gradient: np.ndarray) -> bool:
+        """Whether the projected gradient, in units of the point, is within the rounding.
+
+        The tolerance is relative to the criterion (at least
+        ``_CRITERION_FLOOR``), and widened to the criterion's own rounding error
+        where an extreme variance ratio makes that larger (see
+        :func:`~bayeshier.reml.saturated.rounding_excess`).
+        """
+        excess = rounding_excess(self.cp, self.layout.relative_factors(self.to_theta(point)))
+        relative = max(_GRADIENT_TOLERANCE, 10.0 * excess)
+        tolerance = relative * max(abs(value), _CRITERION_FLOOR)
+        projected = _projected_gradient(point, gradient, self.layout.diagonal)
+        return bool(np.max(np.abs(projected * _search_scale(point)), initial=0.0) <= tolerance)
+
+    def scaled(self, scaled_point: np.ndarray, scale: np.ndarray) -> tuple[float, np.ndarray]:
+        """Value and gradient in the coordinates ``point / scale`` (see :func:`_search_scale`)."""
+        value, gradient = self.value_and_gradient(scaled_point * scale)
+        return value, gradient * scale
 
     def value_and_gradient(self, point: np.ndarray) -> tuple[float, np.ndarray]:
         point = self.clip(point)
@@ -276,6 +328,18 @@ def _gradient_jacobian(
         shifted_gradient = objective.value_and_gradient(shifted)[1]
         hessian[:, column] = (shifted_gradient[free] - gradient[free]) / step
     return 0.5 * (hessian + hessian.T)
+
+
+def _search_scale(point: np.ndarray) -> np.ndarray:
+    """Units of the search coordinates: their own size where it exceeds 1, else 1.
+
+    A group sd a million times the residual sd puts ``theta^2`` near 1e12,
+    where the criterion's derivative in ``theta^2`` is about 1e-12: L-BFGS-B
+    and the convergence test would take any such point for an optimum. In
+    units of the current point the derivative is of the order of the number
+    of levels again, so each restart searches on a well-scaled problem.
+    """
+    return np.maximum(np.abs(point), 1.0)
 
 
 def _projected_gradient(
