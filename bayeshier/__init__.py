@@ -50,6 +50,11 @@ _LAZY_MODULES = {"plots"}
 _LAZY_ATTRIBUTES = {"Model": "bayeshier.bayes.model", "diagnose": "bayeshier.bayes.diagnostics"}
 
 
+def __dir__() -> list[str]:
+    """Every public name, the ones imported on first use included (for tab completion)."""
+    return sorted({*globals(), *__all__, *_LAZY_MODULES, *_LAZY_ATTRIBUTES})
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
         return importlib.import_module(f"bayeshier.{name}")
