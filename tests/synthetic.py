@@ -1,4 +1,4 @@
-"""A synthetic posterior shaped like ``Model.sample()``'s, for tests that need no sampler."""
+"""Synthetic posteriors shaped like ``Model.sample()``'s, for tests that need no sampler."""
 
 from __future__ import annotations
 
@@ -55,3 +55,23 @@ def synthetic_posterior(fit: RemlFit, seed: int = 0) -> xr.DataTree:
             ),
         }
     )  # fmt: skip
+
+
+def slope_posterior(seed: int = 0) -> xr.DataTree:
+    """Random draws shaped like a (Days|Subject) posterior: corr_Subject's diagonal is 1."""
+    rng = np.random.default_rng(seed)
+    chains, draws, terms = 2, 100, ["Intercept", "Days"]
+    rho = rng.uniform(-0.5, 0.5, (chains, draws))
+    corr = np.ones((chains, draws, 2, 2))
+    corr[..., 0, 1] = corr[..., 1, 0] = rho
+    dims = ("chain", "draw")
+    posterior = xr.Dataset(
+        {
+            "beta": ((*dims, "fixed"), rng.normal(size=(chains, draws, 2))),
+            "sd_Subject": ((*dims, "Subject_term"), rng.gamma(5.0, size=(chains, draws, 2))),
+            "corr_Subject": ((*dims, "Subject_term", "Subject_term_bis"), corr),
+            "sigma": (dims, rng.gamma(5.0, size=(chains, draws))),
+        },
+        coords={"fixed": terms, "Subject_term": terms, "Subject_term_bis": terms},
+    )
+    return xr.DataTree.from_dict({"posterior": posterior})

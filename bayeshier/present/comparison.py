@@ -28,9 +28,12 @@
     ``term`` is ``corr(a, b)`` and whose ``reml_sd`` column holds the REML
     correlation (posterior: ``corr_<factor>``).
 
-Only the numbers are computed here; :mod:`bayeshier.present.comparison_text` writes
-the text and HTML views (``to_text``, ``to_html``), the one-line readings and
-:func:`explain_ols_vs_gls`.
+The tables are assembled here; the ``ols`` and ``no_pooling`` columns come
+from :mod:`bayeshier.present.baselines`, the posterior columns from
+:mod:`bayeshier.present.posterior_summary`, and
+:mod:`bayeshier.present.comparison_text` writes the text and HTML views
+(``to_text``, ``to_html``), the one-line readings and
+:meth:`Comparison.explain_ols_vs_gls`.
 
 Several grouping factors (crossed or nested)
 --------------------------------------------
@@ -44,38 +47,44 @@ factors' BLUPs (see :mod:`bayeshier.present.shrinkage`); so with several factors
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
+from bayeshier._choices import Order
 from bayeshier.errors import DataError
+from bayeshier.present import comparison_text as views
+from bayeshier.present.baselines import no_pooling_coefficients, ols
+from bayeshier.present.posterior_summary import (
+    POSTERIOR_COLUMNS,
+    check_posterior,
+    level_draws,
+    posterior_dataset,
+    posterior_summary,
+    posterior_variable,
+    scalar_summary,
+    select_draws,
+)
 from bayeshier.present.shrinkage import factor_sd, population_intercept, weights
 from bayeshier.reml import RemlFit
-from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
+from bayeshier.spec.model_spec import GroupingFactor
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = [
     "DEFAULT_HDI_PROB",
     "Comparison",
-    "check_posterior",
     "compare",
-    "explain_ols_vs_gls",
     "fixed_table",
     "group_table",
-    "no_pooling",
-    "no_pooling_coefficients",
-    "no_pooling_formula",
-    "ols",
     "variance_table",
-    "within_slopes",
 ]
 
 #: Probability of the highest-density intervals (the 94% of ArviZ 0.x; ArviZ 1.x's rcParam
 #: ``stats.ci_prob`` defaults to 0.89).
 DEFAULT_HDI_PROB = 0.94
-SAMPLE_DIMS = ("chain", "draw")
-POSTERIOR_COLUMNS = ["post_mean", "post_sd", "hdi_low", "hdi_high"]
 FIXED_COLUMNS = ["term", "ols", "ols_se", "reml", "reml_se", *POSTERIOR_COLUMNS]
 GROUP_COLUMNS = [
     "group",
@@ -97,7 +106,6 @@ VARIANCE_COLUMNS = [
     "hdi_low",
     "hdi_high",
 ]
-Order = Literal["shrinkage", "size", "level"]
 
 
 # =================================================================== API
@@ -147,7 +155,7 @@ def compare(
             "them), but this fit was computed from a Dask DataFrame's sums. Fit the same "
             "formula on a pandas sample (e.g. ddf.sample(frac=0.01).compute()) to compare."
         )
-    posterior = _posterior_dataset(idata)
+    posterior = posterior_dataset(idata)
     if posterior is not None:
         check_posterior(reml_fit, posterior)
     return Comparison(
@@ -209,13 +217,11 @@ class Comparison:
 
     def readings(self) -> dict[str, str]:
         """One plain-language line per table (keys ``fixed``, each factor, ``variances``)."""
-        from bayeshier.present.comparison_text import readings
-
-        return readings(self)
+        return views.readings(self)
 
     def explain_ols_vs_gls(self) -> str:
         """Why ``lm`` and ``lmer`` give different fixed effects, in this model's terms."""
-        return explain_ols_vs_gls(self)
+        return views.explain_ols_vs_gls(self)
 
     def to_text(self, order: Order = "shrinkage", digits: int = 5) -> str:
         """The three tables as aligned text, each with its one-line reading.
@@ -228,9 +234,7 @@ class Comparison:
             Significant digits of the largest number in each column.
 
         """
-        from bayeshier.present.comparison_text import comparison_text
-
-        return comparison_text(self, order, digits)
+        return views.comparison_text(self, order, digits)
 
     def to_html(self, order: Order = "shrinkage", digits: int = 5) -> str:
         """The three tables as HTML, each with its one-line reading; options as :meth:`to_text`.
@@ -238,192 +242,13 @@ class Comparison:
         The notebook view is ``to_html()``; ``bayeshier run``'s report uses the
         model file's ``[output] order``.
         """
-        from bayeshier.present.comparison_text import comparison_html
-
-        return comparison_html(self, order, digits)
+        return views.comparison_html(self, order, digits)
 
     def __str__(self) -> str:
         return self.to_text()
 
     def _repr_html_(self) -> str:
         return self.to_html()
-
-
-def explain_ols_vs_gls(cmp: Comparison) -> str:
-    """Why ``lm`` and ``lmer`` differ; see :func:`bayeshier.present.comparison_text.explain_ols_vs_gls`."""
-    from bayeshier.present.comparison_text import explain_ols_vs_gls as explain
-
-    return explain(cmp)
-
-
-# ========================================================== OLS and lm
-def ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Least squares: coefficients, their standard errors and the residual sd (as R's ``lm``).
-
-    Parameters
-    ----------
-    X : numpy.ndarray
-        Design (n x p) of full column rank.
-    y : numpy.ndarray
-        Response.
-
-    Returns
-    -------
-    coef, se : numpy.ndarray
-    sigma : float
-        ``sqrt(RSS / (n - p))``.
-
-    """
-    Q, R = np.linalg.qr(X)
-    coef = np.linalg.solve(R, Q.T @ y)
-    residual = y - X @ coef
-    dof = X.shape[0] - X.shape[1]
-    sigma = float(np.sqrt(residual @ residual / dof))
-    R_inv = np.linalg.inv(R)
-    se = sigma * np.sqrt(np.sum(R_inv**2, axis=1))
-    return coef, se, sigma
-
-
-def no_pooling(spec: ModelSpec, factor: str) -> pd.Series:
-    """Each level's own intercept: ``lm(y ~ 0 + g + other fixed terms)``, level-means coding.
-
-    The level intercepts are ``mean_j(y) - mean_j(x) . slopes`` with the
-    within-group slopes of :func:`within_slopes`. Other grouping factors are
-    ignored. With random slopes see :func:`no_pooling_coefficients`.
-
-    Returns
-    -------
-    pandas.Series
-        Indexed by level.
-
-    """
-    return no_pooling_coefficients(spec, factor).iloc[:, 0]
-
-
-def no_pooling_coefficients(spec: ModelSpec, factor: str) -> pd.DataFrame:
-    """Each level's own coefficients of the factor's random-effect columns.
-
-    The least-squares fit with one coefficient per level and random-effect
-    column (``lm(y ~ 0 + g/(1 + x) + other fixed terms)`` for ``(x|g)``) and
-    common slopes for the other fixed terms (:func:`within_slopes`): the
-    common slopes come from the rows with each level's own fit projected
-    out (Frisch-Waugh-Lovell), then each level's coefficients from its own
-    rows. A level whose columns are collinear within it (e.g. one value of
-    ``x``) gets NaN. Other grouping factors are ignored.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Levels x terms (the factor's ``terms``).
-
-    """
-    grouping = spec.factor(factor)
-    fit = _within_fit(spec, grouping)
-    index = pd.Index(grouping.levels, name=grouping.name)
-    return pd.DataFrame(fit.coefficients, index=index, columns=list(grouping.terms))
-
-
-def within_slopes(spec: ModelSpec, factor: str) -> pd.Series:
-    """Slopes of the other fixed terms with ``factor`` as a fixed effect.
-
-    By the Frisch-Waugh-Lovell theorem these are the slopes of
-    ``lm(y ~ 0 + g + other fixed terms)``: regress group-demeaned ``y`` on the
-    group-demeaned columns (with random slopes, the residuals of each
-    level's own fit on its random-effect columns). A column constant within
-    every level (aliased with the factor) gets slope 0 where R would report NA.
-
-    Returns
-    -------
-    pandas.Series
-        Indexed by term (empty for an intercept-only model).
-
-    """
-    grouping = spec.factor(factor)
-    names = [spec.fixed_names[j] for j in _other_columns(spec, grouping)]
-    return pd.Series(_within_fit(spec, grouping).slopes, index=pd.Index(names, dtype=object))
-
-
-@dataclass(frozen=True)
-class _WithinFit:
-    coefficients: np.ndarray  # levels x k
-    slopes: np.ndarray  # other fixed columns
-
-
-def _within_fit(spec: ModelSpec, grouping: GroupingFactor) -> _WithinFit:
-    """Per-level coefficients of the random-effect columns and common other slopes."""
-    Z = grouping.columns()
-    others = _other_columns(spec, grouping)
-    projector = _level_projector(grouping, Z)
-    y_within = spec.y - _project(grouping, Z, projector, spec.y)
-    slopes = np.zeros(len(others))
-    if others:
-        X = spec.X[:, others]
-        X_within = X - _project(grouping, Z, projector, X)
-        slopes = np.linalg.lstsq(X_within, y_within, rcond=1e-10)[0]
-        residual = spec.y - X @ slopes
-    else:
-        residual = spec.y
-    coefficients = np.einsum("jrs,js->jr", projector, _level_cross(grouping, Z, residual))
-    coefficients[~_estimable(grouping, Z)] = np.nan
-    return _WithinFit(coefficients, slopes)
-
-
-def _other_columns(spec: ModelSpec, grouping: GroupingFactor) -> list[int]:
-    """Fixed-effect columns that are not among the factor's random-effect columns."""
-    return [j for j, name in enumerate(spec.fixed_names) if name not in grouping.terms]
-
-
-def _level_cross(grouping: GroupingFactor, Z: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``Z_j' v`` per level (levels x k, or levels x k x m for a matrix ``v``)."""
-    n = grouping.n_levels
-    columns = values if values.ndim == 2 else values[:, None]
-    sums = np.stack(
-        [
-            np.column_stack(
-                [
-                    np.bincount(grouping.codes, weights=Z[:, r] * columns[:, m], minlength=n)
-                    for m in range(columns.shape[1])
-                ]
-            )
-            for r in range(Z.shape[1])
-        ],
-        axis=1,
-    )
-    return sums if values.ndim == 2 else sums[:, :, 0]
-
-
-def _level_projector(grouping: GroupingFactor, Z: np.ndarray) -> np.ndarray:
-    """``(Z_j'Z_j)^+`` per level (pseudo-inverse, so collinear levels do no harm)."""
-    return np.linalg.pinv(_level_cross(grouping, Z, Z), hermitian=True)
-
-
-def _project(
-    grouping: GroupingFactor, Z: np.ndarray, projector: np.ndarray, values: np.ndarray
-) -> np.ndarray:
-    """Each row's fitted value from its own level's least squares on ``Z``."""
-    coefficients = projector @ _level_cross(grouping, Z, values).reshape(
-        grouping.n_levels, Z.shape[1], -1
-    )
-    fitted = np.einsum("ir,irm->im", Z, coefficients[grouping.codes])
-    return fitted if values.ndim == 2 else fitted[:, 0]
-
-
-def _estimable(grouping: GroupingFactor, Z: np.ndarray) -> np.ndarray:
-    """Levels whose own random-effect columns have full rank."""
-    ranks = np.linalg.matrix_rank(_level_cross(grouping, Z, Z), hermitian=True)
-    return ranks == Z.shape[1]
-
-
-def no_pooling_formula(spec: ModelSpec, factor: str) -> str:
-    """The ``lm`` formula behind the ``no_pooling`` column of ``factor``."""
-    grouping = spec.factor(factor)
-    own = factor
-    if not grouping.intercept_only:
-        slopes = [t for t in grouping.terms if t != "Intercept"]
-        intercept = "1" if "Intercept" in grouping.terms else "0"
-        own = f"{factor}/({' + '.join([intercept, *slopes])})"
-    terms = [own, *(spec.fixed_names[j] for j in _other_columns(spec, grouping))]
-    return f"lm({spec.response} ~ 0 + {' + '.join(terms)})"
 
 
 # ============================================================ the tables
@@ -443,7 +268,7 @@ def fixed_table(
     )
     if posterior is None:
         return table
-    beta = _variable(posterior, "beta")
+    beta = posterior_variable(posterior, "beta")
     terms = list(fit.fixef.index)
     draws = beta.sel(fixed=terms) if "fixed" in beta.dims else beta
     summary = posterior_summary(draws, hdi_prob)
@@ -502,42 +327,6 @@ def _shrinkage(fit: RemlFit, factor: GroupingFactor) -> np.ndarray:
     return np.where(prior > 0, share, 0.0)
 
 
-def level_draws(
-    posterior: xr.Dataset, factor: GroupingFactor, add_fixed: bool, term: str = "Intercept"
-) -> xr.DataArray:
-    """Draws of ``beta[term] + b_j[term]`` per level of ``factor`` (``b_j`` alone if not fixed).
-
-    Returns
-    -------
-    xarray.DataArray
-        Dims chain, draw and ``<factor>_level``, in the factor's level order.
-
-    """
-    effects = _variable(posterior, factor.name)
-    dim = f"{factor.name}_level"
-    if dim not in effects.dims:
-        raise DataError(f"Posterior variable {factor.name!r} has no dimension {dim!r}.")
-    term_dim = f"{factor.name}_term"
-    if term_dim in effects.dims:
-        effects = effects.sel({term_dim: term}, drop=True)
-    elif not factor.intercept_only:
-        raise DataError(
-            f"Posterior variable {factor.name!r} has no dimension {term_dim!r} for the "
-            f"random slopes ({', '.join(factor.terms)})."
-        )
-    labels = [str(v) for v in effects[dim].to_numpy()]
-    missing = [level for level in factor.levels if level not in labels]
-    if missing:
-        raise DataError(
-            f"The posterior of {factor.name!r} lacks level(s) {', '.join(missing[:5])} of the "
-            "REML fit: are the fit and the posterior from the same model and data?"
-        )
-    effects = effects.assign_coords({dim: labels}).sel({dim: list(factor.levels)})
-    if add_fixed:
-        effects = effects + _variable(posterior, "beta").sel(fixed=term, drop=True)
-    return effects
-
-
 def variance_table(
     fit: RemlFit, posterior: xr.Dataset | None = None, hdi_prob: float = DEFAULT_HDI_PROB
 ) -> pd.DataFrame:
@@ -549,7 +338,7 @@ def variance_table(
     if posterior is None:
         return table
     summaries = [
-        _scalar_summary(_select(posterior, selection), hdi_prob) for selection in selections
+        scalar_summary(select_draws(posterior, selection), hdi_prob) for selection in selections
     ]
     return pd.concat([table, pd.DataFrame(summaries)], axis=1)
 
@@ -586,104 +375,3 @@ def _factor_variance_rows(fit: RemlFit, factor: GroupingFactor) -> list[dict]:
                 )
         start += size
     return rows
-
-
-def _select(posterior: xr.Dataset, selection: str | tuple[str, dict]) -> xr.DataArray:
-    if isinstance(selection, str):
-        return _variable(posterior, selection)
-    name, coords = selection
-    return _variable(posterior, name).sel(coords, drop=True)
-
-
-# ============================================================ posterior
-def _posterior_dataset(idata: Any) -> xr.Dataset | None:
-    """The posterior group of a DataTree / InferenceData, a Dataset as is, or None."""
-    if idata is None or isinstance(idata, xr.Dataset):
-        return idata
-    if isinstance(idata, xr.DataTree):
-        if "posterior" not in idata.children:
-            raise DataError("idata has no posterior group: pass the result of Model.sample().")
-        return idata["posterior"].to_dataset()
-    posterior = getattr(idata, "posterior", None)
-    if posterior is None:
-        raise DataError(
-            f"Cannot read a posterior from a {type(idata).__name__}: pass the DataTree "
-            "returned by Model.sample()."
-        )
-    return posterior.to_dataset() if hasattr(posterior, "to_dataset") else posterior
-
-
-def check_posterior(fit: RemlFit, posterior: xr.Dataset) -> None:
-    """Raise :class:`DataError` unless ``posterior`` has the variables and terms of ``fit``."""
-    factors = [f.name for f in fit.spec.factors]
-    correlated = [f.name for f in fit.spec.factors if any(size > 1 for size in f.blocks)]
-    needed = [
-        "beta",
-        *factors,
-        *(f"sd_{name}" for name in factors),
-        *(f"corr_{name}" for name in correlated),
-        "sigma",
-    ]
-    missing = [name for name in needed if name not in posterior.data_vars]
-    if missing:
-        known = ", ".join(map(str, posterior.data_vars))
-        raise DataError(
-            f"The posterior lacks variable(s) {', '.join(map(repr, missing))} (it has: {known}). "
-            f"Was it sampled by bayeshier.Model for {fit.spec.formula.text!r}?"
-        )
-    terms = (
-        [str(t) for t in posterior["beta"]["fixed"].to_numpy()]
-        if "fixed" in posterior["beta"].dims
-        else []
-    )
-    absent = [t for t in fit.fixef.index if t not in terms]
-    if absent:
-        raise DataError(
-            f"The posterior's beta lacks the term(s) {', '.join(map(repr, absent))} of the "
-            f"REML fit (it has: {', '.join(terms)})."
-        )
-
-
-def _variable(posterior: xr.Dataset, name: str) -> xr.DataArray:
-    if name not in posterior.data_vars:
-        known = ", ".join(map(str, posterior.data_vars))
-        raise DataError(
-            f"The posterior has no variable {name!r} (it has: {known}). Was it sampled by "
-            "bayeshier.Model for the same formula?"
-        )
-    return posterior[name]
-
-
-def posterior_summary(draws: xr.DataArray, hdi_prob: float) -> pd.DataFrame:
-    """Mean, sd and HDI over chain and draw of every entry of ``draws``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``post_mean``, ``post_sd``, ``hdi_low``, ``hdi_high``; one row
-        per entry along the one remaining dimension (one row if none).
-
-    """
-    import arviz as az  # only with a posterior: importing ArviZ takes a second or more
-
-    sample_dims = [d for d in SAMPLE_DIMS if d in draws.dims]
-    interval = az.hdi(draws, prob=hdi_prob, dim=sample_dims)
-    return pd.DataFrame(
-        {
-            "post_mean": np.atleast_1d(draws.mean(sample_dims).to_numpy()),
-            "post_sd": np.atleast_1d(draws.std(sample_dims, ddof=1).to_numpy()),
-            "hdi_low": np.atleast_1d(interval.sel(ci_bound="lower").to_numpy()),
-            "hdi_high": np.atleast_1d(interval.sel(ci_bound="upper").to_numpy()),
-        }
-    )
-
-
-def _scalar_summary(draws: xr.DataArray, hdi_prob: float) -> dict[str, float]:
-    summary = posterior_summary(draws, hdi_prob).iloc[0]
-    sample_dims = [d for d in SAMPLE_DIMS if d in draws.dims]
-    return {
-        "post_mean": float(summary["post_mean"]),
-        "post_median": float(draws.median(sample_dims)),
-        "hdi_low": float(summary["hdi_low"]),
-        "hdi_high": float(summary["hdi_high"]),
-    }

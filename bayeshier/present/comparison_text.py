@@ -1,28 +1,31 @@
-"""Text and HTML views of a :class:`~bayeshier.present.comparison.Comparison`, and what they say in words.
+"""Text and HTML views of a :class:`~bayeshier.present.comparison.Comparison`, in words.
 
 Nothing is estimated here: every function reads the tables that
 :func:`bayeshier.present.comparison.compare` computed and returns text.
 
 :func:`comparison_text` and :func:`comparison_html`
     The three tables (fixed effects, one block per grouping factor, standard
-    deviations), each with its one-line reading (:func:`readings`).
+    deviations), each with its one-line reading (:func:`readings`), laid out
+    by :mod:`bayeshier.present.table_format`.
 :func:`explain_ols_vs_gls`
     A few sentences on why ``lm`` and ``lmer`` give different fixed effects.
-:func:`format_table`
-    Every cell of a table as a string, floats with shared decimals.
+
+:mod:`bayeshier.present.comparison` imports this module (``Comparison.to_text``
+and the others call it); this module needs ``Comparison`` only for type hints.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from bayeshier.present.comparison import Order, no_pooling_formula, within_slopes
+from bayeshier._choices import Order
+from bayeshier.present.baselines import no_pooling_formula, within_slopes
 from bayeshier.present.shrinkage import factor_sd
+from bayeshier.present.table_format import TableBlock, html_block, text_block
 
 if TYPE_CHECKING:
     from bayeshier.present.comparison import Comparison
@@ -33,7 +36,6 @@ __all__ = [
     "comparison_html",
     "comparison_text",
     "explain_ols_vs_gls",
-    "format_table",
     "readings",
 ]
 
@@ -57,7 +59,7 @@ def comparison_text(cmp: Comparison, order: Order = "shrinkage", digits: int = 5
     """
     parts = [_header(cmp), ""]
     for item in _blocks(cmp, order):
-        parts += [item, ""] if isinstance(item, str) else _text_block(item, digits)
+        parts += [item, ""] if isinstance(item, str) else text_block(item, digits)
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -71,7 +73,7 @@ def comparison_html(cmp: Comparison, order: Order = "shrinkage", digits: int = 5
         if isinstance(item, str):
             parts.append(f"<p><i>{html.escape(item)}</i></p>")
         else:
-            parts.append(_html_block(item, digits))
+            parts.append(html_block(item, digits))
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -91,28 +93,19 @@ def readings(cmp: Comparison) -> dict[str, str]:
     return lines
 
 
-@dataclass(frozen=True)
-class _Block:
-    """One table of the view: its title, the rows, the reading under it."""
-
-    title: str
-    table: pd.DataFrame
-    reading: str
-    by: Literal["column", "row"] = "column"
-
-
-def _blocks(cmp: Comparison, order: Order) -> list[_Block | str]:
+def _blocks(cmp: Comparison, order: Order) -> list[TableBlock | str]:
     """The tables in display order; a ``str`` is a note between them."""
     lines = readings(cmp)
-    items: list[_Block | str] = [_Block(_fixed_title(cmp), cmp.fixed, lines["fixed"], "row")]
+    fixed = TableBlock(_fixed_title(cmp), cmp.fixed, lines["fixed"], "row")
+    items: list[TableBlock | str] = [fixed]
     for factor in cmp.fit.spec.factors:
         for term in factor.terms:
             block = cmp.group_block(factor.name, order, term).drop(columns=["group", "term"])
             key = factor.name if term == factor.terms[0] else f"{factor.name}:{term}"
-            items.append(_Block(_group_title(cmp, factor, order, term), block, lines[key]))
+            items.append(TableBlock(_group_title(cmp, factor, order, term), block, lines[key]))
     if len(cmp.fit.spec.factors) > 1:
         items.append(_several_factors_note(cmp))
-    items.append(_Block(_variance_title(cmp), cmp.variances, lines["variances"]))
+    items.append(TableBlock(_variance_title(cmp), cmp.variances, lines["variances"]))
     return items
 
 
@@ -352,91 +345,4 @@ def _several_factors_note(cmp: Comparison) -> str:
         "Several grouping factors: each factor's no_pooling ignores the other random factors; "
         "its shrinkage lambda_j = sd^2/(sd^2 + sigma^2/n_j) is the weight given the other "
         "factors' BLUPs."
-    )
-
-
-# ============================================================ formatting
-def _decimals(values: pd.Series, digits: int) -> int:
-    finite = np.abs(values.to_numpy(dtype=float))
-    finite = finite[np.isfinite(finite) & (finite > 0)]
-    if finite.size == 0:
-        return 1
-    magnitude = int(np.floor(np.log10(finite.max())))
-    return int(np.clip(digits - 1 - magnitude, 1, 6))
-
-
-def format_table(
-    table: pd.DataFrame, digits: int = 5, by: Literal["column", "row"] = "column"
-) -> pd.DataFrame:
-    """Every cell as a string, floats with a shared number of decimals.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The table to format.
-    digits : int
-        Significant digits of the largest number sharing the decimals.
-    by : {"column", "row"}
-        Share the decimals down each column (numbers on one scale, e.g. the
-        levels of a factor) or along each row (terms on different scales).
-
-    """
-    floats = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
-    formatted = table.astype(object).map(str)
-    if by == "column":
-        places = {c: pd.Series(_decimals(table[c], digits), index=table.index) for c in floats}
-    else:
-        row_places = table[floats].apply(lambda r: _decimals(r, digits), axis=1)
-        places = {c: row_places for c in floats}
-    for column in floats:
-        formatted[column] = [
-            "" if pd.isna(v) else f"{v:.{p}f}"
-            for v, p in zip(table[column], places[column], strict=True)
-        ]
-    return formatted
-
-
-def _text_block(block: _Block, digits: int) -> list[str]:
-    table = block.table
-    cells = format_table(table, digits, block.by)
-    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
-    widths = [
-        max(len(str(c)), *(len(v) for v in cells[c])) if len(cells) else len(str(c))
-        for c in cells.columns
-    ]
-
-    def line(values: list[str]) -> str:
-        padded = [
-            v.rjust(w) if right else v.ljust(w)
-            for v, w, right in zip(values, widths, numeric, strict=True)
-        ]
-        return "  ".join(padded).rstrip()
-
-    rows = [line([str(c) for c in table.columns])]
-    rows += [line(list(r)) for r in cells.itertuples(index=False)]
-    return [block.title, *rows, f"-> {block.reading}", ""]
-
-
-def _html_block(block: _Block, digits: int) -> str:
-    table = block.table
-    cells = format_table(table, digits, block.by)
-    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
-    style = [
-        "text-align:right;font-variant-numeric:tabular-nums" if n else "text-align:left"
-        for n in numeric
-    ]
-    head = "".join(
-        f"<th style='{s}'>{html.escape(str(c))}</th>"
-        for c, s in zip(table.columns, style, strict=True)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td style='{s}'>{html.escape(v)}</td>" for v, s in zip(r, style, strict=True))
-        + "</tr>"
-        for r in cells.itertuples(index=False)
-    )
-    return (
-        f"<p style='margin-bottom:2px'>{html.escape(block.title)}</p>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        f"<p style='margin-top:2px'><i>{html.escape(block.reading)}</i></p>"
     )

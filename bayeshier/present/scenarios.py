@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayeshier import datasets
+from bayeshier.datasets import load as load_dataset
 from bayeshier.errors import ModelError
 from bayeshier.present.shrinkage import factor_sd, weights
 from bayeshier.reml import fit_reml
@@ -65,7 +65,7 @@ class Scenario:
 
     def load(self) -> pd.DataFrame:
         """The bundled exact data set of this scenario (only for :data:`SEED_SCENARIOS`)."""
-        return datasets.load(self.name)
+        return load_dataset(self.name)
 
 
 #: The four classic designs, named after their bundled data sets.

@@ -48,6 +48,7 @@ __all__ = [
     "weights",
 ]
 
+
 # ----------------------------------------------------------------- weights
 def weights(sd_group: float, sigma: float, counts: np.ndarray | Sequence[float]) -> np.ndarray:
     """Shrinkage weights ``lambda = sd_group^2 / (sd_group^2 + sigma^2 / n)``.

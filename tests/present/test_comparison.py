@@ -1,8 +1,13 @@
-"""bayeshier.present.comparison: REML, OLS / no pooling and the posterior side by side."""
+"""bayeshier.present.comparison: REML, OLS / no pooling and the posterior side by side.
+
+The baselines themselves are tested in ``test_baselines``, the posterior reading in
+``test_posterior_summary`` and the text and HTML views in ``test_comparison_text``.
+"""
 
 from __future__ import annotations
 
-import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -13,14 +18,12 @@ from synthetic import synthetic_posterior
 
 from bayeshier import datasets, fit_reml
 from bayeshier.errors import DataError
+from bayeshier.present.baselines import no_pooling_coefficients, ols
 from bayeshier.present.comparison import (
     FIXED_COLUMNS,
     GROUP_COLUMNS,
     VARIANCE_COLUMNS,
-    Comparison,
     compare,
-    explain_ols_vs_gls,
-    no_pooling,
 )
 
 #: The published fe / re tables of the seed scenarios: (no pooling, BLUP) per group, from
@@ -58,12 +61,6 @@ SEED_TABLES = {
 }
 
 
-@pytest.fixture(scope="module")
-def mpg_cmp() -> Comparison:
-    fit = fitted_case("mpg_class")
-    return compare(fit, synthetic_posterior(fit))
-
-
 # ------------------------------------------------------------ seed tables
 @pytest.mark.parametrize("name", sorted(SEED_TABLES))
 def test_seed_tables_reproduce_the_published_fe_and_re(name):
@@ -86,25 +83,7 @@ def test_seed_model2_group3_matches_the_published_blup():
     assert abs(row["blup"] - 24.89537) < 3e-5  # published (older lme4)
 
 
-@pytest.mark.parametrize("name", sorted(SEED_TABLES))
-def test_seed_no_pooling_matches_lm_coef_exactly(name):
-    reference = load_reference(name)
-    cmp = compare(fitted_case(name))
-    expected = [reference["lm"]["coef"][f"g{level}"] for level in cmp.groups["level"]]
-    np.testing.assert_allclose(cmp.groups["no_pooling"], expected, rtol=1e-10)
-
-
 # ---------------------------------------------------------- fixed effects
-@pytest.mark.parametrize("case", ["mpg_class", "sleepstudy_intercept"])
-def test_ols_columns_are_lm_of_the_fixed_part(case):
-    reference = load_reference(case)["lm"]
-    table = compare(fitted_case(case)).fixed.set_index("term")
-    for lm_name, value in reference["coef"].items():
-        term = "Intercept" if lm_name == "(Intercept)" else lm_name
-        assert table.loc[term, "ols"] == pytest.approx(value, rel=1e-6, abs=1e-6)
-        assert table.loc[term, "ols_se"] == pytest.approx(reference["se"][lm_name], rel=1e-6)
-
-
 def test_reml_columns_are_the_fit(mpg_cmp):
     fit = mpg_cmp.fit
     table = mpg_cmp.fixed.set_index("term")
@@ -124,6 +103,24 @@ def test_columns_without_and_with_a_posterior(mpg_cmp):
     assert mpg_cmp.has_posterior
 
 
+@pytest.mark.parametrize(
+    "case", [*sorted(SEED_TABLES), "mpg_class", "sleepstudy_intercept", "sleepstudy_slopes"]
+)
+def test_ols_and_no_pooling_columns_are_the_baselines(case):
+    """The columns ``test_baselines`` checks against R's ``lm``, as compare() reports them."""
+    fit = fitted_case(case)
+    cmp = compare(fit)
+    coef, se, _ = ols(fit.spec.X, fit.spec.y)
+    np.testing.assert_array_equal(cmp.fixed["ols"], coef)
+    np.testing.assert_array_equal(cmp.fixed["ols_se"], se)
+    for factor in fit.spec.factors:
+        own = no_pooling_coefficients(fit.spec, factor.name)
+        for term in factor.terms:
+            block = cmp.group_block(factor.name, "level", term)
+            assert list(block["level"]) == list(own.index)
+            np.testing.assert_array_equal(block["no_pooling"], own[term])
+
+
 # ------------------------------------------------------------ group table
 def test_group_columns_are_coef_condvar_and_lambda(mpg_cmp):
     fit = mpg_cmp.fit
@@ -135,16 +132,6 @@ def test_group_columns_are_coef_condvar_and_lambda(mpg_cmp):
         block["shrinkage"], sd2 / (sd2 + fit.sigma**2 / block["n"]), rtol=1e-12
     )
     assert block["n"].sum() == fit.nobs
-
-
-def test_no_pooling_with_covariates_is_lm_with_level_means_coding():
-    fit = fitted_case("mpg_class")
-    data = datasets.load("mpg")
-    indicators = pd.get_dummies(data["class"], dtype=float)
-    design = np.column_stack([indicators.to_numpy(), data[["displ", "year"]].to_numpy(float)])
-    coef = np.linalg.lstsq(design, data["hwy"].to_numpy(float), rcond=None)[0]
-    ours = no_pooling(fit.spec, "class")
-    np.testing.assert_allclose(ours[list(indicators.columns)], coef[:7], rtol=1e-8)
 
 
 @pytest.mark.parametrize(
@@ -217,111 +204,6 @@ def test_a_posterior_of_another_model_is_refused():
         compare(fit, posterior.isel(fixed=slice(0, 2)))
 
 
-# ------------------------------------------------------- text and HTML
-def test_text_lists_every_table_with_a_reading(mpg_cmp):
-    text = str(mpg_cmp)
-    assert text == mpg_cmp.to_text()
-    for header in ("ols_se", "no_pooling", "shrinkage", "post_median", "hdi_high"):
-        assert header in text
-    assert text.count("-> ") == 3
-    assert "lm(hwy ~ 0 + class + displ + year)" in text
-    assert "94% HDI" in text
-
-
-def test_text_orders_levels_by_shrinkage_or_size(mpg_cmp):
-    def level_order(text: str) -> list[str]:
-        levels = mpg_cmp.groups["level"].tolist()
-        rows = [line.split()[0] for line in text.splitlines() if line.split()[:1]]
-        return [r for r in rows if r in levels]
-
-    by_lambda = mpg_cmp.groups.sort_values("shrinkage")["level"].tolist()
-    assert level_order(mpg_cmp.to_text(order="shrinkage")) == by_lambda
-    assert level_order(mpg_cmp.to_text(order="level")) == mpg_cmp.groups["level"].tolist()
-    assert by_lambda[0] == "2seater"  # the smallest class is shrunk most
-
-
-def test_text_columns_are_aligned(mpg_cmp):
-    lines = mpg_cmp.to_text().splitlines()
-    start = lines.index(next(line for line in lines if line.startswith("level")))
-    block = lines[start : start + 8]
-    ends = {len(line) for line in block}
-    assert len(ends) == 1  # right-aligned numbers end in the same column
-
-
-def test_readings_say_what_the_table_shows():
-    singular = compare(fitted_case("seed_model1"))
-    assert "singular" in singular.readings()["g"]
-    balanced = compare(fitted_case("seed_model2"))
-    assert "n = 5" in balanced.readings()["g"]
-    assert "agree" in balanced.readings()["fixed"]
-    mpg = compare(fitted_case("mpg_class"))
-    assert re.search(r"2seater, n = 5\) to 0\.993 \(suv, n = 62\)", mpg.readings()["class"])
-    assert "displ" in mpg.readings()["fixed"]
-
-
-def test_html_has_one_table_per_block_with_right_aligned_numbers(mpg_cmp):
-    html = mpg_cmp._repr_html_()
-    assert html.count("<table>") == 3
-    assert html.count("<tr>") == 3 + 3 + 7 + 2  # header rows + fixed + levels + variances
-    assert "text-align:right" in html
-    assert "2seater" in html
-    assert html.count("<i>") == 3
-
-
-def test_html_escapes_level_labels():
-    data = datasets.load("dyestuff")
-    data["Batch"] = data["Batch"].cat.rename_categories(lambda c: f"<{c}>")
-    cmp = compare(fit_reml("Yield ~ 1 + (1|Batch)", data))
-    assert "&lt;A&gt;" in cmp._repr_html_()
-    assert "<A>" not in cmp._repr_html_()
-
-
-def test_html_orders_levels_by_size_or_level(mpg_cmp):
-    def level_order(page: str) -> list[str]:
-        first_cells = re.findall(r"<tr><td style='[^']*'>([^<]*)</td>", page)
-        return [cell for cell in first_cells if cell in set(mpg_cmp.groups["level"])]
-
-    by_size = ["2seater", "minivan", "pickup", "subcompact", "midsize", "compact", "suv"]
-    by_label = ["2seater", "compact", "midsize", "minivan", "pickup", "subcompact", "suv"]
-    assert level_order(mpg_cmp.to_html(order="size")) == by_size  # n = 5, 11, 33, ..., 62
-    assert level_order(mpg_cmp.to_html(order="level")) == by_label
-    assert "smallest first" in mpg_cmp.to_html(order="size")
-    assert "level order" in mpg_cmp.to_html(order="level")
-    assert mpg_cmp._repr_html_() == mpg_cmp.to_html(order="shrinkage", digits=5)
-
-
-# ------------------------------------------------------------ OLS vs GLS
-def test_explanation_names_terms_factor_and_sizes():
-    cmp = compare(fitted_case("mpg_class"))
-    text = explain_ols_vs_gls(cmp)
-    assert text == cmp.explain_ols_vs_gls()
-    fixed = cmp.fixed.set_index("term")
-    for term in ("displ", "year"):
-        assert term in text
-        assert f"{fixed.loc[term, 'ols']:.4g}" in text
-        assert f"{fixed.loc[term, 'reml']:.4g}" in text
-    assert "class" in text and "234 rows" in text
-    assert "independent" in text and "correlat" in text
-    assert "5.8 GLS standard errors" in text  # displ moves by 5.8 REML se
-    assert "lm(hwy ~ 0 + class + displ + year)" in text
-
-
-def test_explanation_of_a_balanced_intercept_only_model():
-    text = compare(fitted_case("seed_model2")).explain_ols_vs_gls()
-    assert "the same estimate" in text
-    assert "se 1.51" in text and "se 3" in text
-
-
-def test_explanation_with_random_slopes_names_the_slope_not_an_intercept_share():
-    cmp = compare(fitted_case("sleepstudy_slopes"))
-    text = cmp.explain_ols_vs_gls()
-    assert "the correlation changes with Days (random slopes" in text
-    assert "within-Subject" not in text  # no fixed-effect within estimate of a random slope
-    fixed = cmp.fixed.set_index("term")
-    assert f"se {fixed.loc['Days', 'reml_se']:.3g}" in text
-    assert f"{fixed.loc['Days', 'ols_se']:.3g}" in text
-
-
 # --------------------------------------------------------------- sampling
 @pytest.mark.sampling
 def test_compare_with_a_real_posterior():
@@ -344,18 +226,6 @@ def test_compare_with_a_real_posterior():
 @pytest.fixture(scope="module")
 def slope_cmp():
     return compare(fitted_case("sleepstudy_slopes"))
-
-
-def test_slope_no_pooling_is_each_subjects_own_lm(slope_cmp):
-    data = datasets.load("sleepstudy")
-    own = {
-        str(subject): np.polyfit(rows["Days"], rows["Reaction"], 1)[::-1]
-        for subject, rows in data.groupby("Subject", observed=True)
-    }
-    for column, term in enumerate(["Intercept", "Days"]):
-        block = slope_cmp.group_block("Subject", "level", term)
-        expected = [own[level][column] for level in block["level"]]
-        np.testing.assert_allclose(block["no_pooling"], expected, rtol=1e-10)
 
 
 def test_slope_blups_are_lme4_coef_and_shrunk_toward_the_fixed_slope(slope_cmp):
@@ -414,3 +284,11 @@ def test_slope_posterior_columns_read_term_and_correlation_dims():
     assert corr_row["post_mean"] == pytest.approx(0.2)
     with pytest.raises(DataError, match="corr_Subject"):
         compare(fit, posterior.drop_vars("corr_Subject"))
+
+
+# ----------------------------------------------------------------- imports
+def test_import_bayeshier_loads_neither_xarray_nor_the_samplers_and_plots():
+    heavy = ("xarray", "arviz", "pymc", "matplotlib")
+    code = f"import sys, bayeshier; print([m for m in {heavy!r} if m in sys.modules])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""bayeshier.present.shrinkage: the BLUP as a normal-normal posterior, lambda, the seed scenarios."""
+"""bayeshier.present.shrinkage: the BLUP as a normal-normal posterior, and lambda."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from reference_cases import TESTS, fitted_case, load_reference
 
-from bayeshier import datasets, shrinkage
+from bayeshier import shrinkage
 from bayeshier.errors import ModelError
 
 SINGLE_FACTOR_CASES = [
@@ -132,54 +132,6 @@ def test_curves_are_tidy():
 def test_variance_ratio():
     fit = fitted_case("seed_model2")
     assert shrinkage.variance_ratio(fit, "g") == pytest.approx(fit.theta[0] ** 2)
-
-
-# --------------------------------------------------------------- scenarios
-def test_seed_scenarios_describe_the_classic_designs():
-    designs = {s.name: (s.n_groups, s.n_per_group, s.sigma_g, s.sigma_e)
-               for s in shrinkage.SEED_SCENARIOS}  # fmt: skip
-    assert designs == {
-        "seed_model1": (5, 5, 1.0, 5.0),
-        "seed_model1b": (5, 500, 1.0, 5.0),
-        "seed_model2": (5, 5, 5.0, 5.0),
-        "seed_model3": (5, 5, 5.0, 1.0),
-    }
-
-
-def test_bundled_scenarios_are_the_exact_data_sets():
-    data = shrinkage.scenarios(bundled=True)
-    assert list(data) == ["seed_model1", "seed_model1b", "seed_model2", "seed_model3"]
-    for name, frame in data.items():
-        pd.testing.assert_frame_equal(frame, datasets.load(name))
-    assert len(data["seed_model1b"]) == 2500
-
-
-def test_simulated_scenarios_have_the_design_and_are_reproducible():
-    first, again = shrinkage.scenarios(seed=3), shrinkage.scenarios(seed=3)
-    for scenario in shrinkage.SEED_SCENARIOS:
-        frame = first[scenario.name]
-        assert len(frame) == scenario.n_groups * scenario.n_per_group
-        assert frame["g"].value_counts().eq(scenario.n_per_group).all()
-        pd.testing.assert_frame_equal(frame, again[scenario.name])
-    assert not first["seed_model2"]["y"].equals(shrinkage.scenarios(seed=4)["seed_model2"]["y"])
-
-
-def test_simulate_recovers_the_variances_on_a_large_design():
-    frame = shrinkage.simulate(400, 50, 2.0, 1.0, seed=1)
-    group_means = frame.groupby("g", observed=True)["y"].mean()
-    within = frame["y"] - frame["g"].map(group_means).astype(float)
-    assert within.std() == pytest.approx(1.0, rel=0.03)
-    assert group_means.std() == pytest.approx(2.0, rel=0.1)
-    with pytest.raises(ModelError):
-        shrinkage.simulate(1, 5, 1.0, 1.0)
-
-
-def test_scenario_fits_show_the_four_regimes():
-    fits = shrinkage.scenario_fits().set_index("scenario")
-    assert fits.loc["seed_model1", "shrinkage"] == 0.0  # singular: complete pooling
-    assert fits.loc["seed_model1b", "shrinkage"] > 0.95  # 500 rows outweigh a small variance
-    assert fits.loc["seed_model3", "shrinkage"] > fits.loc["seed_model2", "shrinkage"]
-    assert fits.loc["seed_model2", "true_shrinkage"] == pytest.approx(5 / 6)
 
 
 def test_slope_factors_are_sent_to_compare_and_the_2d_plot():

@@ -63,19 +63,7 @@ def forest(
         label=r"BLUP $\pm$ 2 cond. sd ($\beta$ held at $\hat\beta$)",
     )
     if posterior:
-        hdi = np.vstack(
-            [block["post_mean"] - block["hdi_low"], block["hdi_high"] - block["post_mean"]]
-        )
-        ax.errorbar(
-            block["post_mean"],
-            rows + offset,
-            xerr=hdi,
-            fmt="D",
-            markersize=4,
-            color=COLORS["posterior"],
-            capsize=3,
-            label=_hdi_label(source),
-        )
+        _posterior_intervals(ax, block, rows + offset, _hdi_label(source))
     ax.scatter(
         block["no_pooling"],
         rows,
@@ -90,6 +78,21 @@ def forest(
     ax.set_title(f"Level intercepts of {name}: REML, posterior and no pooling")
     legend_below(ax, ncols=2)
     return fig
+
+
+def _posterior_intervals(ax: Axes, block: pd.DataFrame, rows: np.ndarray, label: str) -> None:
+    """Posterior mean and HDI of each level, at heights ``rows``."""
+    hdi = np.vstack([block["post_mean"] - block["hdi_low"], block["hdi_high"] - block["post_mean"]])
+    ax.errorbar(
+        block["post_mean"],
+        rows,
+        xerr=hdi,
+        fmt="D",
+        markersize=4,
+        color=COLORS["posterior"],
+        capsize=3,
+        label=label,
+    )
 
 
 def _hdi_label(source: Comparison | pd.DataFrame) -> str:

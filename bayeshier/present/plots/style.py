@@ -80,17 +80,42 @@ def group_block(
 
 
 def marker_sizes(counts: pd.Series) -> np.ndarray:
-    """Marker areas proportional to group size (30 to 300 points^2)."""
+    """Marker areas growing linearly with group size (20 to 160 points^2; 90 if all equal)."""
     n = counts.to_numpy(dtype=float)
     span = n.max() - n.min()
     return 20.0 + 140.0 * ((n - n.min()) / span if span > 0 else np.full_like(n, 0.5))
 
 
 def level_labels(block: pd.DataFrame) -> list[str]:
+    """Tick labels of a factor's levels, each with its number of rows.
+
+    Parameters
+    ----------
+    block : pandas.DataFrame
+        One factor's rows of a ``groups`` table (columns ``level`` and ``n``).
+
+    Returns
+    -------
+    list of str
+        ``"<level> (n=<rows>)"`` per row, in the block's order.
+
+    """
     return [f"{level} (n={n})" for level, n in zip(block["level"], block["n"], strict=True)]
 
 
 def population_line(ax: Axes, center: float, vertical: bool = True) -> None:
+    """Mark the population mean the BLUPs shrink toward with a dashed, labeled line.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes to draw on.
+    center : float
+        The population mean (the fixed intercept, or the mean of the BLUPs).
+    vertical : bool, default True
+        A vertical line (estimates on the horizontal axis) or a horizontal one.
+
+    """
     style = {"color": COLORS["population"], "linestyle": "--", "linewidth": 1}
     label = f"population mean {center:.4g}"
     if vertical:

@@ -1,14 +1,9 @@
-"""The two-dimensional shrinkage plot."""
+"""bayeshier.present.plots.slopes: the two-dimensional shrinkage plot."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import numpy as np
 import pytest
-import xarray as xr
 from matplotlib.patches import Ellipse
 from matplotlib.text import Annotation
 from reference_cases import fitted_case
@@ -56,36 +51,3 @@ def test_intercept_only_model_is_refused_with_a_pointer():
         plots.shrinkage_2d(compare(fitted_case("sleepstudy_intercept")))
     with pytest.raises(DataError, match="terms must be two of"):
         plots.shrinkage_2d(compare(fitted_case("sleepstudy_slopes")), terms=("Days", "x"))
-
-
-def _slope_posterior(seed: int = 0) -> xr.DataTree:
-    """Random draws shaped like a (Days|Subject) posterior: corr_Subject's diagonal is 1."""
-    rng = np.random.default_rng(seed)
-    chains, draws, terms = 2, 100, ["Intercept", "Days"]
-    rho = rng.uniform(-0.5, 0.5, (chains, draws))
-    corr = np.ones((chains, draws, 2, 2))
-    corr[..., 0, 1] = corr[..., 1, 0] = rho
-    dims = ("chain", "draw")
-    posterior = xr.Dataset(
-        {
-            "beta": ((*dims, "fixed"), rng.normal(size=(chains, draws, 2))),
-            "sd_Subject": ((*dims, "Subject_term"), rng.gamma(5.0, size=(chains, draws, 2))),
-            "corr_Subject": ((*dims, "Subject_term", "Subject_term_bis"), corr),
-            "sigma": (dims, rng.gamma(5.0, size=(chains, draws))),
-        },
-        coords={"fixed": terms, "Subject_term": terms, "Subject_term_bis": terms},
-    )
-    return xr.DataTree.from_dict({"posterior": posterior})
-
-
-@pytest.mark.parametrize("draw", [plots.trace, plots.rank, plots.pair_variances])
-def test_diagnostic_plots_show_each_correlation_once(draw):
-    fig = draw(_slope_posterior())
-    labels = " ".join(
-        " ".join(text.get_text() for text in (ax.xaxis.label, ax.yaxis.label, ax.title))
-        for ax in fig.axes
-    )
-    assert labels.count("corr_Subject") >= 1
-    assert "Intercept, Days" in labels
-    assert "Intercept, Intercept" not in labels
-    assert "Days, Days" not in labels
