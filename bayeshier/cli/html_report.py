@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayeshier.present.comparison import Comparison, Order
+from bayeshier._choices import Order
+from bayeshier.present.comparison import Comparison
 
 __all__ = [
     "Image",

@@ -48,13 +48,16 @@ top level
     ``seed`` (int >= 0), ``sampler`` (``"nutpie"`` or ``"pymc"``),
     ``target_accept`` (float in (0, 1)).
 ``[output]``
-    ``plots`` (list of names from :data:`PLOTS`), ``posterior`` (bool: save
+    ``plots`` (list of plot names registered in :data:`bayeshier.cli.figures.PLOTS`;
+    default: the plots registered as drawn by default), ``posterior`` (bool: save
     the posterior as zarr), ``hdi_prob`` (float in (0, 1)), ``order``
     (``"shrinkage"``, ``"size"`` or ``"level"``: order of the levels in the
     comparison tables).
 
 Every schema error is a :class:`~bayeshier.errors.ModelFileError` whose message
-names the file, the key and what is allowed; data that cannot be read give a
+names the file, the key and what is allowed (the checks of single values are in
+:mod:`bayeshier.cli.schema_checks`). A model's ``data`` is read by
+:func:`bayeshier.cli.model_data.read_data`; data that cannot be read give a
 :class:`~bayeshier.errors.DataError`.
 """
 
@@ -67,58 +70,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from bayeshier import datasets
-from bayeshier.errors import DataError, ModelFileError, close_matches_hint
+from bayeshier._choices import PARAMETERIZATIONS, Likelihood, Order, Parameterization, Sampler
+from bayeshier.cli import figures
+from bayeshier.cli import schema_checks as check
+from bayeshier.cli.schema_checks import schema_error
+from bayeshier.errors import ModelFileError, close_matches_hint
 
 __all__ = [
-    "FILE_PLOTS",
-    "LIKELIHOODS",
-    "MODEL_PLOTS",
-    "PLOTS",
     "ModelEntry",
     "ModelFile",
     "OutputSettings",
     "SamplerSettings",
     "load",
     "parse",
-    "read_data",
 ]
 
-#: Plots drawn once per model.
-MODEL_PLOTS = (
-    "shrinkage_arrows",
-    "shrinkage_2d",
-    "prior_likelihood_posterior",
-    "forest",
-    "trace",
-    "rank",
-    "energy",
-    "pair_variances",
-    "ppc",
-)
-#: Plots drawn once per file.
-FILE_PLOTS = ("seed_scenarios",)
-PLOTS = MODEL_PLOTS + FILE_PLOTS
-#: The defaults; each per-factor plot is drawn for the factors it applies to
-#: (``shrinkage_2d`` for factors with random slopes, ``prior_likelihood_posterior``
-#: for random-intercept factors).
-DEFAULT_PLOTS = (
-    "shrinkage_arrows",
-    "shrinkage_2d",
-    "prior_likelihood_posterior",
-    "forest",
-    "trace",
-    "energy",
-)
-SAMPLERS = ("nutpie", "pymc")
-PARAMETERIZATIONS = ("auto", "centered", "noncentered")
-#: What a model's ``likelihood`` accepts (as ``Model(likelihood=...)``).
-LIKELIHOODS = ("auto", "full", "collapsed")
-ORDERS = ("shrinkage", "size", "level")
-DATA_SUFFIXES = (".csv", ".parquet")
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 _TOP_KEYS = ("title", "description", "sampler", "output", "model")
 _MODEL_KEYS = (
@@ -143,18 +110,22 @@ class SamplerSettings:
     tune: int = 1000
     chains: int = 4
     seed: int | None = None
-    sampler: str = "nutpie"
+    sampler: Sampler = "nutpie"
     target_accept: float | None = None
 
 
 @dataclass(frozen=True)
 class OutputSettings:
-    """What ``bayeshier run`` writes besides the report and the comparison CSV."""
+    """What ``bayeshier run`` writes besides the report and the comparison CSV.
 
-    plots: tuple[str, ...] = DEFAULT_PLOTS
+    ``plots`` are names registered in :data:`bayeshier.cli.figures.PLOTS`; each
+    per-factor plot is drawn for the factors it applies to.
+    """
+
+    plots: tuple[str, ...] = field(default_factory=figures.default_names)
     posterior: bool = True
     hdi_prob: float = 0.94
-    order: str = "shrinkage"
+    order: Order = "shrinkage"
 
 
 @dataclass(frozen=True)
@@ -170,8 +141,8 @@ class ModelEntry:
     formula: str
     description: str = ""
     priors: Mapping[str, str] = field(default_factory=dict)
-    parameterization: str | Mapping[str, str] = "auto"
-    likelihood: str = "auto"
+    parameterization: Parameterization | Mapping[str, Parameterization] = "auto"
+    likelihood: Likelihood = "auto"
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
 
 
@@ -250,69 +221,24 @@ def parse(raw: Mapping[str, Any], path: str | Path) -> ModelFile:
     models = _models(raw.get("model"), defaults, path)
     return ModelFile(
         path=path,
-        title=_string(raw, "title", path, "", default=path.stem),
-        description=_string(raw, "description", path, "", default=""),
+        title=check.string(raw, "title", path, "", default=path.stem),
+        description=check.string(raw, "description", path, "", default=""),
         models=models,
         output=_output(raw.get("output", {}), path),
     )
 
 
-def read_data(source: str, base: str | Path) -> pd.DataFrame:
-    """A bundled data set by name, or a CSV / Parquet file by path relative to ``base``.
-
-    Parameters
-    ----------
-    source : str
-        A name from :func:`bayeshier.datasets.names` or a path ending in
-        ``.csv`` or ``.parquet``.
-    base : str or pathlib.Path
-        Folder that relative paths start from (the model file's folder).
-
-    Returns
-    -------
-    pandas.DataFrame
-
-    Raises
-    ------
-    DataError
-        Unknown name, missing file or unreadable file.
-
-    """
-    if source in datasets.names():
-        return datasets.load(source)
-    suffix = Path(source).suffix.lower()
-    if suffix not in DATA_SUFFIXES:
-        raise DataError(
-            f"data = {source!r} is neither a bundled data set nor a .csv/.parquet path."
-            f"{close_matches_hint(source, datasets.names())} "
-            f"Bundled: {', '.join(datasets.names())}."
-        )
-    path = Path(base) / source
-    if not path.is_file():
-        raise DataError(f"No data file at {str(path)!r} (data = {source!r}): check the path.")
-    return _read_table(path, suffix)
-
-
-def _read_table(path: Path, suffix: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
-    except ImportError as error:
-        raise DataError(f"Cannot read {str(path)!r}: {error}") from None
-    except (ValueError, OSError) as error:
-        raise DataError(f"Cannot read {str(path)!r} as {suffix[1:]}: {error}") from None
-
-
 # ========================================================= the sections
 def _models(raw: Any, defaults: SamplerSettings, path: Path) -> tuple[ModelEntry, ...]:
     if raw is None:
-        raise _error(path, "model", "is required: add at least one [[model]] table")
+        raise schema_error(path, "model", "is required: add at least one [[model]] table")
     if not isinstance(raw, list) or not raw or not all(isinstance(m, dict) for m in raw):
-        raise _error(path, "model", "must be one or more [[model]] tables", raw)
+        raise schema_error(path, "model", "must be one or more [[model]] tables", raw)
     entries = [_model(table, i, len(raw), defaults, path) for i, table in enumerate(raw)]
     names = [entry.name for entry in entries]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise _error(path, "model.name", f"must be unique; repeated: {', '.join(repeated)}")
+        raise schema_error(path, "model.name", f"must be unique; repeated: {', '.join(repeated)}")
     return tuple(entries)
 
 
@@ -322,85 +248,95 @@ def _model(
     where = f"model[{index}]"
     _check_keys(table, _MODEL_KEYS, path, where)
     if count > 1 and "name" not in table:
-        raise _error(path, f"{where}.name", "is required when a file holds several models")
-    name = _string(table, "name", path, where, default=path.stem)
-    if not _NAME.match(name):
-        raise _error(path, f"{where}.name", "must use only letters, digits, '_', '-', '.'", name)
+        raise schema_error(path, f"{where}.name", "is required when a file holds several models")
+    name = check.string(table, "name", path, where, default=path.stem)
+    if not _MODEL_NAME.match(name):
+        raise schema_error(
+            path, f"{where}.name", "must use only letters, digits, '_', '-', '.'", name
+        )
     return ModelEntry(
         name=name,
-        data=_string(table, "data", path, where),
-        formula=_string(table, "formula", path, where),
-        description=_string(table, "description", path, where, default=""),
+        data=check.string(table, "data", path, where),
+        formula=check.string(table, "formula", path, where),
+        description=check.string(table, "description", path, where, default=""),
         priors=_priors(table.get("priors", {}), path, f"{where}.priors"),
         parameterization=_parameterization(table.get("parameterization", "auto"), path, where),
-        likelihood=_check_choice(
-            table.get("likelihood", "auto"), LIKELIHOODS, path, f"{where}.likelihood"
-        ),
+        likelihood=check.likelihood(table.get("likelihood", "auto"), path, f"{where}.likelihood"),
         sampler=_sampler(table.get("sampler", {}), defaults, path, f"{where}.sampler"),
     )
 
 
 def _priors(raw: Any, path: Path, where: str) -> dict[str, str]:
     if not isinstance(raw, dict):
-        raise _error(path, where, 'must be a table of term = "prior" lines', raw)
+        raise schema_error(path, where, 'must be a table of term = "prior" lines', raw)
     for term, prior in raw.items():
         if not isinstance(prior, str):
-            raise _error(
+            raise schema_error(
                 path, f"{where}.{term}", 'must be a prior string such as "normal(0, 10)"', prior
             )
     return dict(raw)
 
 
-def _parameterization(raw: Any, path: Path, where: str) -> str | dict[str, str]:
+def _parameterization(
+    raw: Any, path: Path, where: str
+) -> Parameterization | dict[str, Parameterization]:
     key = f"{where}.parameterization"
     if isinstance(raw, str):
-        _check_choice(raw, PARAMETERIZATIONS, path, key)
-        return raw
+        return check.parameterization(raw, path, key)
     if not isinstance(raw, dict):
-        raise _error(path, key, f"must be one of {_choices(PARAMETERIZATIONS)} or a table", raw)
-    for factor, choice in raw.items():
-        _check_choice(choice, PARAMETERIZATIONS, path, f"{key}.{factor}")
-    return dict(raw)
+        raise schema_error(
+            path, key, f"must be one of {check.quoted(PARAMETERIZATIONS)} or a table", raw
+        )
+    return {
+        factor: check.parameterization(choice, path, f"{key}.{factor}")
+        for factor, choice in raw.items()
+    }
 
 
 def _sampler(raw: Any, defaults: SamplerSettings, path: Path, where: str) -> SamplerSettings:
     if not isinstance(raw, dict):
-        raise _error(path, where, "must be a table", raw)
+        raise schema_error(path, where, "must be a table", raw)
     _check_keys(raw, _SAMPLER_KEYS, path, where)
     values: dict[str, Any] = {}
     for key, least in (("draws", 1), ("tune", 0), ("chains", 1), ("seed", 0)):
         if key in raw:
-            values[key] = _integer(raw[key], least, path, f"{where}.{key}")
+            values[key] = check.integer(raw[key], least, path, f"{where}.{key}")
     if "sampler" in raw:
-        values["sampler"] = _check_choice(raw["sampler"], SAMPLERS, path, f"{where}.sampler")
+        values["sampler"] = check.sampler(raw["sampler"], path, f"{where}.sampler")
     if "target_accept" in raw:
-        values["target_accept"] = _fraction(raw["target_accept"], path, f"{where}.target_accept")
+        values["target_accept"] = check.fraction(
+            raw["target_accept"], path, f"{where}.target_accept"
+        )
     return replace(defaults, **values)
 
 
 def _output(raw: Any, path: Path) -> OutputSettings:
     if not isinstance(raw, dict):
-        raise _error(path, "output", "must be a table", raw)
+        raise schema_error(path, "output", "must be a table", raw)
     _check_keys(raw, _OUTPUT_KEYS, path, "output")
     values: dict[str, Any] = {}
     if "plots" in raw:
         values["plots"] = _plots(raw["plots"], path)
     if "posterior" in raw:
         if not isinstance(raw["posterior"], bool):
-            raise _error(path, "output.posterior", "must be true or false", raw["posterior"])
+            raise schema_error(path, "output.posterior", "must be true or false", raw["posterior"])
         values["posterior"] = raw["posterior"]
     if "hdi_prob" in raw:
-        values["hdi_prob"] = _fraction(raw["hdi_prob"], path, "output.hdi_prob")
+        values["hdi_prob"] = check.fraction(raw["hdi_prob"], path, "output.hdi_prob")
     if "order" in raw:
-        values["order"] = _check_choice(raw["order"], ORDERS, path, "output.order")
+        values["order"] = check.order(raw["order"], path, "output.order")
     return OutputSettings(**values)
 
 
 def _plots(raw: Any, path: Path) -> tuple[str, ...]:
+    """The plot names, checked against the registry, repeats dropped."""
+    registered = figures.names()
     if not isinstance(raw, list):
-        raise _error(path, "output.plots", f"must be a list of plot names from {_choices(PLOTS)}")
+        raise schema_error(
+            path, "output.plots", f"must be a list of plot names from {check.quoted(registered)}"
+        )
     for index, name in enumerate(raw):
-        _check_choice(name, PLOTS, path, f"output.plots[{index}]")
+        check.choice(name, registered, path, f"output.plots[{index}]")
     return tuple(dict.fromkeys(raw))
 
 
@@ -411,7 +347,7 @@ def _check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], path: Path, 
             place = f"{where}.{key}" if where else key
             section = f"in [{where}]" if where else "at the top level"
             hint = _belongs_hint(key, allowed) or close_matches_hint(key, allowed)
-            raise _error(
+            raise schema_error(
                 path,
                 place,
                 f"is not allowed here.{hint} Allowed {section}: {', '.join(allowed)}",
@@ -427,51 +363,3 @@ def _belongs_hint(key: str, allowed: tuple[str, ...]) -> str:
     }
     homes = [name for name, keys in sections.items() if key in keys and keys is not allowed]
     return f" It belongs in {' or '.join(homes)}." if homes else ""
-
-
-def _string(
-    table: Mapping[str, Any], key: str, path: Path, where: str, default: str | None = None
-) -> str:
-    place = f"{where}.{key}" if where else key
-    if key not in table:
-        if default is None:
-            raise _error(path, place, "is required (a string)")
-        return default
-    value = table[key]
-    if not isinstance(value, str) or (default is None and not value.strip()):
-        raise _error(path, place, "must be a non-empty string", value)
-    return value
-
-
-def _integer(value: Any, least: int, path: Path, key: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < least:
-        raise _error(path, key, f"must be an integer >= {least}", value)
-    return value
-
-
-def _fraction(value: Any, path: Path, key: str) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < 1:
-        raise _error(path, key, "must be a number between 0 and 1 (exclusive)", value)
-    return float(value)
-
-
-def _check_choice(value: Any, allowed: tuple[str, ...], path: Path, key: str) -> str:
-    if value not in allowed:
-        hint = close_matches_hint(value, allowed) if isinstance(value, str) else ""
-        raise _error(path, key, f"must be one of {_choices(allowed)}", value, hint)
-    return value
-
-
-def _choices(allowed: tuple[str, ...]) -> str:
-    return ", ".join(f'"{a}"' for a in allowed)
-
-
-_MISSING = object()
-
-
-def _error(
-    path: Path, key: str, what: str, value: Any = _MISSING, hint: str = ""
-) -> ModelFileError:
-    """``<file>: key '<key>' <what is allowed>, got <value>.<hint>``."""
-    got = "" if value is _MISSING else f", got {value!r}"
-    return ModelFileError(f"{path}: key '{key}' {what}{got}.{hint}")

@@ -1,241 +1,28 @@
-"""bayeshier.cli.main: the commands, in process; ``run`` on a shipped model file."""
+"""bayeshier.cli.main: argument parsing, dispatch, exit statuses and the small commands."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import io
-import json
-import re
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import pandas as pd
 import pytest
-import xarray as xr
 
+import bayeshier.cli
 from bayeshier.cli.main import main
 
 MODELS = Path(__file__).parents[2] / "models"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory) -> tuple[Path, int, str, str]:
-    """``bayeshier run models/dyestuff.toml --quick`` once: out dir, status, stdout, stderr."""
-    out = tmp_path_factory.mktemp("run") / "dyestuff"
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        status = main(["run", str(MODELS / "dyestuff.toml"), "--quick", "--out", str(out)])
-    return out, status, stdout.getvalue(), stderr.getvalue()
-
-
-FULL_FILE = """
-[sampler]
-draws = 50
-tune = 50
-chains = 2
-seed = 3
-[output]
-plots = []
-[[model]]
-name = "dye_full"
-data = "dyestuff"
-formula = "Yield ~ 1 + (1|Batch)"
-likelihood = "full"
-"""
-
-
-def _run_model_file(folder: Path, text: str) -> tuple[Path, int, str]:
-    """Write ``text`` as a model file in ``folder`` and run it: out dir, status, stderr."""
-    path = folder / "models.toml"
-    path.write_text(text)
-    stderr = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
-        status = main(["run", str(path), "--out", str(folder / "out")])
-    return folder / "out", status, stderr.getvalue()
-
-
-@pytest.fixture(scope="module")
-def full_run(tmp_path_factory) -> tuple[Path, int, str]:
-    """A model file asking for ``likelihood = "full"``, run once: out dir, status, stderr."""
-    return _run_model_file(tmp_path_factory.mktemp("full"), FULL_FILE)
-
-
-SLOPES_FILE = """
-[sampler]
-draws = 50
-tune = 50
-chains = 2
-seed = 5
-[[model]]
-name = "slopes"
-data = "sleepstudy"
-formula = "Reaction ~ Days + (Days|Subject)"
-"""
-
-
-@pytest.fixture(scope="module")
-def slopes_run(tmp_path_factory) -> tuple[Path, int, str]:
-    """A random-slope model with the default plots, run once: out dir, status, stderr."""
-    return _run_model_file(tmp_path_factory.mktemp("slopes"), SLOPES_FILE)
-
-
-# ------------------------------------------------------------------- run
-@pytest.mark.sampling
-def test_run_writes_every_output(quick_run):
-    out, status, _, _ = quick_run
-    assert status == 0
-    assert (out / "report.html").is_file()
-    assert (out / "comparison.csv").is_file()
-    for plot in ("shrinkage_arrows", "prior_likelihood_posterior", "forest", "trace", "energy",
-                 "pair_variances"):  # fmt: skip
-        assert (out / "dyestuff" / f"{plot}.png").read_bytes().startswith(PNG_SIGNATURE)
-
-
-@pytest.mark.sampling
-def test_default_plots_of_a_slope_model(slopes_run):
-    out, status, stderr = slopes_run
-    assert status == 0
-    for plot in ("shrinkage_2d", "shrinkage_arrows", "forest", "trace", "energy"):
-        assert (out / "slopes" / f"{plot}.png").read_bytes().startswith(PNG_SIGNATURE)
-    assert not (out / "slopes" / "prior_likelihood_posterior.png").exists()
-    assert "prior_likelihood_posterior not drawn for 'Subject': it has random slopes" in stderr
-    report = (out / "report.html").read_text()
-    assert "Shrinkage in two dimensions" in report
-
-
-@pytest.mark.sampling
-def test_posterior_reads_back_from_zarr(quick_run):
-    out, *_ = quick_run
-    tree = xr.open_datatree(out / "dyestuff" / "posterior.zarr", engine="zarr")
-    posterior = tree["posterior"]
-    assert posterior.sizes["chain"] == 2 and posterior.sizes["draw"] == 200  # --quick
-    assert {"beta", "Batch", "sd_Batch", "sigma"} <= set(posterior.data_vars)
-    assert tree.attrs["formula"] == "Yield ~ 1 + (1|Batch)"
-    assert tree.attrs["likelihood"] == "collapsed"  # "auto" in the file
-
-
-@pytest.mark.sampling
-def test_comparison_csv_holds_the_three_tables(quick_run):
-    out, *_ = quick_run
-    table = pd.read_csv(out / "comparison.csv")
-    assert list(table.columns[:3]) == ["model", "table", "term"]
-    counts = table.groupby("table").size().to_dict()
-    assert counts == {"fixed": 1, "groups": 6, "variances": 2}
-    fixed = table[table["table"] == "fixed"].iloc[0]
-    assert fixed["reml"] == pytest.approx(1527.5, abs=0.01)  # lme4: 1527.50
-    assert fixed["post_mean"] == pytest.approx(1527.5, abs=40)
-
-
-@pytest.mark.sampling
-def test_report_has_tables_images_and_the_quick_note(quick_run):
-    out, *_ = quick_run
-    page = (out / "report.html").read_text()
-    assert "Yield ~ 1 + (1|Batch)" in page
-    assert ">reml_se</th>" in page and ">blup</th>" in page and ">reml_sd</th>" in page
-    assert ">distribution</th>" in page  # priors
-    assert ">r_hat</th>" in page  # diagnostics
-    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
-    assert len(images) == 6
-    assert all(base64.b64decode(i).startswith(PNG_SIGNATURE) for i in images)
-    assert "Quick run (--quick): 2 chains x 200 draws" in page
-    assert "Warning" not in page.split("<h3>Warnings</h3>")[0]  # nothing spilled above
-    assert "collapsed (asked: auto): effects of Batch integrated out" in page
-
-
-@pytest.mark.sampling
-def test_likelihood_key_of_the_file_reaches_sampling_and_report(full_run):
-    out, status, stderr = full_run
-    assert status == 0, stderr
-    assert "with nutpie, full likelihood" in stderr
-    page = (out / "report.html").read_text()
-    assert "full: every group effect sampled by NUTS" in page
-    tree = xr.open_datatree(out / "dye_full" / "posterior.zarr", engine="zarr")
-    assert tree.attrs["likelihood"] == "full"
-    assert json.loads(tree.attrs["parameterization"])["Batch"] != "marginalized"
-
-
-@pytest.mark.sampling
-def test_run_prints_the_table_and_progress(quick_run):
-    _, _, stdout, stderr = quick_run
-    assert "Yield ~ 1 + (1|Batch): 30 rows; REML vs OLS vs posterior with 94% HDI" in stdout
-    assert re.search(r"^Intercept +1527\.5", stdout, re.MULTILINE)
-    assert "[1/1] model dyestuff" in stderr
-    assert "sampling 2 chains x 200 draws (200 tuning) with nutpie, collapsed likelihood" in stderr
-    assert "wrote " in stderr and "report.html" in stderr
-    assert "Traceback" not in stderr
 
 
 # ------------------------------------------------------------- bad input
-def _bad(capsys, argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err
-
-
-def test_missing_model_file(capsys, tmp_path):
-    err = _bad(capsys, ["run", str(tmp_path / "absent.toml")])
+def test_missing_model_file(bad_input, tmp_path):
+    err = bad_input(["run", str(tmp_path / "absent.toml")])
     assert "bayeshier: error: No model file at" in err
 
 
-def test_schema_error_names_file_and_key(capsys, tmp_path):
+def test_schema_error_names_file_and_key(bad_input, tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text("[sampler]\ndraws = 0\n[[model]]\ndata = 'dyestuff'\nformula = 'Yield ~ 1'\n")
-    err = _bad(capsys, ["run", str(path)])
+    err = bad_input(["run", str(path)])
     assert f"{path}: key 'sampler.draws' must be an integer >= 1, got 0." in err
-
-
-def test_missing_data_names_file_and_model(capsys, tmp_path):
-    path = tmp_path / "nodata.toml"
-    path.write_text("[[model]]\nname = 'm'\ndata = 'rows.csv'\nformula = 'y ~ 1 + (1|g)'\n")
-    err = _bad(capsys, ["run", str(path), "--out", str(tmp_path / "out")])
-    assert f"{path}: model 'm': No data file at" in err
-
-
-def test_bad_formula_names_file_and_model(capsys, tmp_path):
-    path = tmp_path / "formula.toml"
-    path.write_text("[[model]]\nname = 'm'\ndata = 'dyestuff'\nformula = 'Yeld ~ 1 + (1|Batch)'\n")
-    err = _bad(capsys, ["run", str(path), "--out", str(tmp_path / "out")])
-    assert f"{path}: model 'm':" in err and "Yeld" in err
-
-
-FORCED = """
-[[model]]
-name = 'm'
-data = 'dyestuff'
-formula = 'Yield ~ 1 + (1|Batch)'
-parameterization = {Batch = 'centered'}
-"""
-
-
-def test_collapsed_with_a_forced_factor_names_file_and_model(capsys, tmp_path):
-    path = tmp_path / "forced.toml"
-    path.write_text(FORCED + "likelihood = 'collapsed'\n")
-    err = _bad(capsys, ["run", str(path), "--out", str(tmp_path / "out")])
-    assert f"{path}: model 'm': likelihood='collapsed'" in err
-    assert not (tmp_path / "out").exists()
-
-
-def test_likelihood_flag_overrides_the_file(capsys, tmp_path):
-    path = tmp_path / "forced.toml"
-    path.write_text(FORCED)  # valid as it stands: likelihood "auto" samples Batch
-    err = _bad(capsys, ["run", str(path), "--likelihood", "collapsed", "--out", str(tmp_path)])
-    assert f"{path}: model 'm': likelihood='collapsed'" in err
-
-
-def test_a_bad_later_model_fails_before_any_sampling(capsys, tmp_path):
-    path = tmp_path / "two.toml"
-    good = "[[model]]\nname = 'a'\ndata = 'dyestuff'\nformula = 'Yield ~ 1 + (1|Batch)'\n"
-    bad = "[[model]]\nname = 'b'\ndata = 'dyestuff'\nformula = 'Yield ~ 1 + (1|Bach)'\n"
-    path.write_text(good + bad)
-    err = _bad(capsys, ["run", str(path), "--out", str(tmp_path / "out")])
-    assert f"{path}: model 'b':" in err and "Bach" in err
-    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
@@ -248,9 +35,21 @@ def test_a_bad_later_model_fails_before_any_sampling(capsys, tmp_path):
         (["--likelihood", "colapsed"], "--likelihood: invalid choice: 'colapsed'"),
     ],
 )
-def test_bad_flags(capsys, flags, message):
-    err = _bad(capsys, ["run", str(MODELS / "dyestuff.toml"), *flags])
+def test_bad_flags(bad_input, flags, message):
+    err = bad_input(["run", str(MODELS / "dyestuff.toml"), *flags])
     assert message in err
+
+
+def test_reml_with_unknown_data_is_bad_input(bad_input, tmp_path):
+    err = bad_input(["reml", "y ~ 1 + (1|g)", "--data", "dyestuf"])
+    assert "bayeshier: error: --data 'dyestuf' is neither a bundled data set" in err
+    err = bad_input(["reml", "y ~ 1 + (1|g)", "--data", str(tmp_path / "absent.csv")])
+    assert "bayeshier: error: No CSV file at" in err
+
+
+def test_a_missing_command_is_a_usage_error(capsys):
+    assert main([]) == 2
+    assert "usage: bayeshier" in capsys.readouterr().err
 
 
 # ------------------------------------------------------ other commands
@@ -259,3 +58,21 @@ def test_existing_commands_still_work(capsys):
     assert "sleepstudy" in capsys.readouterr().out
     assert main(["reml", "Yield ~ 1 + (1|Batch)", "--data", "dyestuff"]) == 0
     assert "REML criterion" in capsys.readouterr().out
+
+
+def test_help_lists_the_commands_and_exits_zero(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("examples", "reml", "datasets", "run"):
+        assert command in out
+
+
+def test_run_help_shows_the_quick_settings_and_likelihoods(capsys):
+    assert main(["run", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 chains x 200 draws (200 tuning)" in out
+    assert "{auto,full,collapsed}" in out
+
+
+def test_the_console_script_entry_point_is_main():
+    assert bayeshier.cli.main is main

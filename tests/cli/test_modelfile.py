@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from bayeshier import datasets
 from bayeshier.bayes.model import Model
 from bayeshier.cli import modelfile
-from bayeshier.errors import DataError, ModelFileError
+from bayeshier.cli.model_data import read_data
+from bayeshier.errors import ModelFileError
 
 MODELS = Path(__file__).parents[2] / "models"
 SHIPPED = sorted(MODELS.glob("*.toml"))
@@ -47,10 +47,10 @@ def test_the_promised_files_are_shipped():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_every_shipped_file_validates_and_builds(path):
-    spec = modelfile.load(path)
-    assert spec.models
-    for entry in spec.models:
-        data = modelfile.read_data(entry.data, path.parent)
+    model_file = modelfile.load(path)
+    assert model_file.models
+    for entry in model_file.models:
+        data = read_data(entry.data, path.parent)
         model = Model(
             entry.formula,
             data,
@@ -62,12 +62,12 @@ def test_every_shipped_file_validates_and_builds(path):
 
 
 def test_seed_file_holds_the_four_scenarios():
-    spec = modelfile.load(MODELS / "seed_shrinkage.toml")
-    assert [m.name for m in spec.models] == [
+    model_file = modelfile.load(MODELS / "seed_shrinkage.toml")
+    assert [m.name for m in model_file.models] == [
         "seed_model1", "seed_model1b", "seed_model2", "seed_model3"
     ]  # fmt: skip
-    assert {m.formula for m in spec.models} == {"y ~ 1 + (1|g)"}
-    assert "seed_scenarios" in spec.output.plots
+    assert {m.formula for m in model_file.models} == {"y ~ 1 + (1|g)"}
+    assert "seed_scenarios" in model_file.output.plots
 
 
 def test_mpg_file_has_the_lm_vs_lmer_model():
@@ -78,12 +78,12 @@ def test_mpg_file_has_the_lm_vs_lmer_model():
 
 # ------------------------------------------------------------------ parsing
 def test_minimal_file_gets_defaults(tmp_path):
-    spec = modelfile.load(_write(tmp_path, MINIMAL, "dye.toml"))
-    (entry,) = spec.models
+    model_file = modelfile.load(_write(tmp_path, MINIMAL, "dye.toml"))
+    (entry,) = model_file.models
     assert entry.name == "dye"  # the file's stem
-    assert spec.title == "dye"
+    assert model_file.title == "dye"
     assert entry.sampler == modelfile.SamplerSettings()
-    assert spec.output == modelfile.OutputSettings()
+    assert model_file.output == modelfile.OutputSettings()
     assert entry.parameterization == "auto"
     assert entry.likelihood == "auto"
 
@@ -181,26 +181,21 @@ def test_missing_file_says_so(tmp_path):
         modelfile.load(tmp_path / "absent.toml")
 
 
-# --------------------------------------------------------------------- data
-def test_bundled_name_loads_with_factor_levels():
-    frame = modelfile.read_data("dyestuff", ".")
-    pd.testing.assert_frame_equal(frame, datasets.load("dyestuff"))
+def test_defaults_of_the_sampler_and_output_sections():
+    assert modelfile.SamplerSettings() == modelfile.SamplerSettings(
+        draws=1000, tune=1000, chains=4, seed=None, sampler="nutpie", target_accept=None
+    )
+    output = modelfile.OutputSettings()
+    assert (output.posterior, output.hdi_prob, output.order) == (True, 0.94, "shrinkage")
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_data_paths_are_relative_to_the_file(tmp_path, suffix):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    frame = datasets.load("dyestuff").astype({"Batch": str})
-    target = folder / f"dye{suffix}"
-    frame.to_csv(target, index=False) if suffix == ".csv" else frame.to_parquet(target)
-    loaded = modelfile.read_data(f"data/dye{suffix}", tmp_path)
-    assert loaded.shape == frame.shape
-    assert loaded["Yield"].tolist() == frame["Yield"].tolist()
+def test_a_parameterization_table_is_checked_per_factor(tmp_path):
+    message = _error(tmp_path, MINIMAL + "parameterization = {Batch = 'centred'}\n")
+    assert "key 'model[0].parameterization.Batch' must be one of" in message
+    message = _error(tmp_path, MINIMAL + "parameterization = 3\n")
+    assert 'must be one of "auto", "centered", "noncentered" or a table, got 3.' in message
 
 
-def test_missing_data_file_and_unknown_name(tmp_path):
-    with pytest.raises(DataError, match=r"No data file at .*absent\.csv"):
-        modelfile.read_data("absent.csv", tmp_path)
-    with pytest.raises(DataError, match="Did you mean 'dyestuff'"):
-        modelfile.read_data("dyestuf", tmp_path)
+def test_repeated_plots_are_dropped_in_file_order(tmp_path):
+    text = "[output]\nplots = ['trace', 'forest', 'trace']\n" + MINIMAL
+    assert modelfile.load(_write(tmp_path, text)).output.plots == ("trace", "forest")
