@@ -1,20 +1,23 @@
-"""The factors whose effects are integrated out of the sampled likelihood.
+"""Collapsed factors: group effects integrated out of the sampled likelihood analytically.
 
-:meth:`bayeshier.Model.sample` integrates the effects of the first (largest)
-grouping factor out analytically: each level's rows are ``Normal(.,
-sigma^2 I + tau^2 11')``, so NUTS never sees the effects, nor their funnel or
-their correlation with the intercept (:func:`marginal_loglik`).
+Which factors are collapsed (:func:`collapsed_factors`): with ``Model(likelihood="auto")``
+the first (largest) grouping factor, when it is a random intercept whose
+parameterization is ``"auto"``, together with the ``"auto"`` factor it is
+nested in, if any (:func:`collapsed_parent`).
 
-When that factor is nested in another (``cask:batch`` in ``batch``), the
-parent's effects are integrated out with it: the rows of parent level ``p``
-are ``Normal(., sigma^2 I + tau^2 Z_c Z_c' + omega^2 11')``, a per-parent block
-whose inverse and determinant are closed-form (the child levels' blocks
-``A = sigma^2 I + tau^2 Z_c Z_c'`` by Sherman-Morrison, then a rank-one
-update by ``omega^2 11'``). NUTS then samples only the fixed effects and the
-scales, whose posterior has no funnel left.
+:meth:`bayeshier.Model.sample` then samples the likelihood with their effects
+integrated out: each level's rows are ``Normal(., sigma^2 I + tau^2 11')``, so
+NUTS never sees the effects, nor their funnel or their correlation with the
+intercept (:func:`collapsed_loglik`). For a nested pair (``cask:batch`` in
+``batch``) the rows of parent level ``p`` are ``Normal(., sigma^2 I + tau^2
+Z_c Z_c' + omega^2 11')``, a per-parent block whose inverse and determinant
+are closed-form (the child levels' blocks ``A = sigma^2 I + tau^2 Z_c Z_c'``
+by Sherman-Morrison, then a rank-one update by ``omega^2 11'``). NUTS then
+samples only the fixed effects and the scales, whose posterior has no funnel
+left.
 
-After sampling, each draw's integrated effects are drawn from their exact
-conditional posterior (:func:`draw_integrated_effects`): first the parent's
+After sampling, each draw's collapsed effects are drawn from their exact
+conditional posterior (:func:`draw_collapsed_effects`): first the parent's
 (with the child's effects still integrated out), then the child's given the
 parent's, ``Normal(v_j s_j / sigma^2, v_j)`` (the BLUP formula at that draw).
 The result is a sample of the same joint posterior.
@@ -22,7 +25,7 @@ The result is a sample of the same joint posterior.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytensor.tensor as pt
@@ -33,18 +36,103 @@ from pytensor.tensor.variable import TensorVariable
 from bayeshier.bayes.cell_sums import LOG_2PI, Cells, levels_in_order, residual_statistics
 from bayeshier.bayes.fixed_scale import InternalDesign
 from bayeshier.bayes.names import effect_dims, level_dim
+from bayeshier.bayes.nesting import nesting_parents
 from bayeshier.bayes.priors import sd_term
+from bayeshier.errors import ModelError
 from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
-__all__ = ["draw_integrated_effects", "level_residual_sums", "marginal_loglik"]
+__all__ = [
+    "collapsed_factors",
+    "collapsed_loglik",
+    "collapsed_parent",
+    "draw_collapsed_effects",
+    "level_residual_sums",
+]
 
-#: Numbers per (chain x draw x level) array while drawing integrated-out
+#: Numbers per (chain x draw x level) array while drawing collapsed
 #: effects: the draws are processed in blocks of this size, so the
 #: temporaries stay small next to the result (10,000 levels x 4,000 draws).
 _BLOCK_ELEMENTS = 2_000_000
 
 
-def marginal_loglik(
+def collapsed_factors(
+    spec: ModelSpec, choices: Mapping[str, str], likelihood: str = "auto"
+) -> tuple[str | None, str | None]:
+    """The factor collapsed out of the sampled likelihood and its nesting parent, if any.
+
+    ``likelihood="full"`` collapses nothing. ``"auto"`` collapses the
+    first (largest) factor when its parameterization is ``"auto"``,
+    together with the ``"auto"`` factor it is nested in (see
+    :func:`collapsed_parent`); other factors (crossed, or a parent forced
+    centered or non-centered) are sampled. ``"collapsed"`` does the same but
+    requires the largest factor to be collapsed.
+
+    Only random intercepts are collapsed: with random slopes on the
+    largest factor nothing is (``"auto"`` samples it).
+
+    Raises
+    ------
+    ModelError
+        ``"collapsed"`` for a model without grouping factors, whose largest
+        factor's parameterization is forced, or whose largest factor has
+        random slopes.
+
+    """
+    if likelihood == "full":
+        return None, None
+    reason = _why_not_collapsed(spec, choices)
+    if reason is None:
+        first = spec.factors[0].name
+        return first, collapsed_parent(spec, first, choices)
+    if likelihood == "collapsed":
+        raise ModelError(reason)
+    return None, None
+
+
+def _why_not_collapsed(spec: ModelSpec, choices: Mapping[str, str]) -> str | None:
+    """Why the largest factor cannot be collapsed (the error for ``"collapsed"``), or None."""
+    if not spec.factors:
+        return (
+            "likelihood='collapsed' integrates group effects out, but the model has no "
+            "grouping factor: use likelihood='auto' or 'full'."
+        )
+    first = spec.factors[0].name
+    if not spec.factors[0].intercept_only:
+        return (
+            f"likelihood='collapsed' integrates the effects of the largest grouping factor "
+            f"{first!r} out, which bayeshier does for a random intercept alone, but "
+            f"{first!r} has random slopes ({', '.join(spec.factors[0].terms)}): use "
+            "likelihood='full' or 'auto' (both sample its effects)."
+        )
+    if choices[first] != "auto":
+        return (
+            f"likelihood='collapsed' integrates the effects of the largest grouping factor "
+            f"{first!r} out, but parameterization forces {first!r} to be {choices[first]!r} "
+            f"(sampled). Drop one of the two: parameterization 'auto' for {first!r}, or "
+            "likelihood='full' (or 'auto')."
+        )
+    return None
+
+
+def collapsed_parent(spec: ModelSpec, name: str, choices: Mapping[str, str]) -> str | None:
+    """The factor collapsed together with ``name``: the one ``name`` is nested in.
+
+    Of the random-intercept factors with ``"auto"`` that ``name`` is nested
+    in, the one with the most levels (its immediate parent: ``batch`` for ``cask:batch``), or None.
+    Collapsing the pair jointly leaves NUTS only the fixed effects and the
+    scales (see :func:`collapsed_loglik`).
+    """
+    parents = [
+        p
+        for p in nesting_parents(spec, name)
+        if choices[p] == "auto" and spec.factor(p).intercept_only
+    ]
+    if not parents:
+        return None
+    return max(parents, key=lambda p: spec.factor(p).n_levels)
+
+
+def collapsed_loglik(
     design: InternalDesign,
     cells: Cells,
     fixed: TensorVariable,
@@ -57,7 +145,7 @@ def marginal_loglik(
     ``effects[0]`` is the first factor's sd ``tau``; with ``parent`` (the
     position of a factor the first is nested in), ``effects[parent]`` is that
     factor's sd ``omega``, integrated out too; the others are effects (levels,
-    or levels x k with random slopes). Both integrated factors are random
+    or levels x k with random slopes). Both collapsed factors are random
     intercepts. With
     ``r`` the residual after the fixed and the other effects, child level
     ``j`` (``n_j`` rows, residual sum ``s_j``, ``w_j = 1 / (sigma^2 + n_j
@@ -68,8 +156,8 @@ def marginal_loglik(
     ``-log(1 + omega^2 a_p) / 2 + omega^2 t_p^2 / (2 (1 + omega^2 a_p))``.
     """
     tau = effects[0]
-    integrated = {0} if parent is None else {0, parent}
-    others = [None if k in integrated else effect for k, effect in enumerate(effects)]
+    collapsed = {0} if parent is None else {0, parent}
+    others = [None if k in collapsed else effect for k, effect in enumerate(effects)]
     n = float(cells.counts.sum())
     rss, cell_sums = residual_statistics(design, cells, fixed, others)
     level_counts = np.bincount(cells.codes[0], weights=cells.counts)
@@ -108,7 +196,7 @@ def _sum_by_level(values: TensorVariable, codes: np.ndarray, n_levels: int) -> T
     return pt.inc_subtensor(pt.zeros(n_levels)[codes], values)
 
 
-def draw_integrated_effects(
+def draw_collapsed_effects(
     spec: ModelSpec,
     design: InternalDesign,
     cells: Cells,
@@ -116,7 +204,7 @@ def draw_integrated_effects(
     posterior: xr.Dataset,
     rng: np.random.Generator,
 ) -> xr.Dataset:
-    """Draw the integrated-out effects of ``names`` from their exact conditional posterior.
+    """Draw the collapsed effects of ``names`` from their exact conditional posterior.
 
     ``names`` is the first factor, optionally followed by the factor it is
     nested in. Given the other parameters, the child's effects are ``b_j ~
@@ -125,7 +213,7 @@ def draw_integrated_effects(
     effects)`` over level ``j``. With a parent, its effects are drawn first
     with the child's still integrated out, ``c_p ~ Normal(t_p / h_p, 1 / h_p)``
     with ``h_p = 1 / omega^2 + a_p`` (``a_p``, ``t_p`` as in
-    :func:`marginal_loglik`), then the child's given them (``s_j`` less
+    :func:`collapsed_loglik`), then the child's given them (``s_j`` less
     ``n_j c_p``). Each draw of the result is an exact draw from the joint posterior.
 
     The draws are processed in blocks of :data:`_BLOCK_ELEMENTS` numbers,
@@ -161,7 +249,7 @@ def _draw_block(
     posterior: xr.Dataset,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """The effects of :func:`draw_integrated_effects` for the draws of ``posterior``."""
+    """The effects of :func:`draw_collapsed_effects` for the draws of ``posterior``."""
     child = spec.factor(names[0])
     residual = level_residual_sums(spec, design, cells, posterior, child.name, without=names[1:])
     tau2 = posterior[sd_term(child.name)].to_numpy()[..., None] ** 2

@@ -23,6 +23,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from bayeshier.bayes.moments import DataMoments, data_moments
 from bayeshier.bayes.priors import intercept_index
+from bayeshier.reml import RemlFit
 from bayeshier.spec.model_spec import ModelSpec, thin_r
 
 __all__ = [
@@ -176,7 +177,7 @@ def internal_design(spec: ModelSpec, moments: DataMoments | None = None) -> Inte
     return InternalDesign(Xc, to_user, R, Qty, means, moments)
 
 
-def fixed_start(fit: Any, design: InternalDesign) -> tuple[np.ndarray, np.ndarray]:
+def fixed_start(fit: RemlFit, design: InternalDesign) -> tuple[np.ndarray, np.ndarray]:
     """REML coefficients of the centered design and the Cholesky factor of their covariance.
 
     ``beta = to_user @ nu`` is linear, so the covariance of ``nu`` is the

@@ -20,6 +20,7 @@ from bayeshier.bayes.cell_sums import LOG_2PI
 from bayeshier.bayes.names import corr_name, effect_dims, obs_labels, term_bis_dim, term_dim
 from bayeshier.bayes.priors import sd_term
 from bayeshier.errors import ModelError
+from bayeshier.reml import RemlFit
 from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = [
@@ -59,7 +60,7 @@ def sampling_attrs(
     spec: ModelSpec,
     sampler: str,
     parameterization: dict[str, str],
-    fit: Any,
+    fit: RemlFit,
     likelihood: str,
 ) -> dict[str, str]:
     """The DataTree's ``attrs``: formula, sampler, parameterization, likelihood, REML fit (JSON).
@@ -76,7 +77,7 @@ def sampling_attrs(
     }
 
 
-def reml_record(fit: Any, spec: ModelSpec) -> dict[str, Any]:
+def reml_record(fit: RemlFit, spec: ModelSpec) -> dict[str, Any]:
     """The REML fit as plain JSON-able data (stored in ``idata.attrs["reml"]``).
 
     ``sd`` maps ``sd_<factor>`` (random intercept) or ``sd_<factor>[<term>]``

@@ -1,13 +1,15 @@
-"""Build the PyMC model of a specification: priors, group effects and one of three likelihoods.
+"""Build the PyMC model of a specification: priors, group effects and one of three densities.
+
+The ``density`` of the data (:data:`bayeshier._choices.DENSITIES`) is one of
 
 * ``"pointwise"``: the observed variable (for prior and posterior predictive
   sampling).
 * ``"sufficient"``: an equal log density from per-cell sums
   (:func:`bayeshier.bayes.cell_sums.sufficient_loglik`), as a ``pm.Potential``.
-* ``"marginal"``: the same with the effects of
-  :attr:`SamplingPlan.integrated <bayeshier.bayes.plan.SamplingPlan>`
+* ``"collapsed"``: the same with the effects of
+  :attr:`SamplingPlan.collapsed <bayeshier.bayes.plan.SamplingPlan>`
   (the largest factor, and the factor it is nested in if any) integrated out
-  (:func:`bayeshier.bayes.collapse.marginal_loglik`); they get no variable, only
+  (:func:`bayeshier.bayes.collapse.collapsed_loglik`); they get no variable, only
   their sds.
 
 The fixed effects are sampled on the internal scale
@@ -27,15 +29,15 @@ correlation matrix. The Cholesky factor of the effects' covariance is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from bayeshier._choices import DENSITIES, Density
 from bayeshier.bayes.cell_sums import LOG_2PI, Cells, sufficient_loglik
-from bayeshier.bayes.collapse import marginal_loglik
+from bayeshier.bayes.collapse import collapsed_loglik
 from bayeshier.bayes.fixed_scale import Affine, BatchedAffine, InternalDesign
 from bayeshier.bayes.names import (
     FIXED_RV,
@@ -53,22 +55,19 @@ from bayeshier.bayes.names import (
     term_dim,
 )
 from bayeshier.bayes.plan import SamplingPlan
-from bayeshier.bayes.priors import Prior, corr_term, intercept_index, sd_term
+from bayeshier.bayes.prior_parse import Prior
+from bayeshier.bayes.priors import corr_term, intercept_index, sd_term
 from bayeshier.errors import ModelError
 from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
-__all__ = ["LIKELIHOODS", "Likelihood", "build_model", "check_likelihood"]
-
-Likelihood = Literal["pointwise", "sufficient", "marginal"]
-LIKELIHOODS = ("pointwise", "sufficient", "marginal")
+__all__ = ["build_model", "check_density"]
 
 
-def check_likelihood(likelihood: str) -> None:
-    """Reject an unknown ``likelihood`` (see :data:`LIKELIHOODS`) with a :class:`ModelError`."""
-    if likelihood not in LIKELIHOODS:
-        raise ModelError(
-            f"likelihood must be 'pointwise', 'sufficient' or 'marginal', not {likelihood!r}."
-        )
+def check_density(density: object) -> None:
+    """Reject an unknown ``density`` (:data:`bayeshier._choices.DENSITIES`): a ModelError."""
+    if density not in DENSITIES:
+        allowed = ", ".join(repr(choice) for choice in DENSITIES)
+        raise ModelError(f"density must be one of {allowed}; got {density!r}.")
 
 
 def build_model(
@@ -77,7 +76,7 @@ def build_model(
     plan: SamplingPlan,
     design: InternalDesign,
     cells: Cells | None,
-    likelihood: Likelihood = "pointwise",
+    density: Density = "pointwise",
 ) -> pm.Model:
     """Build the PyMC model.
 
@@ -92,17 +91,17 @@ def build_model(
     design : InternalDesign
         The centered design (the fixed effects' internal scale).
     cells : Cells or None
-        Per-cell sums; needed by the ``"sufficient"`` and ``"marginal"`` likelihoods.
-    likelihood : {"pointwise", "sufficient", "marginal"}
-        Which likelihood the model gets (see the module docstring).
+        Per-cell sums; needed by the ``"sufficient"`` and ``"collapsed"`` densities.
+    density : {"pointwise", "sufficient", "collapsed"}
+        How the model computes the log density of the data (see the module docstring).
 
     Returns
     -------
     pymc.Model
 
     """
-    check_likelihood(likelihood)
-    collapsed = plan.integrated if likelihood == "marginal" else ()
+    check_density(density)
+    collapsed = plan.collapsed if density == "collapsed" else ()
     with pm.Model(coords=model_coords(spec)) as model:
         fixed = _add_fixed_effects(spec, priors, plan, design)
         sigma = _add_prior_rv(priors, plan, "sigma")
@@ -115,13 +114,13 @@ def build_model(
                     spec, priors, plan, factor, fixed, effects
                 )
         ordered = [effects[factor.name] for factor in spec.factors]
-        if likelihood == "pointwise":
+        if density == "pointwise":
             _add_pointwise_likelihood(spec, design, fixed, ordered, sigma)
         elif not collapsed:
             pm.Potential("_loglik", sufficient_loglik(design, cells, fixed, ordered, sigma))
         else:
-            parent = _position(spec, plan.marginal_parent)
-            loglik = marginal_loglik(design, cells, fixed, ordered, sigma, parent=parent)
+            parent = _position(spec, plan.collapsed_parent)
+            loglik = collapsed_loglik(design, cells, fixed, ordered, sigma, parent=parent)
             pm.Potential("_loglik", loglik)
     return model
 
@@ -138,7 +137,7 @@ def _add_fixed_effects(
     makers = [priors[name].make for name in spec.fixed_names]
     transform = Affine(plan.fixed_loc, plan.fixed_chol)
 
-    def stacked(size: Any) -> TensorVariable:
+    def stacked(size: object) -> TensorVariable:
         return pt.stack([make() for make in makers])
 
     if not makers:

@@ -14,22 +14,26 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
+from bayeshier._choices import SAMPLERS
 from bayeshier.bayes.names import noncentered_name
 from bayeshier.bayes.plan import SamplingPlan
 from bayeshier.errors import ModelError, close_matches_hint
 from bayeshier.spec.model_spec import ModelSpec
 
+if TYPE_CHECKING:  # nutpie is optional, and heavy to import
+    from nutpie.sample import CompiledModel
+
 __all__ = [
     "FEW_LEVELS",
     "LOW_RANK_MAX_DIM",
     "NUTPIE_ADAPTATION",
-    "SAMPLERS",
+    "NutsSettings",
     "adaptation_for",
     "check_sampling_args",
     "compile_nutpie",
@@ -40,7 +44,6 @@ __all__ = [
     "target_accept_for",
 ]
 
-SAMPLERS = ("nutpie", "pymc")
 #: With at most this many levels a factor's sd is poorly determined (higher target_accept).
 FEW_LEVELS = 10
 #: nutpie's mass-matrix adaptation: diagonal plus a low-rank part learnt from the
@@ -51,6 +54,15 @@ NUTPIE_ADAPTATION = "low_rank"
 #: (nutpie 0.16, 4 x 1000 draws: 0.8 s at 104 parameters, 31 s at 164, 65 s at 200,
 #: against 0.3 to 0.7 s for the diagonal one), so the diagonal adaptation is used.
 LOW_RANK_MAX_DIM = 120
+
+
+class NutsSettings(TypedDict):
+    """The settings both samplers take: draws, tuning steps, chains, target acceptance."""
+
+    draws: int
+    tune: int
+    chains: int
+    target_accept: float
 
 
 def check_sampling_args(draws: int, tune: int, chains: int, sampler: str) -> None:
@@ -109,15 +121,15 @@ def target_accept_for(spec: ModelSpec, target_accept: float | None) -> float:
 
 
 def start_point(plan: SamplingPlan) -> dict[str, np.ndarray]:
-    """The plan's starting point without the integrated-out factors' effects."""
+    """The plan's starting point without the collapsed factors' effects."""
     start = dict(plan.start)
-    for name in plan.integrated:
+    for name in plan.collapsed:
         for key in (name, noncentered_name(name)):
             start.pop(key, None)
     return start
 
 
-def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray]) -> Any:
+def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray]) -> CompiledModel:
     """Compile ``model`` for nutpie, its chains starting at ``start``."""
     import nutpie
 
@@ -137,7 +149,7 @@ def adaptation_for(n_dim: int) -> str:
 
 
 def run_nutpie(
-    compiled: Any, settings: dict[str, Any], seed: int | None, progressbar: bool
+    compiled: CompiledModel, settings: NutsSettings, seed: int | None, progressbar: bool
 ) -> xr.DataTree:
     """Sample a compiled nutpie model (mass-matrix adaptation: :func:`adaptation_for`)."""
     import nutpie
@@ -156,7 +168,7 @@ def run_nutpie(
 def run_pymc(
     model: pm.Model,
     start: dict[str, np.ndarray],
-    settings: dict[str, Any],
+    settings: NutsSettings,
     seed: int | None,
     progressbar: bool,
 ) -> xr.DataTree:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from bayeshier.bayes.diagnostics import SamplingWarning, diagnose
+from bayeshier.bayes.diagnostics import SamplingWarning, diagnose, free_correlations
 from bayeshier.errors import ModelError
 
 CHAINS, DRAWS = 4, 1000
@@ -131,3 +131,35 @@ def test_without_sample_stats_chain_checks_are_missing():
     tree = xr.DataTree.from_dict({"posterior": _tree(_good())["posterior"].to_dataset()})
     table = diagnose(tree)
     assert table[table["kind"] == "chain"]["divergences"].isna().all()
+
+
+def test_diagnose_checks_each_correlation_once(slopes, fake_slopes_posterior):
+    posterior = fake_slopes_posterior(slopes, draws=200)
+    rng = np.random.default_rng(0)
+    corr = posterior["corr_Subject"].copy()
+    noise = rng.uniform(-0.5, 0.5, (2, 200))
+    corr[:, :, 0, 1] = noise
+    corr[:, :, 1, 0] = noise
+    posterior = posterior.assign(corr_Subject=corr, sigma=posterior["sigma"] + noise)
+    table = diagnose(
+        xr.DataTree.from_dict({"posterior": posterior}),
+        var_names=["corr_Subject", "sigma"],
+        warn=False,
+    )
+    parameters = table[table["kind"] == "parameter"]
+    assert list(parameters.index) == ["corr_Subject[Intercept, Days]", "sigma"]
+    assert parameters["r_hat"].notna().all()
+
+
+def test_free_correlations_skip_uncorrelated_blocks():
+    """Terms (a, b | c): blocks (2, 1); only the (a, b) pair is a parameter."""
+    values = np.broadcast_to(np.eye(3), (1, 5, 3, 3)).copy()
+    values[..., 0, 1] = values[..., 1, 0] = np.linspace(-0.5, 0.5, 5)
+    dims = ("chain", "draw", "g_term", "g_term_bis")
+    terms = ["a", "b", "c"]
+    posterior = xr.Dataset(
+        {"corr_g": (dims, values)}, coords={"g_term": terms, "g_term_bis": terms}
+    )
+    pairs = free_correlations(posterior)["corr_g"]
+    assert list(pairs["corr_g_pair"].to_numpy()) == ["a, b"]
+    np.testing.assert_allclose(pairs.isel(corr_g_pair=0, chain=0), np.linspace(-0.5, 0.5, 5))

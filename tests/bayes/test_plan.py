@@ -1,16 +1,28 @@
-"""Choosing centered / non-centered per factor from the REML fit."""
+"""The sampling plan: centered / non-centered per factor from the REML fit, the user's choices."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from bayeshier import datasets
+from bayeshier._choices import LIKELIHOODS
+from bayeshier.bayes.fixed_scale import internal_design
+from bayeshier.bayes.model import Model
 from bayeshier.bayes.plan import (
-    MIN_START_EIGENVALUE,
+    CENTERED_THRESHOLD,
     explained_share,
     explained_share_matrix,
-    start_correlation,
+    parse_likelihood,
+    parse_parameterization,
+    sampling_plan,
 )
+from bayeshier.errors import ModelError
+from bayeshier.reml import fit_spec
+from bayeshier.spec.model_spec import build_spec
+
+SLEEP = "Reaction ~ Days + (1|Subject)"
+PASTES = "strength ~ 1 + (1|batch/cask)"
 
 
 def test_explained_share_is_the_shrinkage_weight_for_one_factor():
@@ -47,12 +59,59 @@ def test_explained_share_matrix_is_zero_for_a_singular_covariance():
     assert explained_share_matrix(np.diag([1.0, 0.0]), condcov) == 0.0
 
 
-def test_start_correlation_is_shrunk_when_singular():
-    covariance = np.array([[4.0, 2.0], [2.0, 1.0]])  # correlation 1: no Cholesky factor
-    corr = start_correlation(covariance, (2,))
-    assert np.linalg.eigvalsh(corr).min() == pytest.approx(MIN_START_EIGENVALUE)
-    assert corr[0, 1] == pytest.approx(1.0 - MIN_START_EIGENVALUE)
-    blocks = start_correlation(
-        np.array([[4.0, 1.0, 0.5], [1.0, 1.0, 0.2], [0.5, 0.2, 1.0]]), (2, 1)
-    )
-    assert blocks[0, 2] == 0.0 and blocks[1, 2] == 0.0 and blocks[0, 1] == pytest.approx(0.5)
+# ------------------------------------------------------- the user's choices
+@pytest.mark.parametrize("spelling", ["Collapsed", " full ", "AUTO"])
+def test_likelihood_spelling_is_forgiving(spelling):
+    assert parse_likelihood(spelling) == spelling.strip().lower()
+
+
+@pytest.mark.parametrize("bad", ["marginal", "sufficient", "", 3, None, ["full"]])
+def test_bad_likelihood_names_the_argument_and_the_choices(bad):
+    with pytest.raises(ModelError) as info:
+        Model(SLEEP, datasets.load("sleepstudy"), likelihood=bad)
+    message = str(info.value)
+    assert message.startswith("likelihood must be one of")
+    assert all(repr(choice) in message for choice in LIKELIHOODS)
+    assert repr(bad) in message
+
+
+def test_parameterization_per_factor_defaults_to_auto():
+    spec = build_spec(PASTES, datasets.load("pastes"))
+    assert parse_parameterization("Non_Centered", spec) == {
+        "cask:batch": "noncentered",
+        "batch": "noncentered",
+    }
+    assert parse_parameterization({"batch": "centered"}, spec) == {
+        "cask:batch": "auto",
+        "batch": "centered",
+    }
+    with pytest.raises(ModelError, match=r"'cask'.*Factors: cask:batch, batch"):
+        parse_parameterization({"cask": "centered"}, spec)
+
+
+# ----------------------------------------------------------- the whole plan
+def test_sampling_plan_of_a_nested_pair():
+    spec = build_spec(PASTES, datasets.load("pastes"))
+    fit = fit_spec(spec, reml=True)
+    auto = {"cask:batch": "auto", "batch": "auto"}
+    plan = sampling_plan(spec, internal_design(spec), fit, auto)
+    assert plan.collapsed == ("cask:batch", "batch")
+    assert (plan.collapsed_factor, plan.collapsed_parent) == ("cask:batch", "batch")
+    assert plan.absorbs is None and plan.parents == {}  # collapsed factors absorb nothing
+    assert plan.start["sigma"] == pytest.approx(fit.sigma)
+    for name, share in plan.explained.items():
+        expected = "centered" if share >= CENTERED_THRESHOLD else "noncentered"
+        assert plan.parameterization[name] == expected
+    full = sampling_plan(spec, internal_design(spec), fit, auto, likelihood="full")
+    assert full.collapsed == ()
+    assert full.explained == plan.explained
+
+
+def test_a_forced_parent_is_sampled_and_absorbs_the_intercept():
+    spec = build_spec(PASTES, datasets.load("pastes"))
+    fit = fit_spec(spec, reml=True)
+    choices = {"cask:batch": "auto", "batch": "centered"}
+    plan = sampling_plan(spec, internal_design(spec), fit, choices)
+    assert plan.collapsed == ("cask:batch",)
+    assert plan.absorbs == "batch"
+    assert "_batch_mean" in plan.start and "batch" not in plan.start

@@ -1,22 +1,28 @@
-"""Priors: autoscaled defaults, parsing of prior strings and PyMC distributions, errors."""
+"""Priors: autoscaled defaults and their resolution against the user's overrides."""
 
 from __future__ import annotations
 
-import numpy as np
 import pymc as pm
 import pytest
 
 from bayeshier import datasets
+from bayeshier.bayes.model import Model
 from bayeshier.bayes.priors import (
     AUTOSCALE,
+    corr_term,
     default_priors,
-    parse_prior,
+    factor_sd_terms,
+    intercept_index,
     prior_table,
+    random_column_scales,
     resolve_priors,
     sd_term,
 )
 from bayeshier.errors import ModelError
 from bayeshier.spec.model_spec import build_spec
+
+SLOPES = "Reaction ~ Days + (Days|Subject)"
+UNCORRELATED = "Reaction ~ Days + (Days||Subject)"
 
 
 @pytest.fixture(scope="module")
@@ -68,77 +74,6 @@ def test_prior_table_shows_every_prior(mpg_spec):
     assert table["why"].str.contains("autoscaled").all()
 
 
-@pytest.mark.parametrize(
-    ("text", "family", "params"),
-    [
-        ("normal(0, 10)", "Normal", "mu=0, sigma=10"),
-        ("Normal(mu=1, sigma=2.5)", "Normal", "mu=1, sigma=2.5"),
-        ("student_t(3, 0, 2.5)", "StudentT", "nu=3, mu=0, sigma=2.5"),
-        ("cauchy(0, 1)", "Cauchy", "alpha=0, beta=1"),
-    ],
-)
-def test_parse_real_line_priors(text, family, params):
-    prior = parse_prior("displ", text)
-    assert (prior.distribution, prior.parameters, prior.why) == (family, params, "set by the user")
-
-
-@pytest.mark.parametrize(
-    ("text", "mean"),
-    [("halfnormal(5)", 5 * np.sqrt(2 / np.pi)), ("exponential(0.5)", 2.0), ("gamma(2, 1)", 2.0)],
-)
-def test_parse_positive_priors_draw_what_they_say(text, mean):
-    prior = parse_prior("sd_class", text, support="positive")
-    assert _draws(prior).mean() == pytest.approx(mean, rel=0.03)
-
-
-@pytest.mark.parametrize(
-    ("text", "support", "fragment"),
-    [
-        ("norml(0, 1)", "real", "Did you mean 'normal'"),
-        ("normal(0, -1)", "real", "sigma must be positive"),
-        ("halfnormal(-5)", "positive", "must be positive"),
-        ("normal(0)", "real", "missing 'sigma'"),
-        ("normal(0, 1, 2)", "real", "unexpected parameter"),
-        ("normal(0, abc)", "real", "must be a number"),
-        ("normal 0 1", "real", "name(parameters)"),
-        ("halfnormal(5)", "real", "only allows positive values"),
-        ("normal(0, 5)", "positive", "standard deviation is positive"),
-        ("normal(0, inf)", "real", "non-finite"),
-    ],
-)
-def test_bad_prior_strings_name_the_term(text, support, fragment):
-    with pytest.raises(ModelError, match="'the_term'") as error:
-        parse_prior("the_term", text, support=support)
-    assert fragment in str(error.value)
-
-
-def test_pymc_distribution_is_accepted_and_described():
-    prior = parse_prior("displ", pm.StudentT.dist(nu=3, mu=0, sigma=2))
-    assert prior.why.startswith("set by the user")
-    assert "3" in prior.parameters and "2" in prior.parameters
-    draws = pm.draw(prior.make(), draws=4000, random_seed=2)
-    assert np.median(draws) == pytest.approx(0.0, abs=0.15)
-
-
-@pytest.mark.parametrize(
-    ("dist", "support", "fragment"),
-    [
-        (pm.Normal.dist(0, -1), "real", "impossible"),
-        (pm.HalfNormal.dist(1), "real", "whole real line"),
-        (pm.Normal.dist(0, 1), "positive", "positive half-line"),
-    ],
-)
-def test_bad_pymc_priors_name_the_term(dist, support, fragment):
-    with pytest.raises(ModelError, match="'x_term'") as error:
-        parse_prior("x_term", dist, support=support)
-    assert fragment in str(error.value)
-
-
-def test_prior_of_wrong_type_is_rejected():
-    with pytest.raises(ModelError, match="'displ'"):
-        parse_prior("displ", 3.0)
-
-
 def test_overrides_replace_only_their_term(mpg_spec):
     priors = resolve_priors(mpg_spec, {"displ": "normal(0, 5)", "sd_class": "halfnormal(3)"})
     assert priors["displ"].parameters == "mu=0, sigma=5"
@@ -179,16 +114,51 @@ def test_slope_terms_have_one_sd_each_and_a_correlation(slopes_spec):
     assert intercept_sd.mean() == pytest.approx(y.std(ddof=1), rel=0.03)
 
 
-@pytest.mark.parametrize("text", ["lkj(2)", "LKJ(eta=2)", "lkjcorr(2)"])
-def test_parse_lkj(text):
-    prior = parse_prior("corr_g", text, support="correlation")
-    assert (prior.distribution, prior.parameters) == ("LKJCorr", "eta=2")
-    assert prior.make(3).owner.inputs[-1].eval() == 2.0  # eta
-    assert prior.make(3).type.shape == (3, 3)
-
-
 def test_correlation_override_is_checked(slopes_spec):
     priors = resolve_priors(slopes_spec, {"corr_Subject": "lkj(4)"})
     assert priors["corr_Subject"].parameters == "eta=4"
     with pytest.raises(ModelError, match="not a prior for a correlation matrix"):
         resolve_priors(slopes_spec, {"corr_Subject": "halfnormal(1)"})
+
+
+def test_prior_names_of_a_factor(slopes_spec, sleep_spec, sleep):
+    assert factor_sd_terms(slopes_spec.factors[0]) == ["sd_Subject[Intercept]", "sd_Subject[Days]"]
+    assert factor_sd_terms(sleep_spec.factors[0]) == ["sd_Subject"]
+    assert corr_term("Subject") == "corr_Subject"
+    assert intercept_index(sleep_spec) == 0
+    assert intercept_index(build_spec("Reaction ~ 0 + Days + (1|Subject)", sleep)) is None
+    assert random_column_scales(None).tolist() == [1.0]
+
+
+def test_default_priors_scale_each_sd_to_its_column(slopes, sleep):
+    table = slopes.priors.set_index("term")
+    assert list(table.index) == [
+        "Intercept",
+        "Days",
+        "sigma",
+        "sd_Subject[Intercept]",
+        "sd_Subject[Days]",
+        "corr_Subject",
+    ]
+    y_sd, days_sd = sleep["Reaction"].std(), sleep["Days"].std()
+    assert table.loc["sd_Subject[Intercept]", "parameters"] == f"lam={1 / y_sd:.4g}"
+    assert table.loc["sd_Subject[Days]", "parameters"] == f"lam={days_sd / y_sd:.4g}"
+    assert table.loc["corr_Subject", "distribution"] == "LKJCorr"
+    assert table.loc["corr_Subject", "parameters"] == "eta=1"
+
+
+@pytest.mark.parametrize(
+    ("formula", "priors", "fragment"),
+    [
+        (SLOPES, {"sd_Subject": "halfnormal(5)"}, r"random slopes.*'sd_Subject\[Intercept\]'"),
+        (UNCORRELATED, {"corr_Subject": "lkj(2)"}, "no correlated terms"),
+        (SLOPES, {"corr_Subject": "normal(0, 1)"}, "lkj"),
+        (SLOPES, {"corr_Subject": "lkj(0)"}, "eta must be positive"),
+        (SLOPES, {"corr_Subject": pm.Normal.dist()}, "lkj"),
+        (SLOPES, {"sd_Subject[Days]": "lkj(2)"}, "correlation matrix"),
+        (SLOPES, {"sd_Subject[Dayz]": "halfnormal(1)"}, r"Did you mean 'sd_Subject\[Days\]'"),
+    ],
+)
+def test_bad_slope_priors_are_named(sleep, formula, priors, fragment):
+    with pytest.raises(ModelError, match=fragment):
+        Model(formula, sleep, priors=priors)

@@ -1,0 +1,121 @@
+"""The prediction methods of :class:`bayeshier.Model`, from its posterior draws.
+
+:class:`PredictiveMethods` is mixed into :class:`bayeshier.bayes.model.Model`:
+its methods need only the model's specification ``spec`` and delegate the
+arithmetic to :mod:`bayeshier.bayes.posterior` (NumPy on the draws, no PyMC
+graph). :func:`require_rows` is the check of everything that needs the rows
+themselves, which a model on a Dask DataFrame does not hold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayeshier.bayes import names
+from bayeshier.bayes import posterior as post
+from bayeshier.errors import ModelError
+from bayeshier.spec.model_spec import ModelSpec
+
+__all__ = ["PredictiveMethods", "require_rows"]
+
+
+def require_rows(spec: ModelSpec, what: str, instead: str | None = None) -> None:
+    """Raise a ModelError naming ``what`` when the data are a Dask DataFrame.
+
+    ``instead`` names an alternative that works on sums only, if there is one.
+    """
+    if spec.holds_rows:
+        return
+    alternative = f"Use {instead}, or pass" if instead else "Pass"
+    raise ModelError(
+        f"{what} needs the rows in memory, but this model reads its Dask DataFrame "
+        f"through sums only. {alternative} the rows as a pandas DataFrame: data.compute() "
+        "if they fit in memory, else a sample such as "
+        "data.sample(frac=0.01, random_state=0).compute()."
+    )
+
+
+class PredictiveMethods:
+    """Predictions and the pointwise log-likelihood of a model (a mixin of ``Model``).
+
+    Attributes
+    ----------
+    spec : ModelSpec
+        The model's specification (set by the class that mixes this in).
+
+    """
+
+    spec: ModelSpec
+
+    @property
+    def observed_name(self) -> str:
+        """Name of the observed variable (the response if it is a plain name, else ``"y"``)."""
+        return names.observed_name(self.spec)
+
+    def linear_predictor(
+        self,
+        posterior: xr.Dataset,
+        X: np.ndarray,
+        codes: list[np.ndarray],
+        designs: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Posterior draws of ``X beta + sum_f z_f' b_f[codes_f]`` (chain x draw x rows).
+
+        ``designs`` are the factors' random-effect columns of the rows
+        (``factor.design_for(newdata)``); by default the fitted rows' own.
+        A code of -1 contributes nothing (callers add new-level effects).
+        """
+        return post.linear_predictor(self.spec, posterior, X, codes, designs)
+
+    def pointwise_loglik(self, posterior: xr.Dataset) -> xr.Dataset:
+        """Pointwise log-likelihood of the observed rows (for ``az.loo``)."""
+        require_rows(self.spec, "pointwise_loglik()")
+        return post.pointwise_loglik(self.spec, posterior, self.observed_name)
+
+    def predict(
+        self,
+        newdata: pd.DataFrame,
+        idata: xr.DataTree,
+        include_random: bool = True,
+        *,
+        random_seed: int | None = None,
+    ) -> xr.DataTree:
+        """Posterior predictive draws for new rows.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame
+            Rows with the predictor columns (and grouping columns when
+            ``include_random``).
+        idata : xarray.DataTree
+            The result of :meth:`Model.sample <bayeshier.bayes.model.Model.sample>`.
+        include_random : bool
+            Add the group effects. A level not seen in fitting gets a new
+            effect drawn from ``Normal(0, sd_f)`` (with random slopes
+            ``MvNormal(0, Sigma_f)``) per posterior draw, shared by all rows
+            of that level; ``False`` predicts at the population level.
+        random_seed : int, optional
+            Seed of the residual noise and of the new-level effects.
+
+        Returns
+        -------
+        xarray.DataTree
+            Group ``predictions`` with ``mu`` (expected value) and the
+            response (``mu`` plus residual noise), dims (chain, draw, obs),
+            ``obs`` labeled by ``newdata.index``.
+
+        Raises
+        ------
+        ModelError
+            ``idata`` has no ``posterior`` group.
+
+        """
+        if "posterior" not in idata.children:
+            raise ModelError("idata has no posterior group: pass the result of Model.sample().")
+        posterior = idata["posterior"].to_dataset()
+        rng = np.random.default_rng(random_seed)
+        return post.predictions(
+            self.spec, posterior, newdata, include_random, rng, self.observed_name
+        )
