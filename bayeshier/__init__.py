@@ -22,7 +22,7 @@ from bayeshier.errors import (
     SamplingWarning,
 )
 from bayeshier.present.comparison import Comparison, compare
-from bayeshier.reml import RemlFit, fit_reml
+from bayeshier.reml import RemlFit, anova, fit_reml
 from bayeshier.spec.model_spec import ModelSpec, build_spec
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "ModelSpec",
     "RemlFit",
     "SamplingWarning",
+    "anova",
     "build_spec",
     "compare",
     "datasets",

@@ -6,18 +6,27 @@ The pipeline is a chain of small pure steps, as in MixedModels.jl::
          -> estimates -> RemlFit
 """
 
+from bayeshier.reml.anova import MLRefitWarning, anova
+from bayeshier.reml.bootstrap import BootstrapWarning, parametric_bootstrap
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.crossprod import CrossProducts
 from bayeshier.reml.fit import fit_reml, fit_spec
 from bayeshier.reml.optimize import OptimizationSummary
+from bayeshier.reml.profile import Profile, ProfileWarning
 from bayeshier.reml.results import RemlFit, UnseenLevelsWarning
 
 __all__ = [
+    "BootstrapWarning",
     "CrossProducts",
+    "MLRefitWarning",
     "OptimizationSummary",
+    "Profile",
+    "ProfileWarning",
     "RemlFit",
     "ThetaLayout",
     "UnseenLevelsWarning",
+    "anova",
     "fit_reml",
     "fit_spec",
+    "parametric_bootstrap",
 ]

@@ -11,6 +11,9 @@ a small dense block, together with ``X`` and ``y``.
 Random-effect coordinates are level-major: level ``j``, column ``r`` of a
 factor with ``k`` columns sits at ``j * k + r`` of that factor's block.
 
+Prior weights ``w`` enter as in lme4: the rows of ``[Z X y]`` are scaled by
+``sqrt(w)``, the criterion subtracts ``sum(log w)``. An offset leaves ``y``.
+
 For numerical stability the fixed effects are expressed internally in an
 orthonormal basis: ``X = Q R`` with ``Q = X R^-1`` (a thin QR), and ``y`` is
 replaced by its OLS residual. Neither change alters the profiled criterion
@@ -26,7 +29,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from bayeshier.spec.model_spec import GroupingFactor, ModelSpec, thin_r
+from bayeshier.spec.model_spec import GroupingFactor, ModelSpec, thin_r, weighted_rows
 
 __all__ = [
     "CrossProducts",
@@ -76,6 +79,8 @@ class CrossProducts:
         ``Q'y``: the OLS coefficients in the ``Q`` basis.
     nobs, n_fixed : int
         Rows and fixed-effect columns.
+    log_weights : float
+        ``sum(log w)`` of the prior weights (0 without): lme4's criteria subtract it.
 
     """
 
@@ -91,6 +96,7 @@ class CrossProducts:
     ols: np.ndarray
     nobs: int
     n_fixed: int
+    log_weights: float = 0.0
 
     @property
     def q_rest(self) -> int:
@@ -170,8 +176,10 @@ def cross_products(spec: ModelSpec) -> CrossProducts:
     every sum (:func:`row_sums`). A spec without rows (a Dask DataFrame)
     has its source compute the same sums chunk by chunk and add them up.
     """
-    R = spec.fixed_r if spec.fixed_r is not None else thin_r(spec.X)
-    xty = spec.fixed_xty if spec.fixed_xty is not None else spec.X.T @ spec.y
+    R, xty = spec.fixed_r, spec.fixed_xty
+    if R is None or xty is None:
+        X, y = weighted_rows(spec)
+        R, xty = thin_r(X), X.T @ y
     r_inv = sla.solve_triangular(R, np.eye(R.shape[0]), check_finite=False)
     coef = r_inv @ (r_inv.T @ xty)
     if spec.holds_rows:
@@ -182,27 +190,29 @@ def cross_products(spec: ModelSpec) -> CrossProducts:
 
 
 def row_sums(spec: ModelSpec, coef: np.ndarray) -> RowSums:
-    """The :class:`RowSums` of the rows ``spec`` holds, with ``e0 = y - X coef``."""
-    residual = spec.y - spec.X @ coef
-    w = np.column_stack([spec.X, residual])
+    """The :class:`RowSums` of the rows ``spec`` holds; ``e0 = W^1/2 (y - offset - X coef)``."""
+    X, y = weighted_rows(spec)
+    root = None if spec.weights is None else np.sqrt(spec.weights)
+    residual = y - X @ coef
+    columns = [*(X[:, j] for j in range(X.shape[1])), residual]  # W = [X e0], never stacked
     first, *others = spec.factors
     q_first = first.n_levels * first.n_columns
     if others:
-        Zr = _random_design(others, spec.nobs)
-        rest_by_first = (Zr.T @ _random_design([first], spec.nobs)).tocsr()
+        Zr = _random_design(others, spec.nobs, root)
+        rest_by_first = (Zr.T @ _random_design([first], spec.nobs, root)).tocsr()
         rest_gram = (Zr.T @ Zr).tocsr()
-        rest_sums = np.asarray(Zr.T @ w)
+        rest_sums = np.asarray(Zr.T @ np.column_stack(columns))
     else:
         rest_by_first = sp.csr_matrix((0, q_first))
         rest_gram = sp.csr_matrix((0, 0))
-        rest_sums = np.zeros((0, w.shape[1]))
+        rest_sums = np.zeros((0, len(columns)))
     return RowSums(
-        first_gram=_level_grams(first),
-        first_sums=_level_sums(first, w),
+        first_gram=_level_grams(first, root),
+        first_sums=_level_sums(first, columns, root),
         rest_sums=rest_sums,
         rest_by_first=rest_by_first,
         rest_gram=rest_gram,
-        x_residual=spec.X.T @ residual,
+        x_residual=X.T @ residual,
         residual_ss=float(residual @ residual),
     )
 
@@ -245,6 +255,7 @@ def assemble(sums: RowSums, spec: ModelSpec, R: np.ndarray, qty: np.ndarray) -> 
         ols=qty + correction,
         nobs=spec.nobs,
         n_fixed=p,
+        log_weights=spec.log_weights,
     )
 
 
@@ -279,6 +290,7 @@ def single_factor_products(cp: CrossProducts, index: int) -> CrossProducts:
         ols=cp.ols,
         nobs=cp.nobs,
         n_fixed=cp.n_fixed,
+        log_weights=cp.log_weights,
     )
 
 
@@ -349,27 +361,36 @@ def _compact_keys(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndar
     return np.flatnonzero(present), position[keys]
 
 
-def _level_sums(factor: GroupingFactor, w: np.ndarray) -> np.ndarray:
+def _columns(factor: GroupingFactor, root: np.ndarray | None) -> np.ndarray | None:
+    """``W^1/2 Z_f``'s columns per level (n x k); ``None`` for an unweighted intercept."""
+    if root is None:
+        return None if factor.intercept_only else factor.design
+    if factor.intercept_only:
+        return root[:, None]
+    return factor.design * root[:, None]
+
+
+def _level_sums(factor: GroupingFactor, w: list[np.ndarray], root: np.ndarray | None) -> np.ndarray:
     """``Z_f'W``: per-level sums of every column of ``W`` times every random-effect column.
 
     Rows are level-major ((levels * k) x columns of ``W``).
     """
     n, k = factor.n_levels, factor.n_columns
-    z = factor.columns()
-    sums = np.empty((n, k, w.shape[1]))
+    z = _columns(factor, root)
+    sums = np.empty((n, k, len(w)))
     for r in range(k):
-        for m in range(w.shape[1]):
-            weights = w[:, m] if factor.intercept_only else z[:, r] * w[:, m]
+        for m, column in enumerate(w):
+            weights = column if z is None else z[:, r] * column
             sums[:, r, m] = np.bincount(factor.codes, weights=weights, minlength=n)
-    return sums.reshape(n * k, w.shape[1])
+    return sums.reshape(n * k, len(w))
 
 
-def _level_grams(factor: GroupingFactor) -> np.ndarray:
+def _level_grams(factor: GroupingFactor, root: np.ndarray | None) -> np.ndarray:
     """``Z_fj'Z_fj`` of every level (levels x k x k); the counts for an intercept."""
     n, k = factor.n_levels, factor.n_columns
-    if factor.intercept_only:
+    z = _columns(factor, root)
+    if z is None:
         return factor.counts().astype(float).reshape(n, 1, 1)
-    z = factor.design
     grams = np.empty((n, k, k))
     for r in range(k):
         for s in range(r + 1):
@@ -378,13 +399,16 @@ def _level_grams(factor: GroupingFactor) -> np.ndarray:
     return grams
 
 
-def _random_design(factors: list[GroupingFactor], nobs: int) -> sp.csc_matrix:
-    """Sparse ``[Z_a Z_b ...]`` (nobs x total random-effect columns), level-major per factor."""
+def _random_design(
+    factors: list[GroupingFactor], nobs: int, root: np.ndarray | None
+) -> sp.csc_matrix:
+    """Sparse ``W^1/2 [Z_a Z_b ...]`` (nobs x random-effect columns), level-major per factor."""
     rows, cols, data = [], [], []
     offset = 0
     for factor in factors:
         k = factor.n_columns
-        z = factor.columns()
+        z = _columns(factor, root)
+        z = factor.columns() if z is None else z
         for r in range(k):
             rows.append(np.arange(nobs))
             cols.append(offset + factor.codes * k + r)

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bayeshier.errors import ModelError
 from bayeshier.reml._blas import blas_threads_for
 from bayeshier.reml.covariance import theta_layout
 from bayeshier.reml.crossprod import cross_products
 from bayeshier.reml.estimates import estimates
 from bayeshier.reml.factor import factorize, profiled_deviance
 from bayeshier.reml.optimize import optimize_theta, starting_theta
-from bayeshier.reml.results import RemlFit, fitted_values
+from bayeshier.reml.results import RemlFit, SingularFitWarning, fitted_values
 from bayeshier.reml.saturated import check_residual_variance
 from bayeshier.spec.model_spec import ModelSpec, build_spec
 
-__all__ = ["fit_reml", "fit_spec"]
+__all__ = ["SINGULAR_MESSAGE", "fit_reml", "fit_spec"]
 
 
-def fit_reml(formula: str, data: pd.DataFrame | Any, *, reml: bool = True) -> RemlFit:
+#: What lme4 prints when a fit is singular (``isSingular``).
+SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
+
+
+def fit_reml(
+    formula: str,
+    data: pd.DataFrame | Any,
+    *,
+    reml: bool = True,
+    weights: str | Any | None = None,
+    offset: str | Any | None = None,
+) -> RemlFit:
     """Fit a linear mixed model by REML (default) or maximum likelihood.
 
     Parameters
@@ -40,6 +53,14 @@ def fit_reml(formula: str, data: pd.DataFrame | Any, *, reml: bool = True) -> Re
     reml : bool, default True
         ``False`` maximizes the likelihood instead (for comparing fixed
         effects by likelihood ratio).
+    weights : str, array-like or None
+        Prior weights, with lme4's meaning: row ``i`` has residual variance
+        ``sigma^2 / w_i``. A column name (or an expression of columns such
+        as ``"1/v"``), or one positive value per row of ``data``.
+    offset : str, array-like or None
+        A known part of the linear predictor, added to any ``offset()``
+        terms of the formula; given like ``weights``. Fitted values and
+        predictions include it.
 
     Returns
     -------
@@ -54,7 +75,11 @@ def fit_reml(formula: str, data: pd.DataFrame | Any, *, reml: bool = True) -> Re
     is block diagonal (one small ``k x k`` block per level), so with one
     factor an evaluation costs O(levels * (k + p)^2) whatever the number of
     rows. A zero standard deviation or a correlation of +-1 is a singular
-    fit, flagged in ``is_singular``, not an error.
+    fit, flagged in ``is_singular`` and warned about with lme4's words
+    (``boundary (singular) fit``), not an error.
+
+    The formula is data, never code: it is parsed and checked against an
+    allowlist before anything is evaluated (see :mod:`bayeshier.spec`).
 
     Examples
     --------
@@ -64,15 +89,25 @@ def fit_reml(formula: str, data: pd.DataFrame | Any, *, reml: bool = True) -> Re
     10.4673
 
     """
-    return fit_spec(build_spec(formula, data, lazy=True), reml=reml)
+    spec = build_spec(formula, data, lazy=True, weights=weights, offset=offset)
+    fit = fit_spec(spec, reml=reml)
+    if fit.is_singular:
+        warnings.warn(SINGULAR_MESSAGE, SingularFitWarning, stacklevel=2)
+    return fit
 
 
 def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
     """Fit an already built :class:`~bayeshier.spec.model_spec.ModelSpec` (see :func:`fit_reml`).
 
     A spec without rows (``build_spec(formula, dask_frame, lazy=True)``) is
-    reduced to its sufficient statistics by its row source.
+    reduced to its sufficient statistics by its row source. Prior weights
+    and offsets of the spec are honoured as in lme4.
     """
+    if spec.response_kind != "numeric":
+        raise ModelError(
+            f"The response {spec.response!r} is a binomial response: fit it with "
+            "bayeshier.fit_glmm(..., family='binomial'); fit_reml fits a numeric response."
+        )
     layout = theta_layout(spec.factors)
     dense_size = sum(f.n_levels * f.n_columns for f in spec.factors[1:]) + spec.n_fixed + 1
     with blas_threads_for(dense_size):
@@ -81,7 +116,7 @@ def fit_spec(spec: ModelSpec, *, reml: bool = True) -> RemlFit:
         start = starting_theta(cp, layout, reml)
         theta, summary = optimize_theta(cp, layout, reml, start)
         factor = factorize(cp, layout.relative_factors(theta))
-        criterion = profiled_deviance(cp, factor, reml)
+        criterion = profiled_deviance(cp, factor, reml) - cp.log_weights
         est = estimates(cp, factor, reml)
     names = list(spec.fixed_names)
     ranef, condvar, condcov = {}, {}, {}

@@ -17,6 +17,7 @@ from bayeshier.spec.model_spec import ModelSpec
 __all__ = [
     "SINGULAR_TOLERANCE",
     "RemlFit",
+    "SingularFitWarning",
     "UnseenLevelsWarning",
     "fitted_values",
     "residual_values",
@@ -24,6 +25,10 @@ __all__ = [
 
 #: lme4's ``isSingular`` tolerance on theta.
 SINGULAR_TOLERANCE = 1e-4
+
+
+class SingularFitWarning(UserWarning):
+    """lme4's ``boundary (singular) fit``: a variance at 0 or a correlation at +-1."""
 
 
 class UnseenLevelsWarning(UserWarning):
@@ -187,8 +192,15 @@ class RemlFit:
             result[name] = table
         return result
 
-    def predict(self, newdata: pd.DataFrame, include_random: bool = True) -> pd.Series:
-        """Predict the mean response for new rows.
+    def predict(
+        self,
+        newdata: pd.DataFrame,
+        include_random: bool = True,
+        *,
+        interval: str | None = None,
+        level: float = 0.95,
+    ) -> pd.Series | pd.DataFrame:
+        """Predict the mean response for new rows, optionally with intervals.
 
         Parameters
         ----------
@@ -198,14 +210,24 @@ class RemlFit:
             Add each row's BLUPs. A level not seen in the fit (or missing)
             contributes 0: its prediction is the population-level one, and a
             :class:`UnseenLevelsWarning` says how many rows that concerns.
+        interval : {None, "confidence", "prediction"}, default None
+            Intervals for ``x'beta + z'b`` or for a new observation, from
+            the exact prediction error variance at the estimated variances
+            (normal quantiles); see :mod:`bayeshier.reml.prediction`.
+        level : float, default 0.95
+            Coverage of the intervals.
 
         Returns
         -------
-        pandas.Series
-            Predictions indexed like ``newdata``.
+        pandas.Series or pandas.DataFrame
+            Predictions indexed like ``newdata``; with ``interval``, a
+            DataFrame with columns ``fit``, ``lower`` and ``upper``.
 
         """
         prediction = self.spec.fixed_design(newdata) @ self.fixef.to_numpy()
+        offset = self.spec.offset_for(newdata)
+        if offset is not None:  # offset() terms (and offset= given as a column) included, as lme4
+            prediction = prediction + offset
         if include_random:
             for factor in self.spec.factors:
                 codes = factor.codes_for(newdata)
@@ -214,7 +236,51 @@ class RemlFit:
                 contribution = np.einsum("ik,ik->i", factor.design_for(newdata), effects)
                 prediction = prediction + np.where(seen, contribution, 0.0)
                 _warn_unseen(factor.name, seen)
-        return pd.Series(prediction, index=newdata.index, name=self.spec.response)
+        series = pd.Series(prediction, index=newdata.index, name=self.spec.response)
+        if interval is None:
+            return series
+        from bayeshier.reml.prediction import prediction_intervals
+
+        return prediction_intervals(
+            self, newdata, series, include_random=include_random, interval=interval, level=level
+        )
+
+    def confint(
+        self,
+        parm: str | list[str] | None = None,
+        level: float = 0.95,
+        method: str = "profile",
+        *,
+        nsim: int = 500,
+        random_seed: int | np.random.Generator | None = None,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Confidence intervals for the parameters, as lme4's ``confint``.
+
+        ``method``: ``"profile"`` (likelihood profile of the ML deviance, a
+        REML fit refitted by ML as lme4), ``"wald"`` (``estimate +- z se``,
+        NaN for the variance parameters) or ``"boot"`` (parametric bootstrap
+        percentiles of ``nsim`` refits, reproducible with ``random_seed``).
+        ``parm``: lme4's names (``"sd_(Intercept)|Subject"``, ``"sigma"``,
+        ``"Days"``, ``"theta_"``, ``"beta_"``); default all. Returns columns
+        ``lower`` and ``upper``. See :mod:`bayeshier.reml.confint`.
+        """
+        from bayeshier.reml.confint import confint
+
+        return confint(
+            self, parm, level, method, nsim=nsim, random_seed=random_seed, progress=progress
+        )
+
+    def profile(self, parm: str | list[str] | None = None) -> Any:
+        """Likelihood profiles of the parameters, as lme4's ``profile`` (ML deviance).
+
+        Returns a :class:`~bayeshier.reml.profile.Profile` (its ``table``
+        holds zeta and every parameter along each profile; its ``confint``
+        gives the profile intervals). See :mod:`bayeshier.reml.profile`.
+        """
+        from bayeshier.reml.profile import profile_fit
+
+        return profile_fit(self, parm)
 
     def summary(self) -> str:
         """Return the fit printed as lme4's ``summary()`` prints it."""
@@ -232,11 +298,13 @@ class RemlFit:
 
 
 def fitted_values(spec: ModelSpec, beta: np.ndarray, blups: list[np.ndarray]) -> np.ndarray:
-    """Conditional fitted values ``X beta + Z b`` of the rows ``spec`` holds.
+    """Conditional fitted values ``X beta + Z b`` (+ the offset) of the rows ``spec`` holds.
 
     ``blups`` holds the conditional modes of every factor (levels x k, spec order).
     """
     fitted = spec.X @ beta
+    if spec.offset is not None:
+        fitted = fitted + spec.offset
     for factor, modes in zip(spec.factors, blups, strict=True):
         fitted = fitted + np.einsum("ik,ik->i", factor.columns(), modes[factor.codes])
     return fitted
@@ -265,15 +333,22 @@ def _row(group: str, term1: str | None, term2: str | None, variance: float, sd_c
 def _factor_rows(
     name: str, terms: tuple[str, ...], blocks: tuple[int, ...], covariance: np.ndarray
 ) -> list[dict]:
-    """``VarCorr`` rows of one factor: the sds, then the correlations within each block."""
+    """``VarCorr`` rows of one factor, block by block: its sds, then its correlations.
+
+    As lme4, the second and later blocks of a factor are named ``g.1``, ``g.2``...
+    (``(Days||Subject)`` gives ``Subject`` and ``Subject.1``).
+    """
     sds = np.sqrt(np.diag(covariance))
-    rows = [_row(name, term, None, covariance[i, i], sds[i]) for i, term in enumerate(terms)]
+    rows = []
     start = 0
-    for size in blocks:
-        for j in range(start, start + size):
+    for block, size in enumerate(blocks):
+        group = name if block == 0 else f"{name}.{block}"
+        span = range(start, start + size)
+        rows += [_row(group, terms[i], None, covariance[i, i], sds[i]) for i in span]
+        for j in span:
             for i in range(j + 1, start + size):
                 scale = sds[i] * sds[j]
                 correlation = covariance[i, j] / scale if scale > 0 else np.nan
-                rows.append(_row(name, terms[j], terms[i], covariance[i, j], correlation))
+                rows.append(_row(group, terms[j], terms[i], covariance[i, j], correlation))
         start += size
     return rows

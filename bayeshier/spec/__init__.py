@@ -1,8 +1,17 @@
 """Layer 1: from a formula and a data frame to the frozen :class:`ModelSpec`.
 
-The spec owns the meaning of a formula (:mod:`bayeshier.spec.formula`), the
-encoding of the data (:mod:`bayeshier.spec.model_spec`) and, for a Dask
-DataFrame, the passes over its partitions (:mod:`bayeshier.spec.dask_rows`).
+The spec owns the meaning of a formula. A formula is data, never code: it
+is tokenized (:mod:`~bayeshier.spec.tokens`), parsed into a tree
+(:mod:`~bayeshier.spec.parser`, :mod:`~bayeshier.spec.tree`), checked against
+the allowlist (:mod:`~bayeshier.spec.allowlist`) and expanded by R's term
+algebra (:mod:`~bayeshier.spec.terms`, :mod:`~bayeshier.spec.formula`); only
+then is that tree evaluated, column by column
+(:mod:`~bayeshier.spec.evaluate`, :mod:`~bayeshier.spec.functions`), into
+designs coded by R's ``model.matrix`` rules (:mod:`~bayeshier.spec.encode`)
+and grouping factors (:mod:`~bayeshier.spec.factors`). Rows are handled in
+:mod:`~bayeshier.spec.rows`, the spec is built in
+:mod:`~bayeshier.spec.build` and :mod:`~bayeshier.spec.model_spec`, and, for
+a Dask DataFrame, over its partitions in :mod:`~bayeshier.spec.dask_rows`.
 It imports nothing from the engines above it.
 """
 

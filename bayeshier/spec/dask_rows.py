@@ -11,19 +11,20 @@ receives only the reduced result:
    grouping variable and categorical predictor, and the categories of its
    categorical columns. From their union the client builds a small
    prototype frame holding every level, and from it the encodings exactly as
-   for a pandas DataFrame (:func:`bayeshier.spec.model_spec.spec_from_rows`): grouping
-   levels in R's order (the categories' order for a categorical, sorted
-   values otherwise), formulaic's encoding of the fixed part.
-2. **Fixed effects.** :func:`bayeshier.spec.model_spec.fixed_sums` of every partition:
-   the ``R`` of a thin QR of ``X`` (combined by a QR of the stacked factors:
-   TSQR), ``X'y``, the row and level counts. The client decides which
-   columns are aliased (:func:`bayeshier.spec.model_spec.finish_spec`).
+   for a pandas DataFrame (:func:`bayeshier.spec.build.spec_from_rows`): levels
+   in R's order (the categories' order for a categorical, sorted values
+   otherwise), the designs of the fixed part and of the random effects.
+2. **Fixed effects.** :func:`bayeshier.spec.build.fixed_sums` of every partition:
+   the ``R`` of a thin QR of the weighted ``X`` (combined by a QR of the
+   stacked factors: TSQR), ``X'W(y - offset)``, the row and level counts.
+   The client decides which columns are aliased
+   (:func:`bayeshier.spec.build.finish_spec`).
 3. **Sufficient statistics.** :func:`bayeshier.reml.crossprod.row_sums` of
    every partition, given the OLS coefficients: the per-level grams and sums
    of the largest factor, the sparse ``Zr'Z1``, the ``Zr'Zr`` and ``Zr'[X e]``
    of the others. The optimizer then runs on the client on these sums only.
 
-Every partition is encoded by :meth:`bayeshier.spec.model_spec.ModelSpec.with_rows`,
+Every partition is encoded by :meth:`bayeshier.spec.specification.ModelSpec.with_rows`,
 the function that encodes a pandas DataFrame's chunks, and reduced by the
 functions the pandas path uses on its single chunk, so both paths give the
 same numbers (up to the order of floating-point additions).
@@ -43,14 +44,15 @@ Per-row results are not brought back: :attr:`RemlFit.fitted` and
 like the rows used), and the summary leaves out the quantiles of the scaled
 residuals.
 
-Limits: formulaic's stateful transforms (``center(x)``, ``scale(x)``,
-``poly(x)``, splines) learn their state from the whole data, which bayeshier
-does not compute on Dask: add the transformed column to the frame instead.
+Limits: the stateful transforms (``center(x)``, ``scale(x)``, orthogonal
+``poly(x, k)``) learn their state from the whole data, which bayeshier does
+not compute on Dask: add the transformed column to the frame instead
+(``poly(x, k, raw = TRUE)`` is stateless and works). Weights and offsets
+must be columns (or expressions of columns), not arrays.
 """
 
 from __future__ import annotations
 
-import ast
 import operator
 import time
 from collections.abc import Callable
@@ -61,19 +63,16 @@ import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from formulaic import Formula
-from formulaic.parser.types import Factor
 
 from bayeshier.errors import DataError
+from bayeshier.spec.allowlist import function_of, literal_value, names_in
+from bayeshier.spec.build import finish_spec, fixed_sums, make_recipe, spec_from_rows
+from bayeshier.spec.columns import column_kind, variable_kind
 from bayeshier.spec.formula import ParsedFormula
-from bayeshier.spec.model_spec import (
-    ModelSpec,
-    complete_rows,
-    finish_spec,
-    fixed_sums,
-    spec_from_rows,
-    used_columns,
-)
+from bayeshier.spec.recipe import Recipe, used_columns
+from bayeshier.spec.rows import complete_rows
+from bayeshier.spec.specification import ModelSpec
+from bayeshier.spec.tree import Call, Node, deparse, walk
 
 __all__ = ["DaskRows", "LevelSummary", "build_dask_spec"]
 
@@ -83,7 +82,7 @@ Columns = tuple[str, ...]
 
 @dataclass(frozen=True, eq=False)
 class DaskRows:
-    """The rows of a spec, held in a Dask DataFrame (a :class:`bayeshier.spec.model_spec.RowSource`).
+    """A spec's rows, held in a Dask DataFrame (a :class:`~bayeshier.spec.model_spec.RowSource`).
 
     Attributes
     ----------
@@ -169,7 +168,14 @@ class LevelSummary:
         return prototype
 
 
-def build_dask_spec(parsed: ParsedFormula, data: dd.DataFrame) -> ModelSpec:
+def build_dask_spec(
+    parsed: ParsedFormula,
+    data: dd.DataFrame,
+    *,
+    weights: object = None,
+    offset: object = None,
+    family: str | None = None,
+) -> ModelSpec:
     """Build the spec of a Dask DataFrame: encodings and fixed-effects sums, no rows.
 
     Parameters
@@ -178,6 +184,10 @@ def build_dask_spec(parsed: ParsedFormula, data: dd.DataFrame) -> ModelSpec:
         The parsed formula.
     data : dask.dataframe.DataFrame
         The data; two passes over its partitions (levels, then fixed-effects sums).
+    weights, offset : str or None
+        Column names (or expressions of columns), as in :func:`build_spec`.
+    family : str or None
+        As in :func:`build_spec`.
 
     Returns
     -------
@@ -185,41 +195,39 @@ def build_dask_spec(parsed: ParsedFormula, data: dd.DataFrame) -> ModelSpec:
         Without rows; its ``source`` reduces the partitions on demand.
 
     """
-    columns = used_columns(parsed, data)
+    for what, value in (("weights", weights), ("offset", offset)):
+        if value is not None and not isinstance(value, str):
+            raise DataError(
+                f"With a Dask DataFrame, {what}= must be a column name (or an expression of "
+                f"columns), not values: add them to the frame first, e.g. ddf['w'] = ..."
+            )
+    recipe = make_recipe(parsed, data, weights=weights, offset=offset, family=family)
+    columns = used_columns(recipe, data)
+    _check_stateless(recipe)
     source = DaskRows(data[columns])
     meta = source.frame._meta
-    groups = _level_groups(parsed, source.frame._meta_nonempty, columns)
-    summary = source.reduce(partition_levels, parsed, columns, groups)
-    structure = spec_from_rows(parsed, summary.prototype(meta)).without_rows()
-    _check_stateless(structure)
-    _check_covered(structure, groups)
+    groups = _level_groups(recipe, source.frame._meta_nonempty, columns)
+    summary = source.reduce(partition_levels, recipe, columns, groups)
+    structure = spec_from_rows(recipe, summary.prototype(meta)).without_rows()
     sums = source.reduce_rows(structure, fixed_sums)
     return finish_spec(structure, sums, replace(source, nobs=sums.nobs))
 
 
 def partition_levels(
-    part: pd.DataFrame, parsed: ParsedFormula, columns: list[str], groups: list[Columns]
+    part: pd.DataFrame, recipe: Recipe, columns: list[str], groups: list[Columns]
 ) -> LevelSummary:
-    """The :class:`LevelSummary` of one partition."""
-    frame, _ = complete_rows(part, columns)
-    if _has_transforms(parsed):  # rows whose transform is NaN are dropped, as in pandas
-        kept = _kept_rows(parsed, frame)
-        frame = frame.iloc[kept].reset_index(drop=True)
+    """The :class:`LevelSummary` of one partition (its complete rows)."""
+    frame = part[columns]
+    mask = complete_rows(recipe, frame)
+    if mask is not None:
+        frame = frame[mask]
     categories = {
         column: list(part[column].cat.categories)
         for column in columns
         if isinstance(part[column].dtype, pd.CategoricalDtype)
     }
-    distinct = {group: _distinct(group, [frame]) for group in groups}
+    distinct = {group: _distinct(group, [frame.reset_index(drop=True)]) for group in groups}
     return LevelSummary(n_rows=len(part), distinct=distinct, categories=categories)
-
-
-def _kept_rows(parsed: ParsedFormula, frame: pd.DataFrame) -> np.ndarray:
-    """Positions of the complete rows whose fixed part formulaic can evaluate (no NaN)."""
-    matrices = Formula(parsed.fixed_formula).get_model_matrix(
-        frame, na_action="drop", output="pandas"
-    )
-    return matrices.rhs.index.to_numpy()
 
 
 def map_reduce[T](frame: dd.DataFrame, function: Callable[..., T], *args: Any) -> T:
@@ -265,101 +273,55 @@ def _distinct(group: Columns, frames: list[pd.DataFrame]) -> pd.DataFrame:
     return rows.drop_duplicates(subset=list(group) or None, ignore_index=True)
 
 
-def _level_groups(parsed: ParsedFormula, meta: pd.DataFrame, columns: list[str]) -> list[Columns]:
+def _level_groups(recipe: Recipe, meta: pd.DataFrame, columns: list[str]) -> list[Columns]:
     """Groups of columns whose distinct values the level pass collects.
 
     The variables of every grouping factor, and all of them together (the
-    cells of :attr:`bayeshier.spec.model_spec.ModelSpec.level_combinations`); every used
-    column that is not numeric; and the columns behind every term formulaic encodes as
-    categorical (``C(cyl)`` on a numeric column), found by evaluating the
-    formula on Dask's fake rows ``meta``.
+    cells of :attr:`bayeshier.spec.specification.ModelSpec.level_combinations`);
+    every used column that is not numeric; and the columns behind every
+    factor variable (``factor(year)`` on a numeric column).
     """
-    groups = {term.variables for term in parsed.random}
+    formula = recipe.formula
+    groups = {_referenced(term.group, meta) for term in formula.random}
     if len(groups) > 1:  # the combinations of all factors' levels: the likelihood's cells
         groups.add(tuple(sorted({variable for group in groups for variable in group})))
-    groups |= {(column,) for column in columns if not _numeric(meta[column])}
-    for expression in _categorical_terms(parsed, meta):
-        referenced = _referenced_columns(expression, columns)
-        if referenced:
-            groups.add(referenced)
-    return sorted(groups)
+    groups |= {(column,) for column in columns if column_kind(meta[column]) != "numeric"}
+    nodes = dict(formula.fixed_terms.variables)
+    for term in formula.random:
+        nodes.update(term.terms.variables)
+    for node in nodes.values():
+        if variable_kind(node, meta) == "categorical":
+            groups.add(_referenced((node,), meta))
+    return sorted(group for group in groups if group)
 
 
-def _categorical_terms(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
-    """The expressions formulaic encodes as categorical in the fixed part and the bars."""
-    expressions = []
-    for text in [parsed.fixed_formula, *(f"~ {term.expr}" for term in parsed.random)]:
-        try:
-            with np.errstate(all="ignore"):
-                matrices = Formula(text).get_model_matrix(data, na_action="ignore")
-        except Exception:  # the check on the real prototype follows
-            continue
-        for spec in _specs(matrices.model_spec):
-            expressions.extend(
-                name
-                for name, (kind, _) in spec.encoder_state.items()
-                if kind is Factor.Kind.CATEGORICAL
-            )
-    return expressions
+def _referenced(nodes: tuple[Node, ...], meta: pd.DataFrame) -> Columns:
+    """The columns ``nodes`` refer to, sorted."""
+    names = {name.id for node in nodes for name in names_in(node) if name.id in meta.columns}
+    return tuple(sorted(names))
 
 
-def _specs(model_spec: Any) -> list[Any]:
-    """The formulaic model specs inside a (possibly structured) spec."""
-    if hasattr(model_spec, "encoder_state"):
-        return [model_spec]
-    return [model_spec.lhs, model_spec.rhs]
-
-
-def _referenced_columns(expression: str, columns: list[str]) -> Columns:
-    if expression in columns:
-        return (expression,)
-    try:
-        tree = ast.parse(expression, mode="eval")
-    except SyntaxError:
-        return ()
-    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    return tuple(sorted(names & set(columns)))
-
-
-def _numeric(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column) and not isinstance(
-        column.dtype, pd.CategoricalDtype
-    )
-
-
-def _has_transforms(parsed: ParsedFormula) -> bool:
-    """Whether the fixed part evaluates Python (a transform may turn a value into NaN)."""
-    formula = Formula(parsed.fixed_formula)
-    factors = [f for side in (formula.lhs, formula.rhs) for term in side for f in term.factors]
-    return any(factor.eval_method is Factor.EvalMethod.PYTHON for factor in factors)
-
-
-def _check_stateless(spec: ModelSpec) -> None:
-    """Refuse formulaic's stateful transforms: their state would come from the prototype."""
-    specs = [spec.formulaic_specs.lhs, spec.formulaic_specs.rhs]
-    specs += [block for factor in spec.factors for block in factor.design_specs]
-    stateful = sorted({name for block in specs for name in block.transform_state})
+def _check_stateless(recipe: Recipe) -> None:
+    """Refuse the stateful transforms: their state would come from the prototype."""
+    formula = recipe.formula
+    nodes = [formula.lhs, *formula.fixed_terms.variables.values(), *formula.fixed_terms.offsets]
+    nodes += [node for term in formula.random for node in term.terms.variables.values()]
+    nodes += [node for node in (recipe.weights, recipe.offset) if node is not None]
+    stateful = sorted({deparse(sub) for node in nodes for sub in walk(node) if _stateful(sub)})
     if stateful:
         raise DataError(
             f"The formula uses {', '.join(map(repr, stateful))}, a transform whose state "
-            "(a mean, a scale, knots) comes from the whole data; bayeshier does not compute "
-            "it on a Dask DataFrame. Add the transformed column to the frame first, e.g. "
-            "ddf['x_c'] = ddf['x'] - ddf['x'].mean(), and use it in the formula."
+            "(a mean, a scale, polynomial coefficients) comes from the whole data; bayeshier "
+            "does not compute it on a Dask DataFrame. Add the transformed column to the frame "
+            "first, e.g. ddf['x_c'] = ddf['x'] - ddf['x'].mean(), and use it in the formula."
         )
 
 
-def _check_covered(spec: ModelSpec, groups: list[Columns]) -> None:
-    """Every categorical term's columns had their distinct values collected."""
-    specs = [spec.formulaic_specs.rhs, *(b for f in spec.factors for b in f.design_specs)]
-    for block in specs:
-        for name, (kind, _) in block.encoder_state.items():
-            if kind is not Factor.Kind.CATEGORICAL:
-                continue
-            referenced = set(_referenced_columns(name, list(spec.columns)))
-            if not any(referenced <= set(group) for group in groups):
-                raise DataError(
-                    f"The term {name!r} is categorical, which bayeshier could not tell from "
-                    "the Dask DataFrame's column types, so its levels were not collected. "
-                    f"Convert {', '.join(map(repr, sorted(referenced)))} to a category first, "
-                    "e.g. ddf[col] = ddf[col].astype('category')."
-                )
+def _stateful(node: Node) -> bool:
+    if not isinstance(node, Call):
+        return False
+    function = function_of(node)
+    if function is None or function.name not in ("scale", "center", "poly"):
+        return False
+    raw = node.keyword("raw")
+    return not (function.name == "poly" and raw is not None and literal_value(raw) is True)

@@ -1,62 +1,85 @@
-"""Split an lme4-style formula into its fixed part and its random-effect terms.
+"""Read an lme4 formula: response, fixed terms and random-effect terms.
 
-The fixed part is handed to `formulaic` unchanged (it parses, encodes and
-rebuilds it for new data); this module only finds the parenthesised bar
-terms ``(expr | group)`` among formulaic's tokens -- lme4's ``findbars`` /
-``nobars`` -- and expands the grouping expression (``a/b`` means ``a`` and
-``b:a``, exactly as lme4 writes it).
+The whole formula is tokenized (:mod:`~bayeshier.spec.tokens`), parsed into a
+tree (:mod:`~bayeshier.spec.parser`) and checked against the allowlist
+(:mod:`~bayeshier.spec.allowlist`) before anything is evaluated: a formula
+is data, never code. The random-effect terms ``(expr | group)`` are then
+taken out of the sum of terms (lme4's ``findbars``/``nobars``), the fixed
+part is expanded by R's term algebra (:mod:`~bayeshier.spec.terms`), and
+each bar gives one :class:`RandomTerm` per covariance block and grouping
+factor: ``(Days||Subject)`` gives two blocks, ``(1|batch/cask)`` the factors
+``batch`` and ``cask:batch``.
 """
 
 from __future__ import annotations
 
-import ast
-import re
-from dataclasses import dataclass
-
-from formulaic import Formula
-from formulaic.errors import FormulaicError
-from formulaic.parser.algos.tokenize import tokenize
-from formulaic.parser.types import Token
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bayeshier.errors import FormulaError
+from bayeshier.spec.allowlist import check, fail, function_of
+from bayeshier.spec.parser import parse_text
+from bayeshier.spec.terms import TermList, expand_terms, split_uncorrelated
+from bayeshier.spec.tree import BinOp, Call, Name, Node, Number, Paren, UnaryOp, deparse, walk
 
-__all__ = ["ParsedFormula", "RandomTerm", "parse_formula", "python_names"]
+__all__ = [
+    "FormulaWarning",
+    "ParsedFormula",
+    "RandomTerm",
+    "parse_expression",
+    "parse_formula",
+]
 
-_ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+class FormulaWarning(UserWarning):
+    """A formula R reads otherwise than its writer may have meant (``x^2`` outside ``I()``)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RandomTerm:
-    """One random-effect term ``(expr | group)`` after expansion of ``/`` and ``||``.
+    """One block of a random-effect term ``(expr | group)``, for one grouping factor.
 
-    Each term is one block of the random-effects covariance: its columns
-    are correlated with each other and independent of every other term's.
+    Each block is one block of the random-effects covariance: its columns are
+    correlated with each other and independent of every other block's.
 
     Attributes
     ----------
     variables : tuple of str
-        Data columns whose interaction forms the grouping factor, in lme4's
+        The grouping variables (column names, or expressions such as
+        ``factor(x)``) whose interaction forms the grouping factor, in lme4's
         order (``(1|batch/cask)`` gives ``("batch",)`` and ``("cask", "batch")``).
     source : str
         The term as the user wrote it, for error messages.
     expr : str
-        The left side of the bar as formulaic normalizes it: ``"1"`` for a
-        random intercept, ``"1 + Days"`` for ``(Days|g)``, ``"0 + Days"`` for
-        ``(0 + Days|g)``. ``(Days||g)`` becomes two terms, ``"1"`` and ``"0 + Days"``.
+        The left side's terms as lme4 expands them: ``"1"`` for a random
+        intercept, ``"1 + Days"`` for ``(Days|g)``, ``"0 + Days"`` for
+        ``(0 + Days|g)``; ``(Days||g)`` gives two blocks, ``"1"`` and ``"0 + Days"``.
+    group : tuple of Node
+        The grouping variables as trees.
+    columns : TermList or None
+        The left side's terms.
 
     """
 
     variables: tuple[str, ...]
     source: str
     expr: str = "1"
+    group: tuple[Node, ...] = field(default=(), repr=False)
+    columns: TermList | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
         """The grouping factor's name as lme4 prints it, e.g. ``cask:batch``."""
         return ":".join(self.variables)
 
+    @property
+    def terms(self) -> TermList:
+        """The left side's terms (a random intercept when none were parsed)."""
+        return self.columns if self.columns is not None else TermList(True, ())
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class ParsedFormula:
     """An lme4 formula split into the parts bayeshier's engines use.
 
@@ -65,11 +88,15 @@ class ParsedFormula:
     text : str
         The formula as given.
     response : str
-        The left-hand side (a column name or an expression formulaic evaluates).
+        The left-hand side as R writes it (``"Reaction"``, ``"log(y)"``).
     fixed : str
-        The right-hand side with every bar term removed (``"1"`` if none is left).
+        The right-hand side without the bar terms, as R writes it (``"1"`` if empty).
     random : tuple of RandomTerm
-        The random-intercept terms, in the order written.
+        The random-effect blocks, in the order written.
+    lhs : Node or None
+        The left-hand side's tree.
+    fixed_terms : TermList or None
+        The fixed part's terms and offsets.
 
     """
 
@@ -77,13 +104,22 @@ class ParsedFormula:
     response: str
     fixed: str
     random: tuple[RandomTerm, ...]
+    lhs: Node | None = field(default=None, repr=False)
+    fixed_terms: TermList | None = field(default=None, repr=False)
 
     @property
     def fixed_formula(self) -> str:
-        """``response ~ fixed`` for formulaic."""
+        """``response ~ fixed``: the fixed part as a formula (what ``lm`` would fit)."""
         return f"{self.response} ~ {self.fixed}"
 
+    @property
+    def is_counts(self) -> bool:
+        """Whether the response is ``cbind(successes, failures)``."""
+        node = _unparen(self.lhs) if self.lhs is not None else None
+        return isinstance(node, Call) and node.func == "cbind"
 
+
+@lru_cache(maxsize=512)
 def parse_formula(text: str) -> ParsedFormula:
     """Parse an lme4-style mixed-model formula.
 
@@ -91,10 +127,9 @@ def parse_formula(text: str) -> ParsedFormula:
     ----------
     text : str
         For example ``"hwy ~ displ + year + (1|class)"``, ``"y ~ 1 + (1|a) + (1|b)"``,
-        ``"strength ~ 1 + (1|batch/cask)"``, ``"Reaction ~ Days + (Days|Subject)"``
-        (correlated intercept and slope), ``(0 + Days|Subject)`` (slope only) or
-        ``(Days||Subject)`` (uncorrelated: lme4 expands it to ``(1|Subject) +
-        (0 + Days|Subject)``).
+        ``"strength ~ 1 + (1|batch/cask)"``, ``"Reaction ~ Days + I(Days^2) +
+        (Days|Subject)"``, ``(0 + Days|Subject)`` (slope only) or
+        ``(Days||Subject)`` (uncorrelated: ``(1|Subject) + (0 + Days|Subject)``).
 
     Returns
     -------
@@ -103,209 +138,187 @@ def parse_formula(text: str) -> ParsedFormula:
     Raises
     ------
     FormulaError
-        On a syntax error (the message points at the position), a missing
-        response, a formula without any bar term, or a bar term whose left
-        side formulaic cannot read.
+        On a syntax error, anything outside the allowlist, a missing
+        response, or a formula without a bar term; the message points at
+        the offending piece.
 
     """
-    if not isinstance(text, str) or "~" not in text:
+    root = _unparen(parse_text(text))
+    if not isinstance(root, BinOp) or root.op != "~":
         raise FormulaError(
             f"Formula {text!r} has no '~': write it as 'response ~ predictors + (1|group)'."
         )
-    tokens = _tokenize(text)
-    tilde = [i for i, token in enumerate(tokens) if token.token == "~"]
-    if len(tilde) != 1 or tilde[0] == 0:
-        raise FormulaError(
-            f"Formula {text!r} needs exactly one '~' with the response on its left, "
-            "e.g. 'y ~ x + (1|g)'."
-        )
-    response = text[: tokens[tilde[0]].source_start].strip()
-    rhs_tokens = tokens[tilde[0] + 1 :]
-    rhs_start = tokens[tilde[0]].source_end + 1
-    spans, random_terms = _extract_bar_terms(text, rhs_tokens)
-    fixed = _remove_spans(text, rhs_start, spans)
-    if not random_terms:
+    for node in (*walk(root.left), *walk(root.right)):
+        if isinstance(node, BinOp) and node.op == "~":
+            raise fail(text, node, "the formula needs exactly one '~'")
+    check(root.left, "response", text)
+    fixed, bars = _split_bars(root.right, text)
+    if not bars:
         raise FormulaError(
             f"Formula {text!r} has no random-effect term: add one such as '(1|group)' "
             "or '(x|group)'. For a model without random effects use ordinary least squares."
         )
-    parsed = ParsedFormula(text=text, response=response, fixed=fixed, random=random_terms)
-    _check_fixed_part(parsed)
-    return parsed
+    if fixed is not None:
+        check(fixed, "term", text)
+        _warn_power_outside_i(fixed, text)
+    random = tuple(block for bar in bars for block in _random_terms(bar, text))
+    return ParsedFormula(
+        text=text,
+        response=deparse(root.left),
+        fixed=deparse(fixed) if fixed is not None else "1",
+        random=random,
+        lhs=root.left,
+        fixed_terms=expand_terms(fixed, text),
+    )
 
 
-def _tokenize(text: str) -> list[Token]:
-    try:
-        return list(tokenize(text))
-    except FormulaicError as error:
-        raise FormulaError(f"Cannot read formula {text!r}: {plain_message(error)}") from None
+def parse_expression(text: str) -> Node:
+    """Parse and check a lone expression (``weights=``/``offset=`` given as text)."""
+    node = parse_text(text)
+    check(node, "arith", text)
+    return node
 
 
-def _extract_bar_terms(
-    text: str, tokens: list[Token]
-) -> tuple[list[tuple[int, int]], tuple[RandomTerm, ...]]:
-    """Find top-level ``( ... | ... )`` groups; return their source spans and terms."""
-    spans: list[tuple[int, int]] = []
-    terms: list[RandomTerm] = []
-    depth = 0
-    opened_at = 0
-    for index, token in enumerate(tokens):
-        if token.token == "(":
-            depth += 1
-            if depth == 1:
-                opened_at = index
-        elif token.token == ")":
-            depth -= 1
-            if depth < 0:
-                _syntax_error(text, token, "a ')' without its '('")
-            if depth == 0:
-                inner = tokens[opened_at + 1 : index]
-                if any(t.token in ("|", "||") for t in inner):
-                    source = text[tokens[opened_at].source_start : token.source_end + 1]
-                    spans.append(_span_with_plus(tokens, opened_at, index, source))
-                    terms.extend(_bar_term(source, inner))
-    if depth > 0:
-        _syntax_error(text, tokens[opened_at], "a '(' that is never closed")
-    for token in tokens:
-        if depth == 0 and token.token in ("|", "||") and not _inside_any(token, spans):
-            raise FormulaError(
-                f"In formula {text!r}, the '{token.token}' at position {token.source_start} "
-                "must sit inside parentheses, as in '(1|group)'."
+def _unparen(node: Node) -> Node:
+    while isinstance(node, Paren):
+        node = node.inner
+    return node
+
+
+def _is_bar(node: Node) -> bool:
+    return isinstance(node, BinOp) and node.op in ("|", "||")
+
+
+def _split_bars(node: Node, text: str) -> tuple[Node | None, list[BinOp]]:
+    """Take the parenthesised bar terms out of the sum of terms; return the rest and them."""
+    inner = _unparen(node)
+    if _is_bar(inner):
+        if inner is node:
+            raise fail(
+                text, node, f"the '{inner.op}' must sit inside parentheses, as in '(1|group)'"
             )
-    return spans, tuple(terms)
+        return None, [inner]
+    if isinstance(node, BinOp) and node.op in ("+", "-"):
+        left, left_bars = _split_bars(node.left, text)
+        right, right_bars = _split_bars(node.right, text) if node.op == "+" else (node.right, [])
+        if node.op == "-":
+            _refuse_bars(node.right, text)
+        return _join(node, left, right), left_bars + right_bars
+    if isinstance(node, UnaryOp) and node.op == "+":
+        operand, bars = _split_bars(node.operand, text)
+        return (node if operand is node.operand else operand), bars
+    _refuse_bars(node, text)
+    return node, []
 
 
-def _inside_any(token: Token, spans: list[tuple[int, int]]) -> bool:
-    return any(start <= token.source_start <= end for start, end in spans)
+def _join(node: BinOp, left: Node | None, right: Node | None) -> Node | None:
+    if left is node.left and right is node.right:
+        return node
+    if right is None:
+        return left
+    if left is None:
+        return right if node.op == "+" else UnaryOp("-", right, node.start, right.end)
+    return BinOp(node.op, left, right, left.start, right.end)
 
 
-def _span_with_plus(
-    tokens: list[Token], open_index: int, close_index: int, source: str
-) -> tuple[int, int]:
-    """Source span of a bar term, with the '+' that joins it to the formula."""
-    start = tokens[open_index].source_start
-    end = tokens[close_index].source_end
-    if open_index > 0 and tokens[open_index - 1].token == "+":
-        start = tokens[open_index - 1].source_start
-    elif close_index + 1 < len(tokens) and tokens[close_index + 1].token == "+":
-        end = tokens[close_index + 1].source_end
-    elif open_index > 0:
-        before = tokens[open_index - 1].token
-        raise FormulaError(
-            f"The term {source!r} follows {before!r}: "
-            "random-effect terms can only be added with '+'."
+def _refuse_bars(node: Node, text: str) -> None:
+    for sub in walk(node):
+        if _is_bar(sub):
+            raise fail(
+                text,
+                sub,
+                "random-effect terms can only be added with '+', as in 'y ~ x + (1|group)'",
+            )
+
+
+def _random_terms(bar: BinOp, text: str) -> list[RandomTerm]:
+    source = text[bar.start : bar.end].strip()
+    source = f"({source})"
+    check(bar.left, "term", text)
+    terms = expand_terms(bar.left, text)
+    if terms.offsets:
+        raise fail(text, bar.left, f"an offset has no place in the random-effect term {source}")
+    if not terms.terms and not terms.intercept:
+        raise fail(
+            text,
+            bar,
+            f"the term {source!r} has no columns: '0' removes the intercept, so name a "
+            "variable too, as in '(0 + x|group)'",
         )
-    return start, end
-
-
-def _bar_term(source: str, inner: list[Token]) -> list[RandomTerm]:
-    bar = next(i for i, t in enumerate(inner) if t.token in ("|", "||"))
-    if bar == 0:
-        raise FormulaError(
-            f"In {source!r}, the left side of the bar is empty: write '(1|group)' for a "
-            "random intercept or '(x|group)' for an intercept and a slope."
+    blocks = split_uncorrelated(terms) if bar.op == "||" else [terms]
+    groups = _expand_group(bar.right, source, text)
+    return [
+        RandomTerm(
+            variables=tuple(_group_name(node) for node in group),
+            source=source,
+            expr=block.text,
+            group=group,
+            columns=block,
         )
-    left = " ".join(t.token for t in inner[:bar])
-    exprs = _random_expressions(source, left, uncorrelated=inner[bar].token == "||")
-    groups = _expand_group(source, inner[bar + 1 :])
-    return [RandomTerm(variables, source, expr) for variables in groups for expr in exprs]
+        for group in groups
+        for block in blocks
+    ]
 
 
-def _random_expressions(source: str, left: str, uncorrelated: bool) -> list[str]:
-    """The left side of a bar as formulaic reads it; ``||`` splits it like lme4.
-
-    lme4's ``expandDoubleVerts`` turns ``(x + z || g)`` into ``(1|g) + (0 + x|g)
-    + (0 + z|g)``: one term per formula term, the intercept on its own.
-    """
-    try:
-        terms = [str(term) for term in Formula(left)]
-    except Exception as error:  # formulaic raises its own errors and Python's SyntaxError
-        raise FormulaError(
-            f"Cannot read the left side {left!r} of {source!r}: {plain_message(error)}"
-        ) from None
-    if not terms:
-        raise FormulaError(
-            f"The term {source!r} has no columns: '0' removes the intercept, so name a "
-            "variable too, as in '(0 + x|group)'."
-        )
-    if not uncorrelated:
-        return [" + ".join(terms) if "1" in terms else " + ".join(["0", *terms])]
-    return [term if term == "1" else f"0 + {term}" for term in terms]
+def _group_name(node: Node) -> str:
+    """A grouping variable's name as lme4 writes it: a column's own name, else its text."""
+    return node.id if isinstance(node, Name) else deparse(node)
 
 
-def _expand_group(source: str, tokens: list[Token]) -> list[tuple[str, ...]]:
+def _expand_group(node: Node, source: str, text: str) -> list[tuple[Node, ...]]:
     """``a/b/c`` -> ``a``, ``b:a``, ``c:b:a``; ``a:b`` -> ``a:b`` (lme4's order)."""
-    nests: list[list[str]] = [[]]
-    expect_name = True
-    for token in tokens:
-        if expect_name:
-            if token.kind.value != "name":
-                raise FormulaError(
-                    f"In {source!r}, the grouping factor must be column names joined by "
-                    f"':' or '/', but found {token.token!r}."
-                )
-            nests[-1].append(token.token)
-        elif token.token == "/":
-            nests.append([])
-        elif token.token != ":":
-            raise FormulaError(
-                f"In {source!r}, {token.token!r} cannot join grouping columns: use ':' "
-                "for an interaction or '/' for nesting."
-            )
-        expect_name = not expect_name
-    if expect_name:
-        raise FormulaError(f"In {source!r}, the grouping factor is missing after the bar.")
-    expanded: list[tuple[str, ...]] = []
-    outer: tuple[str, ...] = ()
+    nests = [_interaction(part, source, text) for part in _nesting_chain(node, source, text)]
+    expanded: list[tuple[Node, ...]] = []
+    outer: tuple[Node, ...] = ()
     for nest in nests:
-        outer = tuple(nest) + outer
+        outer = nest + outer
         expanded.append(outer)
     return expanded
 
 
-def python_names(text: str) -> set[str]:
-    """Every identifier used inside the Python expressions of a formula.
-
-    ``"y ~ center(x) + np.log(z)"`` gives ``{"center", "x", "np", "z"}``.
-    """
-    names: set[str] = set()
-    for token in _tokenize(text):
-        if token.kind.value != "python":
-            continue
-        try:
-            tree = ast.parse(token.token, mode="eval")
-        except SyntaxError:
-            continue
-        names.update(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
-    return names
+def _nesting_chain(node: Node, source: str, text: str) -> list[Node]:
+    node = _unparen(node)
+    if isinstance(node, BinOp) and node.op == "/":
+        return _nesting_chain(node.left, source, text) + _nesting_chain(node.right, source, text)
+    return [node]
 
 
-def plain_message(error: Exception) -> str:
-    """Formulaic's error message without terminal color codes."""
-    return _ANSI_CODES.sub("", str(error))
+def _interaction(node: Node, source: str, text: str) -> tuple[Node, ...]:
+    node = _unparen(node)
+    if isinstance(node, BinOp) and node.op == ":":
+        return _interaction(node.left, source, text) + _interaction(node.right, source, text)
+    if isinstance(node, Name):
+        check(node, "factor", text)
+        return (node,)
+    if isinstance(node, Call) and function_of(node) is not None:
+        check(node, "factor", text)
+        return (node,)
+    what = deparse(node) if not isinstance(node, BinOp) else node.op
+    raise fail(
+        text,
+        node,
+        f"in {source}, the grouping factor must be column names (or factor(x)) joined by "
+        f"':' or '/', but found {what!r}",
+    )
 
 
-def _remove_spans(text: str, start: int, spans: list[tuple[int, int]]) -> str:
-    pieces = []
-    cursor = start
-    for span_start, span_end in sorted(spans):
-        pieces.append(text[cursor:span_start])
-        cursor = span_end + 1
-    pieces.append(text[cursor:])
-    fixed = " ".join("".join(pieces).split())
-    return fixed if fixed else "1"
+def _warn_power_outside_i(node: Node, text: str) -> None:
+    """R reads ``x^2`` outside ``I()`` as crossing (just ``x``): say so, as it is rarely meant."""
+    if isinstance(node, Paren | UnaryOp):
+        _warn_power_outside_i(node.inner if isinstance(node, Paren) else node.operand, text)
+    elif isinstance(node, BinOp):
+        if node.op == "^" and _is_single_variable(node.left):
+            warnings.warn(
+                f"In formula {text!r}, {deparse(node)} means the interactions of "
+                f"{deparse(node.left)} with itself, i.e. {deparse(_unparen(node.left))} "
+                f"(R's rule); for a power write I({deparse(node)}).",
+                FormulaWarning,
+                stacklevel=5,
+            )
+        _warn_power_outside_i(node.left, text)
+        _warn_power_outside_i(node.right, text)
 
 
-def _check_fixed_part(parsed: ParsedFormula) -> None:
-    try:
-        Formula(parsed.fixed_formula)
-    except FormulaicError as error:
-        raise FormulaError(
-            f"Cannot read the fixed part {parsed.fixed!r} of formula {parsed.text!r}: "
-            f"{plain_message(error)}"
-        ) from None
-
-
-def _syntax_error(text: str, token: Token, what: str) -> None:
-    pointer = " " * token.source_start + "^"
-    raise FormulaError(f"Formula has {what}:\n  {text}\n  {pointer}")
+def _is_single_variable(node: Node) -> bool:
+    node = _unparen(node)
+    return isinstance(node, Name | Call | Number)

@@ -265,3 +265,35 @@ def test_missing_column_is_named_before_any_pass() -> None:
     ddf = dd.from_pandas(datasets.load("sleepstudy"), npartitions=2)
     with pytest.raises(DataError, match=r"'Dys'.*Did you mean 'Days'"):
         fit_reml("Reaction ~ Dys + (1|Subject)", ddf)
+
+
+# ------------------------------------------------ R formulas, weights, offsets
+def test_r_formulas_on_partitions_equal_pandas() -> None:
+    sleep = datasets.load("sleepstudy")
+    sleep["w"] = np.linspace(0.5, 2.0, len(sleep))
+    sleep["id"] = sleep["Subject"].astype(int)
+    sleep["phase"] = np.where(sleep["Days"] > 4, "late", "early")
+    formula = (
+        "Reaction ~ Days + I(Days^2) + factor(round(Days/3)) + poly(Days, 2, raw = TRUE) + "
+        "offset(log1p(Days)) + (phase|factor(id))"
+    )
+    ddf = dd.from_pandas(sleep.sample(frac=1.0, random_state=2), npartitions=3)
+    with pytest.warns(RankDeficiencyWarning):
+        got = fit_reml(formula, ddf, weights="w", offset="0.5 * Days")
+    with pytest.warns(RankDeficiencyWarning):
+        expected = fit_reml(formula, sleep, weights="w", offset="0.5 * Days")
+    assert got.spec.factors[0].name == "factor(id)"
+    assert_same_fit(got, expected)
+    assert_same_rows(got, expected)
+
+
+def test_weights_given_as_values_are_refused_on_partitions() -> None:
+    ddf = dd.from_pandas(datasets.load("sleepstudy"), npartitions=2)
+    with pytest.raises(DataError, match=r"weights= must be a column name"):
+        fit_reml("Reaction ~ Days + (1|Subject)", ddf, weights=np.ones(180))
+
+
+def test_hostile_formula_is_refused_before_any_pass() -> None:
+    ddf = dd.from_pandas(datasets.load("sleepstudy"), npartitions=2)
+    with pytest.raises(bayeshier.FormulaError, match=r"'np\.save' is not allowed"):
+        fit_reml("Reaction ~ np.save('x', Days) + (1|Subject)", ddf)
