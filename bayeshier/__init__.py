@@ -1,6 +1,7 @@
 """bayeshier: Bayesian hierarchical regression, side by side with REML/BLUP.
 
 Main entry points: :func:`fit_reml` (the embedded REML/ML solver),
+:func:`fit_glmm` (its generalized twin, as lme4's ``glmer``), :func:`anova`,
 :class:`Model` (the PyMC twin), :func:`compare` (the side-by-side table),
 :mod:`bayeshier.shrinkage` and :mod:`bayeshier.plots`. ``Model``,
 ``diagnose`` and ``plots`` are imported on first use, so that importing
@@ -23,6 +24,7 @@ from bayeshier.errors import (
 )
 from bayeshier.present.comparison import Comparison, compare
 from bayeshier.reml import RemlFit, anova, fit_reml
+from bayeshier.reml.glmm import GlmmFit, fit_glmm
 from bayeshier.spec.model_spec import ModelSpec, build_spec
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "Comparison",
     "DataError",
     "FormulaError",
+    "GlmmFit",
     "Model",
     "ModelError",
     "ModelSpec",
@@ -40,6 +43,7 @@ __all__ = [
     "compare",
     "datasets",
     "diagnose",
+    "fit_glmm",
     "fit_reml",
     "plots",
     "shrinkage",

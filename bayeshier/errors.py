@@ -13,6 +13,7 @@ __all__ = [
     "BayeshierError",
     "ConvergenceWarning",
     "DataError",
+    "FamilyWarning",
     "FormulaError",
     "ModelError",
     "ModelFileError",
@@ -49,6 +50,10 @@ class ConvergenceWarning(UserWarning):
 
 class PrecisionWarning(ConvergenceWarning):
     """The criterion cannot be resolved in double precision (an extreme variance ratio)."""
+
+
+class FamilyWarning(UserWarning):
+    """The response looks binary or like counts, but a Gaussian model was asked for."""
 
 
 class RankDeficiencyWarning(UserWarning):

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from reference_cases import CASE_DATA, FIXTURES, INTERCEPT_CASES, load_reference
 
-from bayeshier import datasets
+from bayeshier import datasets, fit_glmm
 from bayeshier.errors import DataError
 
 EXPECTED = {
@@ -18,6 +20,17 @@ EXPECTED = {
     "dyestuff2",
     "penicillin",
     "pastes",
+    "seed_binary",
+    "cbpp",
+    "grouseticks",
+    "contraception",
+}
+#: The GLMM data sets and the glmer reference fit of each (tests/fixtures/glmer).
+GLMM_DATA = {
+    "seed_binary": "seed_binary",
+    "cbpp": "cbpp_binomial",
+    "grouseticks": "grouseticks_poisson",
+    "contraception": "contraception_bernoulli",
 }
 
 
@@ -58,3 +71,21 @@ def test_describe_gives_a_sentence() -> None:
 def test_unknown_name_suggests_close_names() -> None:
     with pytest.raises(DataError, match="Did you mean 'sleepstudy'"):
         datasets.load("sleepstudie")
+
+
+@pytest.mark.parametrize("name", sorted(GLMM_DATA))
+def test_glmm_example_reproduces_glmer(name: str) -> None:
+    """The bundled example formula, fitted by fit_glmm, reaches glmer's logLik (or higher)."""
+    reference = json.loads((FIXTURES.parent / "glmer" / f"{GLMM_DATA[name]}.json").read_text())
+    assert datasets.example_formula(name) == reference["formula"]
+    assert datasets.family(name) == reference["family"]
+    data = datasets.load(name)
+    for column, levels in (reference.get("factor_levels") or {}).items():
+        assert list(data[column].cat.categories) == levels
+    fit = fit_glmm(datasets.example_formula(name), data, datasets.family(name))
+    assert fit.loglik >= reference["logLik"] - 1e-6 * abs(reference["logLik"])
+    assert fit.nobs == reference["nobs"]
+
+
+def test_gaussian_examples_say_gaussian() -> None:
+    assert datasets.family("sleepstudy") == "gaussian"

@@ -24,7 +24,7 @@ import pandas as pd
 
 from bayeshier.errors import DataError, close_matches_hint
 
-__all__ = ["describe", "example_formula", "load", "names"]
+__all__ = ["describe", "example_formula", "family", "load", "names"]
 
 
 @cache
@@ -46,6 +46,15 @@ def describe(name: str) -> str:
 def example_formula(name: str) -> str:
     """Return the lme4 formula of the classic analysis of the data set ``name``."""
     return _entry(name)["example_formula"]
+
+
+def family(name: str) -> str:
+    """Return the response family of the example analysis of the data set ``name``.
+
+    ``"gaussian"`` (fitted with :func:`bayeshier.fit_reml`), ``"binomial"`` or
+    ``"poisson"`` (fitted with :func:`bayeshier.fit_glmm`).
+    """
+    return _entry(name).get("family", "gaussian")
 
 
 def load(name: str) -> pd.DataFrame:

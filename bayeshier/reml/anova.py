@@ -35,9 +35,11 @@ def anova(*fits, model_names: Sequence[str] | None = None, refit: bool = True) -
 
     Parameters
     ----------
-    *fits : RemlFit
-        Two or more fits of the same response on the same rows, usually
-        nested (the test is only valid for nested models).
+    *fits : RemlFit or GlmmFit
+        Two or more fits of the same response on the same rows, with the
+        same family, usually nested (the test is only valid for nested
+        models). GLMM fits (:func:`bayeshier.fit_glmm`) are maximum
+        likelihood fits already (Laplace or adaptive Gauss-Hermite).
     model_names : sequence of str, optional
         Row labels, one per fit in the order given; default ``model1``,
         ``model2``, ...
@@ -57,8 +59,8 @@ def anova(*fits, model_names: Sequence[str] | None = None, refit: bool = True) -
     Raises
     ------
     ModelError
-        Fewer than two fits, or fits on different rows or responses (the
-        message names both models).
+        Fewer than two fits, or fits on different rows, responses or
+        families (the message names both models).
 
     Examples
     --------
@@ -151,6 +153,8 @@ def _check_same_rows(fits: Sequence, names: list[str]) -> None:
 
 
 def _row_difference(a, b) -> str | None:
+    if _family(a) != _family(b):
+        return f"the response distributions differ ({_family(a)} against {_family(b)})"
     if a.nobs != b.nobs:
         return f"{a.nobs} rows against {b.nobs}"
     rows_a, rows_b = a.spec.row_index, b.spec.row_index
@@ -159,6 +163,12 @@ def _row_difference(a, b) -> str | None:
     if a.spec.y is not None and b.spec.y is not None and not np.array_equal(a.spec.y, b.spec.y):
         return f"the responses differ ({a.spec.response!r} against {b.spec.response!r})"
     return None
+
+
+def _family(fit) -> str:
+    """``gaussian`` for a linear mixed model, else the GLMM's family and link."""
+    family = getattr(fit, "family", None)
+    return "gaussian" if family is None else f"{family.name} ({family.link})"
 
 
 def _refit_ml(fit):

@@ -62,8 +62,9 @@ def confint(
     """
     method = _check_method(method)
     _check_level(level)
+    _check_glmm_method(fit, method)
     names = parameter_names(fit)
-    which = select_parameters(names, fit.layout.n_theta + 1, parm)
+    which = select_parameters(names, len(names) - len(fit.fixef), parm)
     selected = [names[i] for i in which]
     if method == "wald":
         table = _wald(fit, level).loc[selected]
@@ -83,7 +84,17 @@ def confint(
 
 def parameter_names(fit) -> list[str]:
     """lme4's names of every parameter: sds and correlations, sigma, fixed effects."""
-    return [*sdcor_names(fit.spec.factors, fit.layout), *fit.fixef.index]
+    return [*_variance_names(fit), *fit.fixef.index]
+
+
+def _variance_names(fit) -> list[str]:
+    """The sds and correlations, and ``sigma`` for a linear mixed model (a GLMM has none)."""
+    names = sdcor_names(fit.spec.factors, fit.layout)
+    return names[:-1] if _is_glmm(fit) else names
+
+
+def _is_glmm(fit) -> bool:
+    return getattr(fit, "family", None) is not None
 
 
 def percent_labels(level: float) -> tuple[str, str]:
@@ -95,7 +106,7 @@ def percent_labels(level: float) -> tuple[str, str]:
 def _wald(fit, level: float) -> pd.DataFrame:
     """Normal-theory intervals of the fixed effects; NaN for the variance parameters."""
     z = stats.norm.ppf((1 + level) / 2)
-    variance = sdcor_names(fit.spec.factors, fit.layout)
+    variance = _variance_names(fit)
     fixed = pd.DataFrame(
         {"lower": fit.fixef - z * fit.se, "upper": fit.fixef + z * fit.se},
         index=fit.fixef.index,
@@ -111,6 +122,16 @@ def _check_method(method: str) -> str:
             f"confint method must be one of 'wald', 'profile', 'boot', got {method!r}."
         )
     return normalized
+
+
+def _check_glmm_method(fit, method: str) -> None:
+    if _is_glmm(fit) and method != "wald":
+        raise ModelError(
+            f"confint(method={method!r}) is not available for a GLMM yet: bayeshier profiles and "
+            "bootstraps linear mixed models only. method='wald' gives the fixed effects' Wald "
+            "intervals (lme4's confint(fit, method = 'Wald')); for intervals of the random-effect "
+            "sds, fit the Bayesian twin (bayeshier.Model(..., family=...)) and read its posterior."
+        )
 
 
 def _check_level(level: float) -> None:

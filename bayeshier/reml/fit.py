@@ -8,12 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayeshier.errors import ModelError
+from bayeshier.errors import FamilyWarning, ModelError
 from bayeshier.reml._blas import blas_threads_for
 from bayeshier.reml.covariance import theta_layout
 from bayeshier.reml.crossprod import cross_products
 from bayeshier.reml.estimates import estimates
 from bayeshier.reml.factor import factorize, profiled_deviance
+from bayeshier.reml.glmm.response import looks_like_glmm_response
 from bayeshier.reml.optimize import optimize_theta, starting_theta
 from bayeshier.reml.results import RemlFit, SingularFitWarning, fitted_values
 from bayeshier.reml.saturated import check_residual_variance
@@ -66,6 +67,13 @@ def fit_reml(
     -------
     RemlFit
 
+    Warns
+    -----
+    FamilyWarning
+        When the response holds only 0 and 1, or few non-negative whole
+        numbers with zeros (counts): those call for
+        ``bayeshier.fit_glmm(..., family="binomial" | "poisson")``.
+
     Notes
     -----
     The profiled criterion of Bates et al. (2015) is minimized over theta
@@ -90,6 +98,8 @@ def fit_reml(
 
     """
     spec = build_spec(formula, data, lazy=True, weights=weights, offset=offset)
+    if spec.y is not None and (message := looks_like_glmm_response(spec.y)) is not None:
+        warnings.warn(message, FamilyWarning, stacklevel=2)
     fit = fit_spec(spec, reml=reml)
     if fit.is_singular:
         warnings.warn(SINGULAR_MESSAGE, SingularFitWarning, stacklevel=2)

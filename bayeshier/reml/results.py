@@ -12,7 +12,7 @@ import pandas as pd
 
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.optimize import OptimizationSummary
-from bayeshier.spec.model_spec import ModelSpec
+from bayeshier.spec.model_spec import ModelSpec, as_frame
 
 __all__ = [
     "SINGULAR_TOLERANCE",
@@ -194,7 +194,7 @@ class RemlFit:
 
     def predict(
         self,
-        newdata: pd.DataFrame,
+        newdata: pd.DataFrame | Any,
         include_random: bool = True,
         *,
         interval: str | None = None,
@@ -204,8 +204,11 @@ class RemlFit:
 
         Parameters
         ----------
-        newdata : pandas.DataFrame
-            Must hold the columns the formula uses (not the response).
+        newdata : pandas.DataFrame, dict or frame
+            Must hold the columns the formula uses (not the response); a
+            dict of columns or a polars/pyarrow frame is converted first.
+            A fixed-effect level not seen in the fit raises a
+            :class:`~bayeshier.errors.DataError` naming the term and level.
         include_random : bool, default True
             Add each row's BLUPs. A level not seen in the fit (or missing)
             contributes 0: its prediction is the population-level one, and a
@@ -224,6 +227,7 @@ class RemlFit:
             DataFrame with columns ``fit``, ``lower`` and ``upper``.
 
         """
+        newdata = as_frame(newdata, "new data")
         prediction = self.spec.fixed_design(newdata) @ self.fixef.to_numpy()
         offset = self.spec.offset_for(newdata)
         if offset is not None:  # offset() terms (and offset= given as a column) included, as lme4

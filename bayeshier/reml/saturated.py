@@ -7,7 +7,9 @@ from the cross products alone (no pass over the rows):
   factors, with every random effect free, reproduce ``y`` exactly (``y``
   constant within every level of its factor, say), the criterion falls
   without bound as ``theta`` grows: the likelihood has no maximum, and any
-  "optimum" an optimizer reports is wherever it gave up.
+  "optimum" an optimizer reports is wherever it gave up. The fixed effects
+  alone may reproduce ``y`` (``y = 3 + 2 x`` exactly): the residual of OLS
+  is then rounding, below :data:`EXACT_FIT_SHARE` of ``y'y``.
   :func:`saturated_residual_share` measures that residual;
   :func:`check_residual_variance` refuses such a model.
 * **A variance ratio beyond double precision.** With a group sd ``c`` times
@@ -29,6 +31,7 @@ from bayeshier.reml.crossprod import CrossProducts
 from bayeshier.reml.factor import first_block_contribution
 
 __all__ = [
+    "EXACT_FIT_SHARE",
     "RESIDUAL_SHARE_TOLERANCE",
     "ROUNDING_TOLERANCE",
     "check_residual_variance",
@@ -38,6 +41,9 @@ __all__ = [
 
 #: A saturated residual below this share of the OLS residual counts as zero.
 RESIDUAL_SHARE_TOLERANCE = 1e-13
+#: An OLS residual sum of squares below this share of ``y'y`` is rounding: the
+#: fixed effects reproduce ``y`` exactly (a residual sd below 1e-10 of y's size).
+EXACT_FIT_SHARE = 1e-20
 #: Relative rounding error of the criterion above which the fit warns.
 ROUNDING_TOLERANCE = 1e-8
 #: Relative cut-off of the eigenvalues treated as zero in the pseudo-inverses.
@@ -65,8 +71,8 @@ def saturated_residual_share(cp: CrossProducts) -> float:
 
     """
     residual = float(cp.rest[-1, -1])
-    if residual <= 0.0:
-        return 0.0
+    if residual <= EXACT_FIT_SHARE * (residual + float(cp.ols @ cp.ols)):
+        return 0.0  # the fixed effects alone reproduce y, to rounding (a constant y, say)
     inverses = _level_pseudo_inverses(cp.first_gram)
     schur = cp.rest - first_block_contribution(cp, inverses)
     if cp.q_rest > _DENSE_REST_LIMIT:  # the first factor alone: an upper bound, and cheap

@@ -12,7 +12,8 @@ and grouping factors (:mod:`~bayeshier.spec.factors`). Rows are handled in
 :mod:`~bayeshier.spec.rows`, the spec is built in
 :mod:`~bayeshier.spec.build` and :mod:`~bayeshier.spec.model_spec`, and, for
 a Dask DataFrame, over its partitions in :mod:`~bayeshier.spec.dask_rows`.
-It imports nothing from the engines above it.
+Any table-like input becomes a pandas DataFrame in
+:mod:`~bayeshier.spec.frames`. It imports nothing from the engines above it.
 """
 
 from bayeshier.spec.model_spec import (
@@ -20,6 +21,7 @@ from bayeshier.spec.model_spec import (
     GroupingFactor,
     ModelSpec,
     RowSource,
+    as_frame,
     build_spec,
     finish_spec,
     fixed_sums,
@@ -34,6 +36,7 @@ __all__ = [
     "GroupingFactor",
     "ModelSpec",
     "RowSource",
+    "as_frame",
     "build_spec",
     "finish_spec",
     "fixed_sums",

@@ -140,7 +140,7 @@ def finish_spec(spec: ModelSpec, sums: FixedSums, source: RowSource | None = Non
         source=source,
         log_weights=sums.log_weights,
     )
-    _check_estimable(spec)
+    _check_estimable(spec, sums)
     return spec
 
 
@@ -162,7 +162,10 @@ class FixedSums:
     counts : tuple of numpy.ndarray
         Rows per level of every factor (spec order).
     log_weights : float
-        ``sum(log w)`` (0 without weights).
+        ``sum(log w)`` over the positive weights (0 without weights).
+    response_range : tuple of float
+        Smallest and largest ``y - offset`` (``(inf, -inf)`` without rows or
+        response): a constant response is refused from it.
 
     """
 
@@ -172,6 +175,7 @@ class FixedSums:
     n_rows: int
     counts: tuple[np.ndarray, ...]
     log_weights: float = 0.0
+    response_range: tuple[float, float] = (np.inf, -np.inf)
 
     def __add__(self, other: FixedSums) -> FixedSums:
         return FixedSums(
@@ -181,6 +185,10 @@ class FixedSums:
             n_rows=self.n_rows + other.n_rows,
             counts=tuple(a + b for a, b in zip(self.counts, other.counts, strict=True)),
             log_weights=self.log_weights + other.log_weights,
+            response_range=(
+                min(self.response_range[0], other.response_range[0]),
+                max(self.response_range[1], other.response_range[1]),
+            ),
         )
 
 
@@ -198,7 +206,9 @@ def weighted_rows(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
 def fixed_sums(spec: ModelSpec) -> FixedSums:
     """The :class:`FixedSums` of the rows ``spec`` holds."""
     X, y = weighted_rows(spec)
-    log_weights = 0.0 if spec.weights is None else float(np.sum(np.log(spec.weights)))
+    log_weights = 0.0
+    if spec.weights is not None:  # a GLM family allows zero weights: they add nothing
+        log_weights = float(np.sum(np.log(spec.weights[spec.weights > 0])))
     return FixedSums(
         r=thin_r(X),
         xty=X.T @ y,
@@ -206,7 +216,16 @@ def fixed_sums(spec: ModelSpec) -> FixedSums:
         n_rows=spec.nobs + spec.n_dropped,
         counts=tuple(factor.counts() for factor in spec.factors),
         log_weights=log_weights,
+        response_range=_response_range(spec),
     )
+
+
+def _response_range(spec: ModelSpec) -> tuple[float, float]:
+    """Smallest and largest ``y - offset`` of the rows ``spec`` holds."""
+    if spec.y is None or spec.y.size == 0:
+        return (np.inf, -np.inf)
+    y = spec.y if spec.offset is None else spec.y - spec.offset
+    return (float(np.min(y)), float(np.max(y)))
 
 
 def thin_r(X: np.ndarray) -> np.ndarray:
@@ -246,14 +265,37 @@ def _kept_columns(R: np.ndarray, names: tuple[str, ...]) -> tuple[list[int], np.
     return kept, np.linalg.qr(R[:, kept], mode="r")
 
 
-def _check_estimable(spec: ModelSpec) -> None:
+def _check_response_varies(spec: ModelSpec, sums: FixedSums) -> None:
+    """Raise a :class:`DataError` when the response (less any offset) takes one value."""
+    low, high = sums.response_range
+    if sums.nobs < 2 or low < high:
+        return
+    after = " once the offset is subtracted" if spec.has_offset else ""
+    raise DataError(
+        f"The response {spec.response!r} is constant: every one of the {sums.nobs} rows "
+        f"used holds {low:g}{after}, so there is no variation to model (lme4 stops "
+        "with 'Response is constant' too). Check that the response is the column you "
+        "meant, and that dropping rows with missing values left more than one value."
+    )
+
+
+def _check_estimable(spec: ModelSpec, sums: FixedSums) -> None:
+    """Refuse a model the data cannot estimate (a Gaussian one: no GLM family).
+
+    With a GLM family (``family=``, for ``fit_glmm``) a constant response and a
+    grouping factor with one row per level are allowed, as glmer allows them:
+    an observation-level effect ``(1|obs)`` models overdispersion.
+    """
+    gaussian = spec.recipe is None or spec.recipe.family is None
+    if gaussian:
+        _check_response_varies(spec, sums)
     n, p = spec.nobs, spec.n_fixed
     if n <= p:
         raise ModelError(
             f"The model has {p} fixed-effect coefficients but only {n} usable rows: "
             "no residual degrees of freedom. Use fewer predictors or more data."
         )
-    for factor in spec.factors:
+    for factor in spec.factors if gaussian else ():
         if factor.n_levels >= n:
             raise ModelError(
                 f"The grouping factor {factor.name!r} has {factor.n_levels} levels for {n} rows: "

@@ -13,6 +13,8 @@ the first variable varying fastest.
 
 Column names follow formulaic's style: ``Intercept``, ``x``, ``a[T.q]``
 (contrast), ``a[p]`` (full indicator), ``x:a[T.q]``, ``poly(x, 2)[1]``.
+Two columns of one name are a :class:`~bayeshier.errors.DataError` (a data
+column called ``Intercept`` next to the intercept): never renamed silently.
 """
 
 from __future__ import annotations
@@ -93,7 +95,32 @@ def plan_design(terms: TermList, kinds: Mapping[str, str], values: Mapping[str, 
     names = ["Intercept"] if terms.intercept else []
     for coding in codings:
         names.extend(_term_names(coding, values))
+    _check_distinct_names(names, terms.intercept)
     return Design(terms.intercept, tuple(codings), tuple(names), terms.variables, kinds)
+
+
+def _check_distinct_names(names: list[str], intercept: bool) -> None:
+    """Raise a :class:`DataError` when two columns of a design would share a name.
+
+    A data column called ``Intercept`` next to the intercept (or a column
+    ``a[T.b]`` next to level ``b`` of a factor ``a``) would make two
+    coefficients of one name, and every table indexed by them ambiguous:
+    it is refused, not renamed behind the user's back.
+    """
+    if len(set(names)) == len(names):
+        return
+    twice = list(dict.fromkeys(name for name in names if names.count(name) > 1))
+    if intercept and "Intercept" in twice:
+        raise DataError(
+            "The data have a column named 'Intercept', which the formula uses: its "
+            "coefficient would have the name of the intercept's. Rename the column, e.g. "
+            "data = data.rename(columns={'Intercept': 'intercept_x'}), or drop the "
+            "intercept with '0 +' if that column is the intercept."
+        )
+    raise DataError(
+        f"The design would hold two columns named {', '.join(map(repr, twice))}: a column "
+        "of the data is named like a coefficient of another term. Rename that column."
+    )
 
 
 def _variable_names(key: str, full: bool, value: Value) -> list[str]:
@@ -199,5 +226,7 @@ def check_seen(values: Mapping[str, Value], where: str) -> None:
             unseen = value.unseen_in(value.codes)
             raise DataError(
                 f"The {where} hold level(s) {', '.join(map(repr, unseen))} of {key!r}, which "
-                f"the model was not fitted on (its levels: {', '.join(value.levels.labels)})."
+                f"the model was not fitted on (its levels: {', '.join(value.levels.labels)}): "
+                "a fixed effect has no estimate for them. Drop those rows, or recode them to "
+                "one of the fitted levels."
             )

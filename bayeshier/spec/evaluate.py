@@ -25,12 +25,13 @@ import pandas as pd
 from bayeshier.errors import DataError, FormulaError
 from bayeshier.spec import functions as fn
 from bayeshier.spec.allowlist import function_of
-from bayeshier.spec.columns import column_kind, resolve_name
+from bayeshier.spec.columns import check_numeric_text, column_kind, resolve_name
 from bayeshier.spec.levels import (
     MISSING,
     FactorValues,
     Levels,
     call_literal,
+    check_distinct_labels,
     declare_levels,
     keyword_literal,
     label,
@@ -111,6 +112,7 @@ class Evaluator:
         if pd.api.types.is_bool_dtype(series.dtype):
             return series.to_numpy(dtype=float, na_value=np.nan)
         if kind != "numeric":
+            check_numeric_text(series, column)  # numbers and a "." marker: list the markers
             raise DataError(
                 f"Column {column!r} is {kind} (dtype {series.dtype}), so it cannot be used in "
                 f"arithmetic{f' in {context!r}' if context else ''}: convert it to numbers "
@@ -217,7 +219,9 @@ class Evaluator:
             )
         codes, uniques = pd.factorize(values, sort=True)
         uniques = plain_values(np.asarray(uniques))
-        return codes.astype(np.intp, copy=False), Levels(tuple(label(v) for v in uniques), uniques)
+        labels = tuple(label(v) for v in uniques)
+        check_distinct_labels(labels, uniques, deparse(base))
+        return codes.astype(np.intp, copy=False), Levels(labels, uniques)
 
     def _encode(self, base: Node, levels: Levels) -> FactorValues:
         values = self.base_values(base)
@@ -236,9 +240,8 @@ class Evaluator:
                 continue  # outside levels=: missing, as R's factor(x, levels=) makes it
             unseen.append(labels[i])
             position[i] = MISSING - len(unseen)
-        codes = np.where(local >= 0, position[np.maximum(local, 0)], MISSING).astype(
-            np.intp, copy=False
-        )
+        # local is -1 where missing: the appended MISSING is its code (also with no values)
+        codes = np.append(position, MISSING)[local].astype(np.intp, copy=False)
         return FactorValues(codes, levels, None, tuple(unseen))
 
 

@@ -20,7 +20,13 @@ from bayeshier.errors import DataError
 from bayeshier.spec.columns import resolve_name
 from bayeshier.spec.encode import Design, build_matrix, check_seen, evaluate_design, subset
 from bayeshier.spec.evaluate import Evaluator
-from bayeshier.spec.levels import MISSING, label, plain_values, unwrap_factor
+from bayeshier.spec.levels import (
+    MISSING,
+    check_distinct_labels,
+    label,
+    plain_values,
+    unwrap_factor,
+)
 from bayeshier.spec.tree import Name, Node
 
 __all__ = ["GroupingFactor", "combine_levels", "group_values", "variable_levels"]
@@ -169,7 +175,7 @@ class GroupingFactor:
                 position = pd.Index(values).get_indexer(uniques.astype(values.dtype))
             except (TypeError, ValueError):
                 position = np.full(len(uniques), -1)
-            codes = np.where(local < 0, 0, position[local])
+            codes = np.append(position, 0)[local]  # local is -1 where missing
             missing |= local < 0
             unseen |= (local >= 0) & (codes < 0)
             combined = combined * len(values) + np.maximum(codes, 0)
@@ -211,8 +217,20 @@ def group_values(node: Node, data: pd.DataFrame, where: str) -> pd.Series | np.n
     return Evaluator(data, {}, learn=True, where=where).base_values(base)
 
 
-def variable_levels(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Codes (-1 missing), labels and values of one grouping variable, in R's level order."""
+def variable_levels(
+    values: pd.Series | np.ndarray, name: str = "grouping variable"
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Codes (-1 missing), labels and values of one grouping variable, in R's level order.
+
+    Raises a :class:`~bayeshier.errors.DataError` naming ``name`` when two
+    distinct values print as one label (``1`` and ``"1"``).
+    """
+    codes, labels, uniques = _sorted_levels(values)
+    check_distinct_labels(labels, uniques, name)
+    return codes, labels, uniques
+
+
+def _sorted_levels(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         categories = values.cat.categories
         return (

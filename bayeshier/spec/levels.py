@@ -23,6 +23,7 @@ __all__ = [
     "MISSING",
     "FactorValues",
     "Levels",
+    "check_distinct_labels",
     "declare_levels",
     "label",
     "plain_values",
@@ -38,6 +39,30 @@ def label(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def check_distinct_labels(
+    labels: list[str] | tuple[str, ...], values: np.ndarray, name: str
+) -> None:
+    """Raise a :class:`DataError` if distinct values print as one label (``1`` and ``"1"``).
+
+    A column holding, say, the number ``1`` and the text ``"1"`` has two
+    distinct values that would both be the level ``"1"``: its levels, and
+    every table indexed by them, would hold a label twice.
+    """
+    if len(set(labels)) == len(labels):
+        return
+    seen: dict[str, list[object]] = {}
+    for text, value in zip(labels, values.tolist(), strict=True):
+        seen.setdefault(text, []).append(value)
+    clashes = [group for group in seen.values() if len(group) > 1][:3]
+    shown = "; ".join(
+        " and ".join(f"{value!r} ({type(value).__name__})" for value in group) for group in clashes
+    )
+    raise DataError(
+        f"Column {name!r} holds values of different types that make the same level: {shown}. "
+        f"Convert the column to one type first, e.g. data[{name!r}] = data[{name!r}].astype(str)."
+    )
 
 
 @dataclass(frozen=True, eq=False)

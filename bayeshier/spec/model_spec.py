@@ -15,6 +15,8 @@ This module also gathers the names other layers import.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from bayeshier.errors import DataError
@@ -29,6 +31,7 @@ from bayeshier.spec.build import (
 )
 from bayeshier.spec.factors import GroupingFactor
 from bayeshier.spec.formula import ParsedFormula, parse_formula
+from bayeshier.spec.frames import as_frame
 from bayeshier.spec.recipe import Recipe
 from bayeshier.spec.recipe import used_columns as _recipe_columns
 from bayeshier.spec.specification import ModelSpec, RowSource, is_dask_frame
@@ -38,6 +41,7 @@ __all__ = [
     "GroupingFactor",
     "ModelSpec",
     "RowSource",
+    "as_frame",
     "build_spec",
     "finish_spec",
     "fixed_sums",
@@ -57,7 +61,7 @@ _DASK_NEEDS_LAZY = (
 
 def build_spec(
     formula: str | ParsedFormula,
-    data: pd.DataFrame,
+    data: pd.DataFrame | Mapping[str, object] | object,
     *,
     lazy: bool = False,
     weights: object = None,
@@ -72,8 +76,12 @@ def build_spec(
         lme4-style formula, e.g. ``"Reaction ~ Days + I(Days^2) + (Days|Subject)"``.
         It is parsed and checked against the allowlist before anything is
         evaluated (see :mod:`bayeshier.spec.allowlist`).
-    data : pandas.DataFrame or dask.dataframe.DataFrame
-        One row per observation. A Dask DataFrame needs ``lazy=True``.
+    data : pandas.DataFrame, dask.dataframe.DataFrame, dict or frame
+        One row per observation. A Dask DataFrame needs ``lazy=True``. A
+        dict of columns, a polars or pyarrow frame (anything with
+        ``to_pandas()``) or a frame of the dataframe interchange protocol
+        is converted to pandas first (:func:`~bayeshier.spec.frames.as_frame`).
+        Column names must be unique.
     lazy : bool, default False
         Accept a Dask DataFrame: the spec then holds no rows, only their
         encodings and fixed-effects sums, computed where the data live
@@ -89,7 +97,10 @@ def build_spec(
     family : str or None
         The response family the spec is for: ``None`` (Gaussian) needs a
         numeric response; ``"binomial"`` also takes ``cbind(successes,
-        failures)`` and a two-level factor.
+        failures)`` and a two-level factor. With a family, as in glmer, a
+        grouping factor may have one row per level (``(1|obs)`` for
+        overdispersion), weights may be 0, and a constant response is left
+        to the family's own checks; a Gaussian spec refuses all three.
 
     Returns
     -------
@@ -98,18 +109,22 @@ def build_spec(
     Raises
     ------
     FormulaError, DataError, ModelError
-        With a message naming the column, term or value and what to do.
+        With a message naming the column, term or value and what to do:
+        among them a data type that is not a frame, duplicated column
+        names, a constant response, a text column that is numbers but for
+        a few values (a missing-value marker such as ``"."``), a column
+        named ``Intercept`` beside the intercept, and values of different
+        types that print as one level (``1`` and ``"1"``).
 
     """
     parsed = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
+    data = as_frame(data)
     if is_dask_frame(data):
         if not lazy:
             raise DataError(_DASK_NEEDS_LAZY)
         from bayeshier.spec.dask_rows import build_dask_spec
 
         return build_dask_spec(parsed, data, weights=weights, offset=offset, family=family)
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
     recipe = make_recipe(parsed, data, weights=weights, offset=offset, family=family)
     spec = spec_from_rows(recipe, data)
     return finish_spec(spec, fixed_sums(spec))

@@ -18,7 +18,7 @@ import pandas as pd
 
 from bayeshier.errors import DataError, ModelError
 from bayeshier.spec.allowlist import names_in
-from bayeshier.spec.columns import resolve_name, variable_kind
+from bayeshier.spec.columns import check_numeric_text, resolve_name, variable_kind
 from bayeshier.spec.encode import Design
 from bayeshier.spec.evaluate import Evaluator
 from bayeshier.spec.factors import GroupingFactor
@@ -90,9 +90,11 @@ class Recipe:
             kind = "counts"
         else:
             kind = "factor" if variable_kind(self.formula.lhs, data) != "numeric" else "numeric"
+        response = self.formula.response
+        if kind == "factor" and response in data.columns:  # "." among numbers: say so
+            check_numeric_text(data[response], response)
         if kind == "numeric" or self.family in _BINARY_FAMILIES:
             return kind
-        response = self.formula.response
         if kind == "counts":
             raise ModelError(
                 f"The response {response!r} holds binomial counts: fit it with "

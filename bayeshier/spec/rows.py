@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bayeshier.errors import DataError, FormulaError
-from bayeshier.spec.columns import check_columns, variable_kind
+from bayeshier.spec.columns import check_columns, check_numeric_text, variable_kind
 from bayeshier.spec.encode import (
     Design,
     Value,
@@ -41,7 +41,7 @@ from bayeshier.spec.recipe import (
     row_extras,
     used_columns,
 )
-from bayeshier.spec.tree import Node, deparse
+from bayeshier.spec.tree import Name, Node, Paren, deparse
 
 __all__ = ["RowData", "complete_rows", "encode_rows", "learn_rows"]
 
@@ -96,18 +96,29 @@ def _check_matrix(X: np.ndarray, names: tuple[str, ...], where: str = "") -> Non
             _check_finite(X[:, j], f"{name}{where}")
 
 
-def _check_extras(offset: np.ndarray | None, weights: np.ndarray | None) -> None:
+def _check_extras(
+    offset: np.ndarray | None, weights: np.ndarray | None, family: str | None = None
+) -> None:
+    """Offset and weights finite; weights positive (``>= 0`` with a GLM family, as glmer)."""
     if offset is not None:
         _check_finite(offset, "offset")
-    if weights is not None:
-        _check_finite(weights, "weights")
-        if (weights <= 0).any():
-            bad = int((weights <= 0).sum())
-            raise DataError(
-                f"weights must be positive, but {bad} row(s) have a weight <= 0 (first: "
-                f"{weights[weights <= 0][0]}). Drop those rows: a zero weight makes lme4's "
-                "criterion infinite."
-            )
+    if weights is None:
+        return
+    _check_finite(weights, "weights")
+    glm = family is not None
+    bad = weights < 0 if glm else weights <= 0
+    if not bad.any():
+        return
+    count, first = int(bad.sum()), weights[bad][0]
+    if glm:
+        raise DataError(
+            f"weights must be positive or zero, but {count} row(s) have a negative weight "
+            f"(first: {first}). Fix or drop those rows."
+        )
+    raise DataError(
+        f"weights must be positive, but {count} row(s) have a weight <= 0 (first: {first}). "
+        "Drop those rows: a zero weight makes lme4's criterion infinite."
+    )
 
 
 def _y(response: np.ndarray | FactorValues, name: str) -> np.ndarray:
@@ -139,7 +150,10 @@ def _evaluate_all(recipe: Recipe, data: pd.DataFrame, evaluator: Evaluator) -> _
     response, trials = response_values(recipe, evaluator, kind)
     offset, weights = row_extras(recipe, evaluator)
     groups = {
-        name: [variable_levels(group_values(node, data, "data")) for node in terms[0].group]
+        name: [
+            variable_levels(group_values(node, data, "data"), deparse(node))
+            for node in terms[0].group
+        ]
         for name, terms in _terms_by_factor(recipe.formula.random).items()
     }
     group_codes = [codes for parts in groups.values() for codes, _, _ in parts]
@@ -169,7 +183,7 @@ def learn_rows(recipe: Recipe, data: pd.DataFrame) -> RowData:
     X = build_matrix(fixed, values, n)
     _check_matrix(X, fixed.names)
     offset, weights = _rows(found.offset, mask), _rows(found.weights, mask)
-    _check_extras(offset, weights)
+    _check_extras(offset, weights, recipe.family)
     by_factor = _terms_by_factor(recipe.formula.random)
     factors = [
         _grouping_factor(terms, found.groups[name], mask, kinds, values, state)
@@ -192,6 +206,9 @@ def learn_rows(recipe: Recipe, data: pd.DataFrame) -> RowData:
 
 def _kind(node: Node, data: pd.DataFrame) -> str:
     kind = variable_kind(node, data)
+    bare = _unparen(node)
+    if kind == "categorical" and isinstance(bare, Name) and bare.id in data.columns:
+        check_numeric_text(data[bare.id], bare.id)
     if kind == "unsupported":
         column = deparse(node)
         raise DataError(
@@ -199,6 +216,12 @@ def _kind(node: Node, data: pd.DataFrame) -> str:
             "convert it to numbers or to a category first."
         )
     return kind
+
+
+def _unparen(node: Node) -> Node:
+    while isinstance(node, Paren):
+        node = node.inner
+    return node
 
 
 def _learned_values(
@@ -305,7 +328,7 @@ def encode_rows(
     X = build_matrix(recipe.fixed, values, n)[:, positions]
     _check_matrix(X, names)
     offset, weights, trials = _rows(offset, mask), _rows(weights, mask), _rows(trials, mask)
-    _check_extras(offset, weights)
+    _check_extras(offset, weights, recipe.family)
     rows = np.arange(len(data)) if mask is None else np.flatnonzero(mask)
     encoded = []
     for factor, factor_codes in zip(factors, codes, strict=True):

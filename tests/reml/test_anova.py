@@ -6,6 +6,7 @@ import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from reference_cases import FIXTURES
 
@@ -122,3 +123,42 @@ def test_needs_two_fitted_models() -> None:
         bayeshier.anova(null, "fit")
     with pytest.raises(ModelError, match="2 distinct names"):
         bayeshier.anova(null, null, model_names=["a", "a"])
+
+
+GLMER = FIXTURES.parent / "glmer"
+
+
+def cbpp_fits():
+    data = pd.read_csv(GLMER / "cbpp_binomial.csv", dtype={"period": str, "herd": str})
+    reference = json.loads((GLMER / "cbpp_anova.json").read_text())
+    fits = [
+        bayeshier.fit_glmm(reference["formulas"][name], data, "binomial") for name in ("f0", "f1")
+    ]
+    return reference, fits, data
+
+
+def test_glmm_anova_matches_glmer() -> None:
+    """lme4's anova of two nested glmer fits (tight optimizer; fixtures/glmer/make_inference.R)."""
+    reference, fits, _ = cbpp_fits()
+    table = bayeshier.anova(*fits)
+    np.testing.assert_array_equal(table["npar"], reference["npar"])
+    for column in ("AIC", "BIC", "logLik", "deviance"):
+        np.testing.assert_allclose(table[column], reference[column], rtol=1e-6, err_msg=column)
+    assert table["Df"].iloc[1] == reference["Df"]
+    np.testing.assert_allclose(table["Chisq"].iloc[1], reference["Chisq"], rtol=1e-5)
+    np.testing.assert_allclose(table["p"].iloc[1], reference["p"], rtol=1e-5)
+    assert table.attrs["note"] is None
+
+
+def test_glmm_anova_refuses_a_gaussian_fit_of_the_same_rows() -> None:
+    _, (null, _), data = cbpp_fits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gaussian = fit_reml("incidence ~ period + (1|herd)", data)
+        counts = bayeshier.fit_glmm("incidence ~ period + (1|herd)", data, "poisson")
+    with pytest.raises(
+        ModelError, match=r"distributions differ \(poisson \(log\) against gaussian"
+    ):
+        bayeshier.anova(counts, gaussian)
+    with pytest.raises(ModelError, match="not fitted to the same rows"):
+        bayeshier.anova(null, counts)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from reference_cases import FIXTURES
 
-from bayeshier import ModelError, datasets, fit_reml
+from bayeshier import ModelError, datasets, fit_glmm, fit_reml
 
 # dyestuff2 is a singular fit (lme4 says so too)
 pytestmark = pytest.mark.filterwarnings(r"ignore:boundary \(singular\) fit")
@@ -221,3 +221,22 @@ def test_weighted_model_matches_lme4_where_lme4_is_right() -> None:
     ml_wald = ml.confint("beta_", method="wald")
     width = ml_wald["upper"] - ml_wald["lower"]
     assert ((ours.loc[ml_wald.index] - ml_wald).abs().max(axis=1) < 0.05 * width).all()
+
+
+def test_glmm_wald_matches_glmer() -> None:
+    """lme4's confint(glmer_fit, method = "Wald") on cbpp (fixtures/glmer/make_inference.R)."""
+    glmer = FIXTURES.parent / "glmer"
+    reference = json.loads((glmer / "cbpp_wald.json").read_text())
+    data = pd.read_csv(glmer / "cbpp_binomial.csv", dtype={"period": str, "herd": str})
+    fit = fit_glmm(reference["formula"], data, "binomial")
+    table = fit.confint()
+    assert list(table.index) == ["sd_(Intercept)|herd", "Intercept", *fit.fixef.index[1:]]
+    assert table.iloc[0].isna().all()  # lme4 gives NA for the sds
+    lower = np.array(reference["lower"][1:], dtype=float)
+    upper = np.array(reference["upper"][1:], dtype=float)
+    width = upper - lower
+    np.testing.assert_allclose(table["lower"].iloc[1:], lower, atol=1e-4 * width.min())
+    np.testing.assert_allclose(table["upper"].iloc[1:], upper, atol=1e-4 * width.min())
+    assert list(fit.confint(parm="beta_").index) == list(fit.fixef.index)
+    with pytest.raises(ModelError, match=r"method='profile'.*not available for a GLMM"):
+        fit.confint(method="profile")

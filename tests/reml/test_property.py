@@ -16,6 +16,7 @@ the spec's order explicitly.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,8 +25,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reference_cases import factor_at
+from scipy.optimize import minimize_scalar
 
 from bayeshier import RemlFit, fit_reml
+from bayeshier.errors import ModelError, PrecisionWarning
 from bayeshier.reml.crossprod import cross_products
 from bayeshier.reml.factor import profiled_deviance
 from bayeshier.spec.model_spec import build_spec
@@ -457,3 +460,149 @@ def test_fit_estimates_match_dense_gls_at_fitted_theta(problem: Problem, reml: b
             atol=_ATOL,
             err_msg=f"condvar of {g}",
         )
+
+
+# ---------------------------------------------------------------------------
+# 3. The edges: (near-)zero residual variance, extreme variance ratios
+# ---------------------------------------------------------------------------
+#
+# With a group sd ``c`` times the residual sd, ``V0 = I + theta^2 Z Z'`` has
+# eigenvalues up to ``c^2 n``: the dense reference above loses ``eps c^2 n``
+# of its accuracy, as the solver does. The reference here stays exact: the
+# penalized least squares ``min ||y - X beta - Z b||^2 + ||b||^2 / theta^2``
+# is solved by a QR of the augmented matrix ``[[Z, X], [I / theta, 0]]``,
+# whose entries are all of size 1, and ``log|V0| = 2 q log theta + log|R_ZZ|^2``,
+# ``log|X' V0^-1 X| = log|R_XX|^2`` from its triangular factor.
+
+#: Below this theta (group sd / residual sd) the fit must be the exact optimum, silently.
+_RESOLVED_THETA = 1e3
+_EDGE_RTOL = 1e-5
+#: A fit that warns (PrecisionWarning) keeps its residual sd within this share.
+_WARNED_SIGMA_RTOL = 0.05
+#: The solver refuses a saturated residual below 1e-13 of OLS's; the reference allows rounding.
+_REFUSED_SHARE = 1e-12
+
+
+def stable_criterion(X: np.ndarray, Z: np.ndarray, y: np.ndarray, theta: float, reml: bool):
+    """REML criterion (or ML deviance) and sigma of one random-intercept factor, exactly.
+
+    Returns
+    -------
+    tuple of float
+        ``(criterion, sigma)`` at the profiled residual variance.
+    """
+    (n, p), q = X.shape, Z.shape[1]
+    A = np.block([[Z, X], [np.eye(q) / theta, np.zeros((q, p))]])
+    b = np.concatenate([y, np.zeros(q)])
+    coefficients, *_ = np.linalg.lstsq(A, b, rcond=None)
+    residual = b - A @ coefficients
+    pwrss = float(residual @ residual)
+    diagonal = np.abs(np.diag(np.linalg.qr(A, mode="r")))
+    dof = n - p if reml else n
+    value = dof * (1.0 + _LOG_2PI + np.log(pwrss / dof))
+    value += 2.0 * q * np.log(theta) + 2.0 * np.sum(np.log(diagonal[:q]))
+    if reml:
+        value += 2.0 * np.sum(np.log(diagonal[q:]))
+    return float(value), float(np.sqrt(pwrss / dof))
+
+
+def stable_optimum(X: np.ndarray, Z: np.ndarray, y: np.ndarray, guess: float, reml: bool):
+    """``(theta, criterion, sigma)`` at the optimum: grid over 8 decades, then bounded search."""
+    grid = guess * np.logspace(-4.0, 4.0, 161)
+    values = [stable_criterion(X, Z, y, theta, reml)[0] for theta in grid]
+    best = int(np.argmin(values))
+    assert 0 < best < grid.size - 1, "the optimum is outside the grid"
+    result = minimize_scalar(
+        lambda log_theta: stable_criterion(X, Z, y, float(np.exp(log_theta)), reml)[0],
+        bounds=(np.log(grid[best - 1]), np.log(grid[best + 1])),
+        method="bounded",
+        options={"xatol": 1e-12},
+    )
+    theta = float(np.exp(result.x))
+    return (theta, *stable_criterion(X, Z, y, theta, reml))
+
+
+@_SETTINGS
+@given(problem=problems(), theta=st.floats(1e-2, 3.0), reml=st.booleans())
+def test_stable_reference_is_the_dense_likelihood(problem: Problem, theta: float, reml: bool):
+    """Where the dense computation is exact, the stable reference agrees with it."""
+    if len(problem.groups) != 1:
+        return
+    dense = dense_at(problem, {problem.groups[0]: theta})
+    criterion, sigma = stable_criterion(dense.X, dense.Z, dense.y, theta, reml)
+    assert criterion == pytest.approx(dense.criterion(reml), rel=_CRITERION_RTOL)
+    assert sigma == pytest.approx(np.sqrt(dense.sigma2(reml)), rel=_CRITERION_RTOL)
+
+
+@st.composite
+def edge_problems(draw: st.DrawFn) -> tuple[Problem, float]:
+    """A random-intercept problem whose residual sd is ``10^-log_ratio`` of its group sd.
+
+    ``log_ratio`` runs from 2 to 9, or is infinite: ``y`` is then exactly
+    constant within every group (after the covariates). The whole response is
+    scaled by 1e-3, 1 or 1e3. Returns the problem and the nominal ratio.
+    """
+    n_cov = draw(st.integers(0, 2), label="n_covariates")
+    levels = draw(st.integers(3, 6), label="levels")
+    n = draw(st.integers(max(12, 1 + n_cov + levels + _MIN_RESIDUAL_DOF), 40), label="n")
+    log_ratio = draw(st.one_of(st.floats(2.0, 9.0), st.just(np.inf)), label="log_ratio")
+    scale = draw(st.sampled_from([1e-3, 1.0, 1e3]), label="scale")
+    seed = draw(st.integers(0, 2**32 - 1), label="seed")
+    rng = np.random.default_rng(seed)
+    codes = _cover_levels(list(rng.integers(0, levels, n)), levels)
+    data = {f"x{i + 1}": rng.normal(size=n) for i in range(n_cov)}
+    within = 10.0**-log_ratio * rng.normal(size=n)
+    y = 1.0 + sum(data.values(), np.zeros(n)) + rng.normal(size=levels)[codes] + within
+    frame = pd.DataFrame({"y": scale * y, **data, "g1": [f"g1_{c}" for c in codes]})
+    fixed = " + ".join(data) if data else "1"
+    return Problem(frame, f"y ~ {fixed} + (1|g1)", tuple(data), ("g1",)), 10.0**log_ratio
+
+
+def _saturated_share(X: np.ndarray, Z: np.ndarray, y: np.ndarray) -> float:
+    """Residual sum of squares on ``[X Z]`` over that on ``X``, by dense least squares."""
+    full = np.column_stack([X, Z])
+    rest = y - full @ np.linalg.lstsq(full, y, rcond=None)[0]
+    ols = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    return float(rest @ rest / (ols @ ols))
+
+
+@_SETTINGS
+@given(edge=edge_problems(), reml=st.booleans())
+def test_edges_reach_the_exact_optimum_or_say_why(edge: tuple[Problem, float], reml: bool):
+    """Exact and silent up to theta 1e3; beyond, exact or a PrecisionWarning; refused only at 0.
+
+    The reference is :func:`stable_optimum`. A ``ModelError`` (zero or
+    unresolvable residual variance) is allowed only when dense least squares
+    confirm that ``[X Z]`` reproduces ``y`` to 1e-12 of the OLS residual.
+    """
+    problem, ratio = edge
+    X, Z, _ = dense_design(problem)
+    y = problem.data["y"].to_numpy(float)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fit = _fit(problem, reml)
+        except ModelError as error:
+            assert "residual variance is zero" in str(error)
+            assert _saturated_share(X, Z, y) < _REFUSED_SHARE, ratio
+            return
+    theta, criterion, sigma = stable_optimum(X, Z, y, min(ratio, 1e9), reml)
+    warned = any(issubclass(w.category, PrecisionWarning) for w in caught)
+    exact = np.isclose(fit.theta[0], theta, rtol=_EDGE_RTOL) and np.isclose(
+        fit.sigma, sigma, rtol=_EDGE_RTOL
+    )
+    assert exact or warned, (fit.theta[0], theta, fit.sigma, sigma)
+    if warned:
+        assert fit.sigma == pytest.approx(sigma, rel=_WARNED_SIGMA_RTOL)
+    if theta < _RESOLVED_THETA:
+        assert exact and not caught, [str(w.message) for w in caught]
+        assert fit.criterion == pytest.approx(criterion, rel=_CRITERION_RTOL)
+
+
+def test_constant_within_groups_is_refused_where_it_used_to_converge_wrongly():
+    """The issue's case: y constant within groups gave sd_g 3.46 (truth 11.03), 'converged'."""
+    rng = np.random.default_rng(13)
+    codes = np.repeat(np.arange(8), 6)
+    frame = pd.DataFrame({"y": 50.0 + 11.0 * rng.normal(size=8)[codes], "g": codes.astype(str)})
+    with pytest.raises(ModelError, match=r"residual variance is zero.*'g'"):
+        fit_reml("y ~ 1 + (1|g)", frame)

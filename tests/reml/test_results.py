@@ -52,6 +52,22 @@ def test_predict_needs_the_predictor_columns() -> None:
         fit.predict(pd.DataFrame({"displ": [2.0], "class": ["suv"]}))
 
 
+@pytest.mark.parametrize("include_random", [True, False])
+def test_predict_unseen_fixed_effect_level_raises_as_documented(include_random: bool) -> None:
+    data = datasets.load("mpg")
+    data["size"] = np.where(data["displ"] > 3.5, "big", "small")
+    fit = fit_reml("hwy ~ year + size + (1|class)", data)
+    new = pd.DataFrame({"year": [2008, 2008], "size": ["big", "huge"], "class": ["suv", "suv"]})
+    with pytest.raises(DataError, match=r"level\(s\) 'huge' of 'size'.*Drop those rows, or recode"):
+        fit.predict(new, include_random=include_random)
+
+
+def test_predict_takes_a_dict_of_columns() -> None:
+    fit = fitted_case("sleepstudy_intercept")
+    new = {"Days": [0.0, 5.0], "Subject": ["308", "309"]}
+    np.testing.assert_allclose(fit.predict(new), fit.predict(pd.DataFrame(new)))
+
+
 def test_coef_adds_blups_to_the_intercept_like_lme4() -> None:
     fit = fitted_case("mpg_class")
     coef = fit.coef()["class"]

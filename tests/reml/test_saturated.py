@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 from bayeshier import fit_reml
-from bayeshier.errors import ModelError, PrecisionWarning
+from bayeshier.errors import DataError, ModelError, PrecisionWarning
 from bayeshier.reml.crossprod import cross_products
 from bayeshier.reml.saturated import saturated_residual_share
 from bayeshier.spec import build_spec
@@ -86,9 +86,18 @@ def test_response_constant_within_groups_is_refused(formula):
 
 
 def test_constant_response_is_refused_not_a_linalg_traceback():
+    """A constant y is a property of the data: the spec layer refuses it (a DataError)."""
     codes = np.repeat(np.arange(GROUPS), PER_GROUP)
-    with pytest.raises(ModelError, match="residual variance is zero"):
+    with pytest.raises(DataError, match=r"response 'y' is constant: every one of the 50 rows"):
         fit_reml("y ~ 1 + (1|g)", _frame(np.ones(codes.size), codes))
+
+
+def test_response_fitted_exactly_by_the_fixed_effects_is_refused():
+    """``y = 3 + 2 x`` exactly: the OLS residual is rounding, not a residual variance."""
+    codes = np.repeat(np.arange(GROUPS), PER_GROUP)
+    x = np.random.default_rng(2).normal(size=codes.size)
+    with pytest.raises(ModelError, match="residual variance is zero"):
+        fit_reml("y ~ x + (1|g)", _frame(3.0 + 2.0 * x, codes, x=x))
 
 
 def _closed_form_reml(y: np.ndarray, codes: np.ndarray, theta: float) -> tuple[float, float]:

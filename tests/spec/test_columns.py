@@ -90,3 +90,75 @@ def test_unsupported_column_dtype(frame: pd.DataFrame) -> None:
     frame["when"] = pd.Timestamp("2024-01-01")
     with pytest.raises(DataError, match="'when' has dtype datetime64"):
         build_spec("y ~ when + (1|g)", frame)
+
+
+def _with_marker(frame: pd.DataFrame, column: str, markers: dict[int, str]) -> pd.DataFrame:
+    """``column`` as text (as read_csv leaves it), with ``markers`` written in some rows."""
+    text = frame[column].map(repr).astype(object)
+    for row, marker in markers.items():
+        text[row] = marker
+    return frame.assign(**{column: text})
+
+
+@pytest.mark.parametrize("column", ["x", "y"])
+def test_a_missing_marker_among_numbers_is_refused_not_a_factor(
+    frame: pd.DataFrame, column: str
+) -> None:
+    data = _with_marker(frame, column, {4: ".", 9: ".", 17: "n/a"})
+    with pytest.raises(DataError) as caught:
+        build_spec("y ~ x + (1|g)", data)
+    message = str(caught.value)
+    assert f"Column {column!r} looks numeric: 57 of its 60 non-missing values" in message
+    assert "'.' (2 row(s)), 'n/a' (1 row(s))" in message
+    assert "na_values=['.', 'n/a']" in message and "--na-values" in message
+    assert f"factor({column})" in message
+
+
+def test_more_markers_than_shown_are_counted(frame: pd.DataFrame) -> None:
+    markers = {row: f"m{row}" for row in range(6)}
+    with pytest.raises(DataError, match=r"'m4' \(1 row\(s\)\) and 1 more\."):
+        build_spec("y ~ x + (1|g)", _with_marker(frame, "x", markers))
+
+
+def test_marking_them_missing_drops_those_rows(frame: pd.DataFrame) -> None:
+    data = _with_marker(frame, "x", {4: ".", 9: "."})
+    data["x"] = pd.to_numeric(data["x"], errors="coerce")  # what the message suggests
+    spec = build_spec("y ~ x + (1|g)", data)
+    assert spec.n_dropped == 2 and spec.fixed_names == ("Intercept", "x")
+
+
+def test_categorical_text_is_still_a_factor(frame: pd.DataFrame) -> None:
+    frame["dose"] = np.tile(["1", "2", "5", "10", "high"], 12)
+    spec = build_spec("y ~ dose + (1|g)", frame)  # 20% text: a factor, as written
+    assert len(spec.fixed_names) == 5
+    frame["code"] = np.tile(["007", "012", "101"], 20)  # all numbers: ID codes stay a factor
+    assert build_spec("y ~ code + (1|g)", frame).fixed_names[1:] == ("code[T.012]", "code[T.101]")
+
+
+@pytest.mark.parametrize("written", ["factor(x)", "C(x)"])
+def test_factor_says_the_column_is_categorical(frame: pd.DataFrame, written: str) -> None:
+    frame["x"] = np.tile(["1", "2", "3", "4", "5", "6", "7", "8", "9", "."], 6)
+    spec = build_spec(f"y ~ {written} + (1|g)", frame)
+    assert len(spec.fixed_names) == 10
+
+
+def test_a_categorical_dtype_is_never_questioned(frame: pd.DataFrame) -> None:
+    frame["x"] = pd.Categorical(np.tile(["1", "2", "3", "4", "5", "6", "7", "8", "9", "."], 6))
+    assert len(build_spec("y ~ x + (1|g)", frame).fixed_names) == 10
+
+
+@pytest.mark.parametrize(
+    ("formula", "options"),
+    [
+        ("y ~ log(x) + (1|g)", {}),
+        ("y ~ I(x^2) + (1|g)", {}),
+        ("y ~ 1 + offset(x) + (1|g)", {}),
+        ("y ~ 1 + (1|g)", {"weights": "x"}),
+        ("y ~ 1 + (x|g)", {}),
+    ],
+)
+def test_a_marker_in_arithmetic_is_listed_too(frame: pd.DataFrame, formula: str, options) -> None:
+    frame["x"] = np.abs(frame["x"]) + 1.0
+    data = _with_marker(frame, "x", {4: "."})
+    with pytest.raises(DataError, match=r"Column 'x' looks numeric.*'\.' \(1 row\(s\)\)"):
+        build_spec(formula, data, **options)

@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayeshier.errors import DataError
 from bayeshier.spec.build import spec_from_rows
 from bayeshier.spec.formula import FormulaWarning, parse_formula
+from bayeshier.spec.model_spec import build_spec
 from bayeshier.spec.recipe import Recipe
 
 FOLDER = Path(__file__).parents[1] / "fixtures" / "model_matrix"
@@ -54,3 +56,25 @@ def test_design_equals_r_model_matrix(case: dict, data: pd.DataFrame) -> None:
 
 def test_design_is_column_major_for_the_solver(data: pd.DataFrame) -> None:
     assert design("y ~ x + z", data).X.flags.f_contiguous
+
+
+def _small_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(8)
+    n = 24
+    return pd.DataFrame(
+        {
+            "y": rng.normal(size=n),
+            "x": rng.normal(size=n),
+            "Intercept": rng.normal(size=n),
+            "f": np.tile(["a", "b"], n // 2),
+            "g": np.repeat(list("abcd"), n // 4),
+        }
+    )
+
+
+def test_a_column_named_intercept_is_refused_beside_the_intercept() -> None:
+    frame = _small_frame()
+    with pytest.raises(DataError, match=r"column named 'Intercept'.*Rename the column"):
+        build_spec("y ~ Intercept + x + (1|g)", frame)
+    assert build_spec("y ~ 0 + Intercept + x + (1|g)", frame).fixed_names == ("Intercept", "x")
+    assert build_spec("y ~ x + (1|g)", frame).fixed_names == ("Intercept", "x")  # unused: fine

@@ -147,9 +147,18 @@ def test_same_factor_twice_is_rejected(mpg: pd.DataFrame) -> None:
         build_spec("hwy ~ displ + (1|class) + (1|class)", mpg)
 
 
-def test_data_must_be_a_dataframe() -> None:
-    with pytest.raises(DataError, match="pandas DataFrame"):
-        build_spec("y ~ (1|g)", {"y": [1.0], "g": ["a"]})
+def test_data_must_be_a_frame_and_the_error_says_what_to_pass() -> None:
+    with pytest.raises(DataError, match=r"pandas DataFrame, a dict of columns.*not builtins\.list"):
+        build_spec("y ~ (1|g)", [[1.0, "a"], [2.0, "b"]])
+
+
+def test_a_dict_of_columns_is_data(mpg: pd.DataFrame) -> None:
+    columns = {name: mpg[name].tolist() for name in ("hwy", "displ", "class")}
+    spec = build_spec("hwy ~ displ + (1|class)", columns)
+    expected = build_spec("hwy ~ displ + (1|class)", mpg)
+    np.testing.assert_array_equal(spec.X, expected.X)
+    np.testing.assert_array_equal(spec.y, expected.y)
+    assert spec.factor("class").levels == expected.factor("class").levels
 
 
 def test_columns_inside_stateful_transforms_are_used(mpg: pd.DataFrame) -> None:
