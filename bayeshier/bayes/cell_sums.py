@@ -11,6 +11,13 @@ random-effect columns), so the cell sums also weight by the columns: per
 cell ``W'W``, ``W'e`` and ``W'Q`` with ``W`` the rows' random-effect columns
 of all factors side by side (see :class:`SlopeSums`).
 
+With prior weights ``w`` (row ``i`` is ``Normal(mu_i + offset_i, sigma /
+sqrt(w_i))``) every sum is weighted: a cell's "count" is its summed weights,
+its residual sum ``sum w e``, ``e'e`` becomes ``e'We`` (``e`` the weighted
+least-squares residual of ``y - offset``, orthogonal to ``Q`` of ``W^1/2
+Xc``) and the density gains ``sum log(w_i) / 2``. Without weights every
+weight is 1 and the sums are the plain ones.
+
 The sums are taken chunk by chunk (:class:`CellSums`, which add up), so the
 rows may live in a Dask DataFrame's partitions: only the sums travel.
 """
@@ -26,6 +33,7 @@ import scipy.linalg as sla
 from pytensor.tensor.variable import TensorVariable
 
 from bayeshier.bayes.fixed_scale import InternalDesign
+from bayeshier.bayes.moments import response_less_offset, row_weights
 from bayeshier.spec.model_spec import ModelSpec
 
 __all__ = [
@@ -33,9 +41,12 @@ __all__ = [
     "CellSums",
     "Cells",
     "SlopeSums",
+    "cell_of_rows",
     "cell_statistics",
     "levels_in_order",
     "residual_statistics",
+    "response_less_offset",
+    "row_weights",
     "sufficient_loglik",
 ]
 
@@ -81,15 +92,19 @@ class Cells:
     codes : list of numpy.ndarray
         For each factor (spec order), the level of every cell.
     counts : numpy.ndarray
-        Rows per cell.
+        Rows per cell; with prior weights, the summed weights of its rows.
     sum_q : numpy.ndarray
-        Per-cell sums of the rows of ``Q`` (cells x p).
+        Per-cell sums of ``w`` times the rows of ``Xc R^-1`` (cells x p).
     sum_resid : numpy.ndarray
-        Per-cell sums of the OLS residual.
+        Per-cell (weighted) sums of the least-squares residual.
     resid_ss : float
-        The OLS residual sum of squares ``e'e``.
+        The least-squares residual sum of squares ``e'We``.
     slopes : SlopeSums or None
         The column-weighted sums when a factor has random slopes, else None.
+    rows : float or None
+        The number of rows (None: ``counts.sum()``, right without weights).
+    log_weights : float
+        ``sum log w_i`` over the rows (0 without weights).
 
     """
 
@@ -99,30 +114,43 @@ class Cells:
     sum_resid: np.ndarray
     resid_ss: float
     slopes: SlopeSums | None = None
+    rows: float | None = None
+    log_weights: float = 0.0
+
+    @property
+    def n_rows(self) -> float:
+        """The number of rows summed (the ``n`` of ``-n log sigma``)."""
+        return float(self.counts.sum()) if self.rows is None else self.rows
 
 
 @dataclass(frozen=True, eq=False)
 class CellSums:
     """Per-cell sums over a chunk of rows; two chunks' sums add up with ``+``.
 
-    ``Xc`` is the centered design, ``e0 = y - Xc nu0`` the residual of given
-    coefficients ``nu0`` (the OLS ones) and ``W`` the random-effect columns of
-    all factors side by side.
+    ``Xc`` is the centered design, ``e0 = y - offset - Xc nu0`` the residual
+    of given coefficients ``nu0`` (the least-squares ones) and ``W`` the
+    random-effect columns of all factors side by side. Every sum over rows
+    is weighted by the rows' prior weights ``w`` (1 without weights).
 
     Attributes
     ----------
     counts : numpy.ndarray
-        Rows per cell.
+        Summed weights per cell (rows per cell without weights).
     sum_x : numpy.ndarray
-        Per-cell sums of the rows of ``Xc`` (cells x p).
+        Per-cell sums of ``w`` times the rows of ``Xc`` (cells x p).
     sum_e : numpy.ndarray
-        Per-cell sums of ``e0``.
+        Per-cell sums of ``w e0``.
     x_e : numpy.ndarray
-        ``Xc'e0`` (for one step of iterative refinement).
+        ``Xc'W e0`` (for one step of iterative refinement).
     e_ss : float
-        ``e0'e0``.
+        ``e0'W e0``.
     sum_w, cross, w_e, w_x : numpy.ndarray or None
-        With random slopes, per cell: ``W'1``, ``W'W``, ``W'e0`` and ``W'Xc``.
+        With random slopes, per cell: ``W'w``, ``W'diag(w)W``, ``W'diag(w)e0`` and
+        ``W'diag(w)Xc``.
+    rows : float
+        The number of rows.
+    log_weights : float
+        ``sum log w`` (0 without weights).
 
     """
 
@@ -135,6 +163,8 @@ class CellSums:
     cross: np.ndarray | None = None
     w_e: np.ndarray | None = None
     w_x: np.ndarray | None = None
+    rows: float = 0.0
+    log_weights: float = 0.0
 
     def __add__(self, other: CellSums) -> CellSums:
         def add(mine: np.ndarray | None, theirs: np.ndarray | None) -> np.ndarray | None:
@@ -150,6 +180,8 @@ class CellSums:
             add(self.cross, other.cross),
             add(self.w_e, other.w_e),
             add(self.w_x, other.w_x),
+            self.rows + other.rows,
+            self.log_weights + other.log_weights,
         )
 
 
@@ -178,33 +210,43 @@ def chunk_cell_sums(
     ``cells`` are all the cells (:attr:`~bayeshier.spec.model_spec.ModelSpec.level_combinations`),
     ``means`` the values the design is centered by and ``nu0`` the coefficients of ``e0``.
     """
-    cell = _cell_of_rows(spec, cells)
+    cell = cell_of_rows(spec, cells)
     n_cells = len(cells)
     Xc = spec.X - means
-    e0 = spec.y - Xc @ nu0
+    e0 = response_less_offset(spec) - Xc @ nu0
+    weights = row_weights(spec)
+    we0 = e0 if weights is None else weights * e0
     sums = CellSums(
-        counts=np.bincount(cell, minlength=n_cells).astype(float),
-        sum_x=_sum_by_cell(Xc, cell, n_cells),
-        sum_e=np.bincount(cell, weights=e0, minlength=n_cells),
-        x_e=Xc.T @ e0,
-        e_ss=float(e0 @ e0),
+        counts=np.bincount(cell, weights=weights, minlength=n_cells).astype(float),
+        sum_x=_sum_by_cell(_weighted(Xc, weights), cell, n_cells),
+        sum_e=np.bincount(cell, weights=we0, minlength=n_cells),
+        x_e=Xc.T @ we0,
+        e_ss=float(e0 @ we0),
+        rows=float(len(cell)),
+        log_weights=0.0 if weights is None else float(np.sum(np.log(weights))),
     )
     if spec.intercepts_only:
         return sums
     W = np.column_stack([factor.columns() for factor in spec.factors])
     n, K, p = W.shape[0], W.shape[1], Xc.shape[1]
-    cross = _sum_by_cell((W[:, :, None] * W[:, None, :]).reshape(n, K * K), cell, n_cells)
-    w_x = _sum_by_cell((W[:, :, None] * Xc[:, None, :]).reshape(n, K * p), cell, n_cells)
+    Ww = _weighted(W, weights)
+    cross = _sum_by_cell((Ww[:, :, None] * W[:, None, :]).reshape(n, K * K), cell, n_cells)
+    w_x = _sum_by_cell((Ww[:, :, None] * Xc[:, None, :]).reshape(n, K * p), cell, n_cells)
     return replace(
         sums,
-        sum_w=_sum_by_cell(W, cell, n_cells),
+        sum_w=_sum_by_cell(Ww, cell, n_cells),
         cross=cross.reshape(n_cells, K, K),
-        w_e=_sum_by_cell(W * e0[:, None], cell, n_cells),
+        w_e=_sum_by_cell(Ww * e0[:, None], cell, n_cells),
         w_x=w_x.reshape(n_cells, K, p),
     )
 
 
-def _cell_of_rows(spec: ModelSpec, cells: np.ndarray) -> np.ndarray:
+def _weighted(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """The rows of ``values`` times their prior weights (``values`` itself without weights)."""
+    return values if weights is None else weights[:, None] * values
+
+
+def cell_of_rows(spec: ModelSpec, cells: np.ndarray) -> np.ndarray:
     """The position in ``cells`` of every row's combination of levels."""
     if cells.shape[1] == 1:
         return np.searchsorted(cells[:, 0], spec.factors[0].codes)
@@ -242,6 +284,8 @@ def _finish_cells(
         sum_resid=sums.sum_e - sums.sum_x @ delta,
         resid_ss=float(sums.e_ss - correction @ correction),
         slopes=slopes,
+        rows=sums.rows,
+        log_weights=sums.log_weights,
     )
 
 
@@ -261,6 +305,9 @@ def residual_statistics(
     effects: list[TensorVariable | None],
 ) -> tuple[TensorVariable, TensorVariable]:
     """``r'r`` and the per-cell sums of ``r = y - Xc nu - (group effects)``, from cell sums.
+
+    With prior weights and an offset, ``r = y - offset - ...``, ``r'r`` is ``r'Wr`` and the
+    cell sums are ``sum w r`` (the cell sums are weighted; the formulas are the same).
 
     With ``gamma = Q'y - R nu`` (``e`` the OLS residual, orthogonal to ``Q``):
     for random intercepts, with ``eta_c`` the summed effects of cell ``c``,
@@ -350,8 +397,9 @@ def sufficient_loglik(
     """Gaussian log-likelihood of all rows from per-cell sums.
 
     ``effects`` are the group effects of every factor (spec order); the
-    residual sum of squares is :func:`residual_statistics`.
+    (weighted) residual sum of squares is :func:`residual_statistics`. Row
+    ``i`` has sd ``sigma / sqrt(w_i)``, hence the constant ``sum log(w_i) / 2``.
     """
-    n = float(cells.counts.sum())
+    n = cells.n_rows
     rss, _ = residual_statistics(design, cells, fixed, effects)
-    return -0.5 * n * LOG_2PI - n * pt.log(sigma) - 0.5 * rss / sigma**2
+    return -0.5 * n * LOG_2PI + 0.5 * cells.log_weights - n * pt.log(sigma) - 0.5 * rss / sigma**2

@@ -47,6 +47,7 @@ __all__ = [
     "collapsed_parent",
     "draw_collapsed_effects",
     "level_residual_sums",
+    "sum_last_axis",
 ]
 
 #: Numbers per (chain x draw x level) array while drawing collapsed
@@ -151,6 +152,11 @@ def collapsed_loglik(
     ``j`` (``n_j`` rows, residual sum ``s_j``, ``w_j = 1 / (sigma^2 + n_j
     tau^2)``) contributes ``Normal(r_j | 0, sigma^2 I + tau^2 11')``:
     ``-(n_j - 1) log sigma + log(w_j) / 2 - (r_j'r_j - tau^2 w_j s_j^2) / (2 sigma^2)``.
+    With prior weights (row sd ``sigma / sqrt(v_i)``) the level is
+    ``Normal(r_j | 0, sigma^2 V_j^-1 + tau^2 11')``: the same with ``n_j`` in
+    ``w_j`` the summed weights, ``s_j = sum v_i r_i``, ``r_j' V_j r_j`` and the
+    constant ``sum log(v_i) / 2`` (:class:`~bayeshier.bayes.cell_sums.Cells` holds
+    the weighted sums).
     A parent level ``p`` (``a_p = sum_j n_j w_j``, ``t_p = sum_j s_j w_j`` over
     its child levels) then adds the rank-one update by ``omega^2 11'``:
     ``-log(1 + omega^2 a_p) / 2 + omega^2 t_p^2 / (2 (1 + omega^2 a_p))``.
@@ -158,7 +164,7 @@ def collapsed_loglik(
     tau = effects[0]
     collapsed = {0} if parent is None else {0, parent}
     others = [None if k in collapsed else effect for k, effect in enumerate(effects)]
-    n = float(cells.counts.sum())
+    n = cells.n_rows
     rss, cell_sums = residual_statistics(design, cells, fixed, others)
     level_counts = np.bincount(cells.codes[0], weights=cells.counts)
     level_sums = _sum_by_level(cell_sums, cells.codes[0], len(level_counts))
@@ -167,6 +173,7 @@ def collapsed_loglik(
     n_levels = float(len(level_counts))
     loglik = (
         -0.5 * n * LOG_2PI
+        + 0.5 * cells.log_weights
         - (n - n_levels) * pt.log(sigma)
         - 0.5 * pt.sum(pt.log(spread))
         - 0.5 * quadratic / sigma**2
@@ -209,8 +216,9 @@ def draw_collapsed_effects(
     ``names`` is the first factor, optionally followed by the factor it is
     nested in. Given the other parameters, the child's effects are ``b_j ~
     Normal(v_j s_j / sigma^2, v_j)`` with ``v_j = 1 / (1 / tau^2 + n_j /
-    sigma^2)`` and ``s_j`` the sum of the residuals ``y - X beta - (other
-    effects)`` over level ``j``. With a parent, its effects are drawn first
+    sigma^2)`` and ``s_j`` the sum of the residuals ``y - offset - X beta -
+    (other effects)`` over level ``j`` (with prior weights, ``n_j`` the
+    level's summed weights and ``s_j`` the weighted sum). With a parent, its effects are drawn first
     with the child's still integrated out, ``c_p ~ Normal(t_p / h_p, 1 / h_p)``
     with ``h_p = 1 / omega^2 + a_p`` (``a_p``, ``t_p`` as in
     :func:`collapsed_loglik`), then the child's given them (``s_j`` less
@@ -254,7 +262,8 @@ def _draw_block(
     residual = level_residual_sums(spec, design, cells, posterior, child.name, without=names[1:])
     tau2 = posterior[sd_term(child.name)].to_numpy()[..., None] ** 2
     sigma2 = posterior["sigma"].to_numpy()[..., None] ** 2
-    counts = child.counts()
+    position = [f.name for f in spec.factors].index(child.name)
+    counts = np.bincount(cells.codes[position], weights=cells.counts, minlength=child.n_levels)
     drawn = {}
     if len(names) > 1:
         parent = spec.factor(names[1])
@@ -263,8 +272,8 @@ def _draw_block(
         parent_codes = cells.codes[order.index(parent.name)]
         parent_of = _parent_codes(child_codes, parent_codes, child.n_levels)
         weight = 1.0 / (sigma2 + counts * tau2)
-        info = _sum_last_axis(counts * weight, parent_of, parent.n_levels)
-        score = _sum_last_axis(residual * weight, parent_of, parent.n_levels)
+        info = sum_last_axis(counts * weight, parent_of, parent.n_levels)
+        score = sum_last_axis(residual * weight, parent_of, parent.n_levels)
         precision = 1.0 / posterior[sd_term(parent.name)].to_numpy()[..., None] ** 2 + info
         effects = score / precision + rng.standard_normal(score.shape) / np.sqrt(precision)
         drawn[parent.name] = effects
@@ -283,9 +292,10 @@ def level_residual_sums(
     name: str,
     without: Sequence[str] = (),
 ) -> np.ndarray:
-    """Per draw, sums over the levels of ``name`` of ``y - X beta - (other effects)``.
+    """Per draw, sums over the levels of ``name`` of ``y - offset - X beta - (other effects)``.
 
-    The effects of ``name`` and of the factors in ``without`` are left out.
+    The effects of ``name`` and of the factors in ``without`` are left out;
+    with prior weights the sums are weighted (``sum w_i r_i``).
     """
     position = [f.name for f in spec.factors].index(name)
     cell_sums = np.broadcast_to(cells.sum_resid, (*posterior["sigma"].shape, len(cells.counts)))
@@ -296,7 +306,7 @@ def level_residual_sums(
     for k, factor in enumerate(spec.factors):
         if k != position and factor.name not in without:
             cell_sums = cell_sums - _cell_contributions(factor, k, cells, posterior)
-    return _sum_last_axis(cell_sums, cells.codes[position], spec.factors[position].n_levels)
+    return sum_last_axis(cell_sums, cells.codes[position], spec.factors[position].n_levels)
 
 
 def _cell_contributions(
@@ -313,7 +323,7 @@ def _cell_contributions(
     return np.sum(effects * cells.slopes.sum_w[:, start:stop], axis=-1)
 
 
-def _sum_last_axis(values: np.ndarray, codes: np.ndarray, n_levels: int) -> np.ndarray:
+def sum_last_axis(values: np.ndarray, codes: np.ndarray, n_levels: int) -> np.ndarray:
     """Sum the last axis of ``values`` (items) by their levels ``codes``, any leading shape.
 
     ``values`` itself when the items are the levels in order.

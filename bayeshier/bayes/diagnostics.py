@@ -2,7 +2,8 @@
 
 :func:`diagnose` gathers ArviZ's per-parameter diagnostics (rank-normalized
 split R-hat, bulk and tail effective sample size, Monte Carlo standard
-errors) and the per-chain sampler checks (divergent transitions, E-BFMI),
+errors) in a table and the per-chain sampler checks (divergent transitions,
+E-BFMI; :func:`chain_diagnostics`) in its ``attrs``,
 compares them with the usual thresholds (Vehtari et al. 2021; Betancourt
 2016) and says in words what failed and what to try.
 
@@ -20,13 +21,14 @@ check                       fails when                meaning
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayeshier.bayes.interrupt import INTERRUPTION, was_interrupted
 from bayeshier.errors import ModelError, SamplingWarning
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "ESS_PER_CHAIN_MIN",
     "RHAT_MAX",
     "SamplingWarning",
+    "chain_diagnostics",
     "diagnose",
     "free_correlations",
 ]
@@ -49,7 +52,7 @@ _CHAIN_COLUMNS = ["divergences", "bfmi"]
 def diagnose(
     idata: xr.DataTree, var_names: Sequence[str] | None = None, *, warn: bool = True
 ) -> pd.DataFrame:
-    """Convergence diagnostics per parameter and per chain.
+    """Convergence diagnostics per parameter, with the per-chain checks in ``attrs``.
 
     Parameters
     ----------
@@ -65,12 +68,13 @@ def diagnose(
     -------
     pandas.DataFrame
         One row per scalar parameter (index ``beta[displ]``, ``sigma``, ...)
-        with ``r_hat``, ``ess_bulk``, ``ess_tail``, ``mcse`` (of the mean)
-        and ``mcse_sd``, then one row per chain (index ``chain 0``, ...) with
-        ``divergences`` and ``bfmi``; column ``kind`` says which
-        (``"parameter"`` or ``"chain"``) and the other columns are NaN. The
-        plain-language warnings are also in ``result.attrs["warnings"]``
-        (empty when every check passes).
+        with ``r_hat``, ``ess_bulk`` and ``ess_tail`` (whole numbers, pandas
+        ``Int64``), ``mcse`` (of the mean) and ``mcse_sd``. ``attrs`` hold
+        ``"warnings"`` (the plain-language messages, empty when every check
+        passes; for an interrupted run the first says so),
+        ``"divergences"`` (their total, an int) and ``"chains"``, the
+        per-chain checks as ``{"divergences": {"chain 0": 0, ...}, "bfmi":
+        {...}}``; :func:`chain_diagnostics` returns them as a table.
 
     Raises
     ------
@@ -80,21 +84,41 @@ def diagnose(
     Examples
     --------
     >>> table = diagnose(idata)                                 # doctest: +SKIP
-    >>> table["ess_bulk"].min(), table["divergences"].sum()     # doctest: +SKIP
+    >>> table["ess_bulk"].min(), table.attrs["divergences"]     # doctest: +SKIP
 
     """
     if "posterior" not in idata.children:
         raise ModelError("diagnose needs a DataTree with a 'posterior' group (from Model.sample).")
     parameters = parameter_diagnostics(idata, var_names)
     chains = chain_diagnostics(idata)
-    table = pd.concat([parameters, chains])[["kind", *_PARAMETER_COLUMNS, *_CHAIN_COLUMNS]]
     n_chains = int(idata["posterior"].sizes["chain"])
     messages = failed_checks(parameters, chains, n_chains)
+    if was_interrupted(idata.attrs):
+        messages.insert(0, _interrupted_message(idata.attrs))
+    table = parameters[_PARAMETER_COLUMNS]
     table.attrs["warnings"] = messages
+    table.attrs["divergences"] = int(chains["divergences"].sum())
+    table.attrs["chains"] = {
+        "divergences": {
+            k: (None if pd.isna(v) else int(v)) for k, v in chains["divergences"].items()
+        },
+        "bfmi": {k: float(v) for k, v in chains["bfmi"].items()},
+    }
     if warn:
         for message in messages:
             warnings.warn(message, SamplingWarning, stacklevel=2)
     return table
+
+
+def _interrupted_message(attrs: Mapping[str, object]) -> str:
+    """The warning that a run was interrupted (its sentence from ``attrs``, if any)."""
+    how = attrs.get(INTERRUPTION)
+    detail = f" ({how})" if how else ""
+    return (
+        f"The run was interrupted{detail}: these are the draws made before Ctrl-C, not the "
+        "sample that was asked for, so the checks below judge a partial run. Sample again "
+        "to completion before relying on the results."
+    )
 
 
 def parameter_diagnostics(
@@ -113,7 +137,8 @@ def parameter_diagnostics(
         tree, var_names=list(var_names) if var_names else None, kind="diagnostics", round_to="none"
     )
     table = summary.rename(columns={"mcse_mean": "mcse"})[_PARAMETER_COLUMNS].astype(float)
-    table.insert(0, "kind", "parameter")
+    for column in ("ess_bulk", "ess_tail"):
+        table[column] = np.floor(table[column]).astype("Int64")
     return table
 
 
@@ -153,20 +178,21 @@ def free_correlations(posterior: xr.Dataset) -> xr.Dataset:
 
 
 def chain_diagnostics(idata: xr.DataTree) -> pd.DataFrame:
-    """Divergent transitions and E-BFMI of every chain."""
-    chains = idata["posterior"]["chain"].to_numpy()
-    divergences = np.full(len(chains), np.nan)
+    """Divergent transitions (``Int64``; missing without ``sample_stats``) and E-BFMI per chain."""
+    # through .ds: a chain dimension without coordinate values (a tree built by hand) still
+    # yields 0, 1, ... (a DataTree node would look "chain" up as a child node and fail)
+    chains = idata["posterior"].ds["chain"].to_numpy()
+    divergences = pd.array([pd.NA] * len(chains), dtype="Int64")
     bfmi = np.full(len(chains), np.nan)
     if "sample_stats" in idata.children:
         stats = idata["sample_stats"]
         if "diverging" in stats.data_vars:
-            divergences = stats["diverging"].sum("draw").to_numpy().astype(float)
+            counts = stats["diverging"].sum("draw").to_numpy().astype(int)
+            divergences = pd.array(counts, dtype="Int64")
         if "energy" in stats.data_vars:
             bfmi = _bfmi(idata)
     index = pd.Index([f"chain {c}" for c in chains])
-    table = pd.DataFrame({"divergences": divergences, "bfmi": bfmi}, index=index)
-    table.insert(0, "kind", "chain")
-    return table
+    return pd.DataFrame({"divergences": divergences, "bfmi": bfmi}, index=index)
 
 
 def _bfmi(idata: xr.DataTree) -> np.ndarray:
@@ -214,7 +240,7 @@ def failed_checks(parameters: pd.DataFrame, chains: pd.DataFrame, n_chains: int)
 def _parameter_message(
     failed: pd.Series, values: pd.Series, what: str, side: str, threshold: float, advice: str
 ) -> str:
-    failed = failed.fillna(True) if what == "R-hat" else failed
+    failed = failed.fillna(what == "R-hat").astype(bool)  # an undefined R-hat fails
     if not failed.any():
         return ""
     worst = values[failed].idxmax() if side == "above" else values[failed].idxmin()
@@ -225,10 +251,10 @@ def _parameter_message(
 
 
 def _divergence_message(divergences: pd.Series) -> str:
-    total = int(np.nansum(divergences.to_numpy()))
+    total = int(divergences.sum())
     if total == 0:
         return ""
-    where = ", ".join(str(name) for name in divergences.index[divergences.to_numpy() > 0])
+    where = ", ".join(str(name) for name in divergences.index[divergences.fillna(0) > 0])
     return (
         f"{total} divergent transition(s) ({where}): the sampler met curvature it could not "
         "follow, which can bias the results. Try parameterization='noncentered' (or "

@@ -21,7 +21,12 @@ import scipy.linalg as sla
 from pymc.logprob.transforms import Transform
 from pytensor.tensor.variable import TensorVariable
 
-from bayeshier.bayes.moments import DataMoments, data_moments
+from bayeshier.bayes.moments import (
+    DataMoments,
+    data_moments,
+    response_less_offset,
+    row_weights,
+)
 from bayeshier.bayes.priors import intercept_index
 from bayeshier.reml import RemlFit
 from bayeshier.spec.model_spec import ModelSpec, thin_r
@@ -115,9 +120,10 @@ class InternalDesign:
     to_user : numpy.ndarray
         ``beta = to_user @ nu`` maps centered-design coefficients to the user's.
     R : numpy.ndarray
-        ``R`` of a thin QR ``Xc = Q R`` (positive diagonal).
+        ``R`` of a thin QR ``W^1/2 Xc = Q R`` (positive diagonal; ``W`` the
+        diagonal of prior weights, the identity without ``weights=``).
     Qty : numpy.ndarray
-        ``Q'y``.
+        ``Q'W^1/2 (y - offset)`` (``Q'y`` without weights and offset).
     means : numpy.ndarray
         The values subtracted from each column of ``X`` (0 for the intercept,
         and for every column without an intercept).
@@ -149,9 +155,12 @@ def internal_design(spec: ModelSpec, moments: DataMoments | None = None) -> Inte
     ``beta`` except ``nu_i = beta_i + m' beta`` (the intercept at the means), so
     ``beta = to_user @ nu`` with ``to_user`` the identity plus ``-m`` in row ``i``.
 
+    With prior weights ``W`` and an offset the QR is that of ``W^1/2 Xc``
+    and ``Q'y`` is ``Q'W^1/2 (y - offset)``: the weighted least-squares problem.
+
     Without rows, ``Xc = X C`` with ``C = I - e_i m'``, so the ``R`` of
-    ``Xc`` is that of ``R_X C`` (``R_X`` from the fixed-effects sums) and
-    ``Xc'y = C' X'y``.
+    ``W^1/2 Xc`` is that of ``R_X C`` (``R_X`` from the fixed-effects sums,
+    which are weighted) and ``Xc'W(y - offset) = C' X'W(y - offset)``.
     """
     moments = data_moments(spec) if moments is None else moments
     p = spec.n_fixed
@@ -165,7 +174,7 @@ def internal_design(spec: ModelSpec, moments: DataMoments | None = None) -> Inte
         to_user[i, i] = 1.0
     if spec.holds_rows:
         Xc = spec.X - means
-        R, xcty = (thin_r(Xc), Xc.T @ spec.y) if p else (np.zeros((0, 0)), np.zeros(0))
+        R, xcty = _weighted_r_and_xty(spec, Xc) if p else (np.zeros((0, 0)), np.zeros(0))
     else:
         Xc, centering = None, np.eye(p)
         if i is not None:
@@ -175,6 +184,14 @@ def internal_design(spec: ModelSpec, moments: DataMoments | None = None) -> Inte
     R = R * np.sign(np.diag(R))[:, None]
     Qty = sla.solve_triangular(R, xcty, trans="T", check_finite=False) if p else np.zeros(0)
     return InternalDesign(Xc, to_user, R, Qty, means, moments)
+
+
+def _weighted_r_and_xty(spec: ModelSpec, Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``R`` of ``W^1/2 Xc`` and ``Xc'W(y - offset)`` (``W`` the prior weights, I without)."""
+    weights = row_weights(spec)
+    if weights is None:
+        return thin_r(Xc), Xc.T @ response_less_offset(spec)
+    return thin_r(np.sqrt(weights)[:, None] * Xc), Xc.T @ (weights * response_less_offset(spec))
 
 
 def fixed_start(fit: RemlFit, design: InternalDesign) -> tuple[np.ndarray, np.ndarray]:

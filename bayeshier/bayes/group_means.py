@@ -86,7 +86,7 @@ def absorbing_map(spec: ModelSpec, design: InternalDesign, factor: GroupingFacto
     intercept alone this is ``nu_0``.
 
     Without rows (a Dask DataFrame) a same-named column counts as the same
-    column: formulaic builds both from the same expression and encoding.
+    column: the spec builds both from the same expression and encoding.
     """
     intercept = intercept_index(spec)
     A = np.zeros((factor.n_columns, spec.n_fixed))

@@ -14,7 +14,8 @@ How and why it samples as it does, and which module does what, is explained in
 
 from __future__ import annotations
 
-import warnings
+import pickle
+from abc import ABCMeta
 from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
@@ -25,11 +26,11 @@ import pymc as pm
 import xarray as xr
 
 from bayeshier._choices import Density, Likelihood, Parameterization, Sampler
-from bayeshier.bayes import collapse, names, pymc_graph, sampling
-from bayeshier.bayes import posterior as post
+from bayeshier.bayes import assemble, budget, collapse, names, pymc_graph, sampling
 from bayeshier.bayes.cell_sums import Cells, cell_statistics
 from bayeshier.bayes.collapse import collapsed_factors
 from bayeshier.bayes.fixed_scale import InternalDesign, internal_design
+from bayeshier.bayes.glmm.model import GlmmModel, glmm_twin, is_gaussian
 from bayeshier.bayes.moments import data_moments
 from bayeshier.bayes.plan import (
     SamplingPlan,
@@ -41,7 +42,7 @@ from bayeshier.bayes.predictive import PredictiveMethods, require_rows
 from bayeshier.bayes.prior_parse import PriorInput
 from bayeshier.bayes.priors import prior_table, resolve_priors
 from bayeshier.reml import RemlFit, fit_spec
-from bayeshier.spec.model_spec import ModelSpec, build_spec
+from bayeshier.spec.model_spec import ModelSpec, as_frame, build_spec
 
 if TYPE_CHECKING:  # nutpie is optional, and heavy to import
     from nutpie.sample import CompiledModel
@@ -49,7 +50,7 @@ if TYPE_CHECKING:  # nutpie is optional, and heavy to import
 __all__ = ["Model"]
 
 
-class Model(PredictiveMethods):
+class Model(PredictiveMethods, metaclass=ABCMeta):
     """A Bayesian linear mixed model (random intercepts and slopes), fitted with PyMC.
 
     Parameters
@@ -66,6 +67,12 @@ class Model(PredictiveMethods):
         rows themselves is then unavailable and says so: the pointwise
         log-likelihood and ``observed_data`` (not stored by :meth:`sample`),
         :meth:`build` with ``"pointwise"``, :meth:`sample_prior_predictive`.
+    family : {None, "gaussian", "binomial", "poisson"}
+        None or ``"gaussian"``: this model. ``"binomial"`` or ``"poisson"``
+        returns the GLMM twin, a :class:`~bayeshier.bayes.glmm.GlmmModel`
+        (its options: ``link``, ``weights``, ``offset``, ``priors``,
+        ``parameterization``, ``fit``, ``nagq``), the Bayesian counterpart
+        of :func:`bayeshier.fit_glmm`.
     priors : dict, optional
         Term name -> prior, overriding the autoscaled defaults (see
         :mod:`bayeshier.bayes.priors`). Terms are the fixed-effect names, ``"sigma"``
@@ -89,10 +96,23 @@ class Model(PredictiveMethods):
         largest factor or it has random slopes, then ``"full"``. Which one is used is
         :attr:`likelihood` (and ``idata.attrs["likelihood"]``).
 
+    weights : str, array-like, optional
+        lme4's prior weights, as :func:`bayeshier.fit_reml` takes them: a
+        column name, an expression of columns (``"1/v"``) or one positive
+        value per row of ``data``. Row ``i`` is then ``Normal(mu_i, sigma /
+        sqrt(w_i))`` in every density (pointwise, sufficient, collapsed), the
+        posterior predictive and the log-likelihood.
+    offset : str, array-like, optional
+        A known term added to the linear predictor (row ``i`` is
+        ``Normal(mu_i + offset_i, .)``), given like ``weights``; it adds to
+        any ``offset(expr)`` terms of the formula. The default priors are
+        scaled by ``y - offset``.
+
     Raises
     ------
     FormulaError, DataError, ModelError
-        Bad formula or data (same errors as :func:`bayeshier.fit_reml`), a bad
+        Bad formula or data (same errors as :func:`bayeshier.fit_reml`), a non-numeric
+        response (fit it with :func:`bayeshier.fit_glmm` or ``family=``), a bad
         prior, an unknown parameterization or likelihood, or
         ``likelihood="collapsed"`` with the largest factor's parameterization
         forced or with random slopes on it.
@@ -106,21 +126,38 @@ class Model(PredictiveMethods):
 
     """
 
+    def __new__(cls, *args: object, family: object = None, **options: object) -> Model:
+        """The Gaussian model, or for a binomial or Poisson ``family`` its GLMM twin.
+
+        The twin is registered as a virtual subclass: ``isinstance(twin, Model)`` holds.
+        """
+        if cls is Model and not is_gaussian(family):
+            return glmm_twin(*args, family=family, **options)  # type: ignore[arg-type,return-value]
+        return super().__new__(cls)
+
     def __init__(
         self,
         formula: str,
         data: pd.DataFrame,
         *,
+        family: str | None = None,
         priors: Mapping[str, PriorInput] | None = None,
         parameterization: Parameterization | Mapping[str, Parameterization] = "auto",
         likelihood: Likelihood = "auto",
+        weights: object = None,
+        offset: object = None,
     ) -> None:
-        self.spec: ModelSpec = build_spec(formula, data, lazy=True)
+        data = as_frame(data)  # a dict, polars or pyarrow frame becomes pandas (Dask stays lazy)
+        self.spec: ModelSpec = build_spec(formula, data, lazy=True, weights=weights, offset=offset)
+        self.spec.require_numeric_response("bayeshier.Model")
+        #: The data frame the model was built from (for ``constant_data``).
+        self.data = data if isinstance(data, pd.DataFrame) else None
         names.check_factor_names(self.spec)
         self._choices = parse_parameterization(parameterization, self.spec)
         self._likelihood = parse_likelihood(likelihood)
         self._collapsed = collapsed_factors(self.spec, self._choices, self._likelihood)
         self._moments = data_moments(self.spec)
+        self._prior_input = dict(priors) if priors is not None else None
         self._priors = resolve_priors(self.spec, priors, self._moments)
         self._compiled: CompiledModel | None = None
 
@@ -222,7 +259,8 @@ class Model(PredictiveMethods):
         progressbar: bool = True,
         *,
         target_accept: float | None = None,
-        log_likelihood: bool | None = None,
+        log_likelihood: bool | str | None = None,
+        memory_budget: int = budget.MEMORY_BUDGET,
     ) -> xr.DataTree:
         """Sample the posterior with NUTS.
 
@@ -244,35 +282,57 @@ class Model(PredictiveMethods):
             a grouping factor has at most 10 levels (its sd is poorly
             determined and the posterior more curved, so smaller steps avoid
             divergences), else 0.8 (see :func:`bayeshier.bayes.sampling.default_target_accept`).
-        log_likelihood : bool, optional
-            Store the pointwise log-likelihood (needed by ``az.loo``); it holds
-            ``chains x draws x n`` numbers, so turn it off for very large data.
-            Default: stored when the rows are in memory, not for a Dask
-            DataFrame (where ``True`` is an error).
+        log_likelihood : {None, True, "pointwise", "group", False}
+            The log-likelihood to store (``az.loo`` reads it). ``True`` or
+            ``"pointwise"``: one value per row (``chains x draws x rows``
+            numbers); ``"group"``: one per level of the largest grouping
+            factor, its effects integrated out (leave-one-group-out LOO);
+            ``False``: none. Default (None): pointwise when it fits
+            ``memory_budget``, else per group when that fits, else none; an
+            automatic choice other than pointwise is said in one
+            :class:`~bayeshier.bayes.budget.MemoryBudgetWarning` (and in
+            ``attrs["log_likelihood_note"]``). Which one is stored is
+            ``attrs["log_likelihood"]``.
+        memory_budget : int
+            Bytes the automatically chosen log-likelihood may take (default
+            512 MiB).
 
         Returns
         -------
         xarray.DataTree
             Groups ``posterior`` (``beta``, group effects, ``sd_<factor>``,
-            ``sigma``), ``sample_stats``, ``observed_data`` and
-            ``log_likelihood`` (these two only with the rows in memory);
+            ``sigma``), ``sample_stats``, ``observed_data``,
+            ``constant_data`` (the data columns, from which
+            ``bayeshier.compare(idata=...)`` refits REML; both only with the
+            rows in memory) and ``log_likelihood`` (unless none is stored);
             ``attrs`` record the formula, the parameterization, the
             likelihood used (``attrs["likelihood"]``, ``"collapsed"`` or
-            ``"full"``), the sampler and the REML fit
-            (``attrs["reml"]``, a JSON string).
+            ``"full"``), the sampler, the REML fit (``attrs["reml"]``, a JSON
+            string) and the log-likelihood stored.
+
+            **Ctrl-C** stops the sampler and returns the draws completed so
+            far, cut to the chains and draws that every kept chain completed
+            (no NaN rows), with ``attrs["interrupted"] = "true"`` (a string:
+            netCDF cannot store a boolean) and ``attrs["interruption"]``
+            saying how far the run got; :func:`bayeshier.diagnose` warns of it
+            first. Interrupted before the first kept draw, it raises
+            ``KeyboardInterrupt``.
 
         Raises
         ------
         ModelError
-            Unknown sampler, nutpie not installed, bad draws/tune/chains, or
-            ``log_likelihood=True`` for a Dask DataFrame.
+            Unknown sampler, nutpie not installed, draws/tune/chains/seed out
+            of range, ``log_likelihood=True`` for a Dask DataFrame, or a
+            request whose draws would not fit in memory (with the estimate).
 
         """
-        sampling.check_sampling_args(draws, tune, chains, sampler)
-        if log_likelihood is None:
-            log_likelihood = self.spec.holds_rows
-        elif log_likelihood:
-            require_rows(self.spec, "log_likelihood=True", "log_likelihood=False")
+        sampling.check_sampling_args(draws, tune, chains, sampler, random_seed)
+        if budget.parse_log_likelihood(log_likelihood) == "pointwise":
+            require_rows(self.spec, "log_likelihood=True", "log_likelihood='group'")
+        choice = budget.plan_storage(
+            self.spec, (draws, tune, chains), self.plan.collapsed, log_likelihood, memory_budget
+        )
+        sampling.check_sampling_limits(draws, tune, chains)
         accept = sampling.target_accept_for(self.spec, target_accept)
         settings = sampling.NutsSettings(
             draws=draws, tune=tune, chains=chains, target_accept=accept
@@ -283,7 +343,8 @@ class Model(PredictiveMethods):
             start = sampling.start_point(self.plan)
             model = self._sampling_model()
             raw = sampling.run_pymc(model, start, settings, random_seed, progressbar)
-        return self._finish(raw, sampler, log_likelihood, np.random.default_rng(random_seed))
+        rng = np.random.default_rng(random_seed)
+        return assemble.assemble(self, raw, sampler, choice, (draws, chains), rng)
 
     def _sampling_model(self) -> pm.Model:
         """The model NUTS samples: the collapsed density when a factor is collapsed."""
@@ -300,28 +361,6 @@ class Model(PredictiveMethods):
         """0.98 with correlated random slopes, 0.95 with a factor of at most 10 levels, else 0.8."""
         return sampling.default_target_accept(self.spec)
 
-    def _finish(
-        self, raw: xr.DataTree, sampler: str, log_likelihood: bool, rng: np.random.Generator
-    ) -> xr.DataTree:
-        posterior = post.public_variables(raw["posterior"].to_dataset())
-        if self.plan.collapsed:
-            posterior = self._add_collapsed_effects(posterior, rng)
-        groups = {
-            "posterior": posterior,
-            "sample_stats": post.numeric_statistics(raw["sample_stats"].to_dataset()),
-        }
-        if self.spec.holds_rows:
-            groups["observed_data"] = post.observed_data(self.spec, self.observed_name)
-        tree = xr.DataTree.from_dict(groups)
-        if log_likelihood:
-            tree["log_likelihood"] = xr.DataTree(self.pointwise_loglik(posterior))
-        tree.attrs.update(
-            post.sampling_attrs(
-                self.spec, sampler, self.parameterization, self.reml, self.likelihood
-            )
-        )
-        return tree
-
     def _add_collapsed_effects(self, posterior: xr.Dataset, rng: np.random.Generator) -> xr.Dataset:
         """Draw the collapsed effects from their exact conditional posterior.
 
@@ -334,36 +373,43 @@ class Model(PredictiveMethods):
     def level_residual_sums(
         self, posterior: xr.Dataset, name: str, without: tuple[str, ...] = ()
     ) -> np.ndarray:
-        """Per draw, sums over the levels of ``name`` of ``y - X beta - (other effects)``.
+        """Per draw, sums over the levels of ``name`` of ``y - offset - X beta - (other effects)``.
 
-        The effects of the factors in ``without`` are left out too.
+        The effects of the factors in ``without`` are left out too; with prior
+        weights ``w`` the sums are ``sum w_i r_i``.
         """
         return collapse.level_residual_sums(
             self.spec, self.design, self.cells, posterior, name, without
         )
 
-    # ------------------------------------------------------- prior predictive
-    def sample_prior_predictive(
-        self, draws: int = 500, random_seed: int | None = None
-    ) -> xr.DataTree:
-        """Draw from the prior and the prior predictive distribution.
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle all but the compiled nutpie model and the priors (rebuilt when unpickled).
 
-        Returns
-        -------
-        xarray.DataTree
-            Groups ``prior`` (``beta``, group effects, ``sd_<factor>``,
-            ``sigma``), ``prior_predictive`` and ``observed_data``.
+        Raises
+        ------
+        TypeError
+            A prior object that does not pickle: says what to save instead.
 
         """
-        require_rows(self.spec, "sample_prior_predictive()")
-        model = self.build()
-        with warnings.catch_warnings():
-            # the centered effects of correlated random slopes are drawn by a NumPy function
-            warnings.filterwarnings("ignore", message="Numba will use object mode")
-            tree = pm.sample_prior_predictive(draws=draws, model=model, random_seed=random_seed)
-        tree["prior"] = xr.DataTree(post.public_variables(tree["prior"].to_dataset()))
-        return tree
+        state = dict(self.__dict__, _compiled=None, _priors=None)
+        try:
+            pickle.dumps(self._prior_input)
+        except Exception as error:
+            raise TypeError(
+                "This Model cannot be pickled: one of its priors is an object that does not "
+                "pickle. Give the priors as strings (e.g. 'normal(0, 10)'), or save the "
+                "formula, the data and the priors and rebuild the Model from them."
+            ) from error
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Restore a pickled model, rebuilding its priors."""
+        self.__dict__.update(state)
+        self._priors = resolve_priors(self.spec, self._prior_input, self._moments)
 
     def __repr__(self) -> str:
         factors = ", ".join(f"{f.name} ({f.n_levels} levels)" for f in self.spec.factors)
         return f"<bayeshier.Model {self.spec.formula.text!r}: {self.spec.nobs} rows; {factors}>"
+
+
+Model.register(GlmmModel)

@@ -1,6 +1,6 @@
 """Means and standard deviations of the model's columns, summed chunk by chunk.
 
-The default priors are scaled by ``sd(y)`` and the predictors' sds, and the
+The default priors are scaled by ``sd(y)`` (``y`` less any offset) and the predictors' sds, and the
 sampler centers the predictors at their means. These moments come from sums
 over rows that add up over chunks (:class:`Moments`), so a Dask DataFrame's
 partitions give the same numbers as a pandas DataFrame's rows. The sums are
@@ -18,7 +18,17 @@ import numpy as np
 
 from bayeshier.spec.model_spec import ModelSpec
 
-__all__ = ["DataMoments", "Moments", "data_moments"]
+__all__ = ["DataMoments", "Moments", "data_moments", "response_less_offset", "row_weights"]
+
+
+def row_weights(spec: ModelSpec) -> np.ndarray | None:
+    """The prior weights of the rows ``spec`` holds (residual variance ``sigma^2 / w``), or None."""
+    return spec.weights
+
+
+def response_less_offset(spec: ModelSpec) -> np.ndarray:
+    """``y - offset`` of the rows ``spec`` holds (``y`` without an offset)."""
+    return spec.y if spec.offset is None else spec.y - spec.offset
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,7 +103,7 @@ class DataMoments:
     Attributes
     ----------
     y : Moments
-        The response (one column).
+        The response less any offset (one column).
     X : Moments
         The fixed-effects design's columns.
     random : tuple of Moments or None
@@ -136,7 +146,7 @@ def moment_shifts(spec: ModelSpec) -> tuple[np.ndarray, ...]:
     """
     if spec.holds_rows:
         random = [f.columns().mean(axis=0) for f in spec.factors if not f.intercept_only]
-        return (spec.y.mean(keepdims=True), spec.X.mean(axis=0), *random)
+        return (response_less_offset(spec).mean(keepdims=True), spec.X.mean(axis=0), *random)
     p, n = spec.n_fixed, spec.nobs
     x_shift, y_shift = np.zeros(p), np.zeros(1)
     if "Intercept" in spec.fixed_names:
@@ -154,4 +164,5 @@ def row_moments(spec: ModelSpec, shifts: tuple[np.ndarray, ...]) -> DataMoments:
     random = tuple(
         None if f.intercept_only else Moments.of(f.columns(), next(remaining)) for f in spec.factors
     )
-    return DataMoments(Moments.of(spec.y[:, None], y_shift), Moments.of(spec.X, x_shift), random)
+    y = Moments.of(response_less_offset(spec)[:, None], y_shift)
+    return DataMoments(y, Moments.of(spec.X, x_shift), random)

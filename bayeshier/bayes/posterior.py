@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayeshier.bayes.cell_sums import LOG_2PI
+from bayeshier.bayes.cell_sums import LOG_2PI, row_weights
 from bayeshier.bayes.names import corr_name, effect_dims, obs_labels, term_bis_dim, term_dim
 from bayeshier.bayes.priors import sd_term
 from bayeshier.errors import ModelError
@@ -24,10 +24,12 @@ from bayeshier.reml import RemlFit
 from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = [
+    "covariance_root",
     "linear_predictor",
     "numeric_statistics",
     "observed_data",
     "pointwise_loglik",
+    "posterior_predictive",
     "predictions",
     "public_variables",
     "reml_record",
@@ -173,28 +175,65 @@ def _effects(posterior: xr.Dataset, factor: GroupingFactor) -> np.ndarray:
     return posterior[factor.name].transpose("chain", "draw", *effect_dims(factor)).to_numpy()
 
 
-def pointwise_loglik(spec: ModelSpec, posterior: xr.Dataset, name: str) -> xr.Dataset:
-    """Pointwise log-likelihood of the observed rows (for ``az.loo``), as variable ``name``."""
+def _row_chunks(spec: ModelSpec, posterior: xr.Dataset) -> list[slice]:
+    """Slices of the rows such that a chunk's draws x rows stay near :data:`_LOGLIK_CHUNK`."""
+    rows = max(1, _LOGLIK_CHUNK // max(1, posterior["sigma"].size))
+    return [slice(start, start + rows) for start in range(0, spec.nobs, rows)]
+
+
+def _fitted_means(spec: ModelSpec, posterior: xr.Dataset, piece: slice) -> np.ndarray:
+    """Draws of the mean of the fitted rows ``piece``: linear predictor plus offset."""
+    codes = [f.codes[piece] for f in spec.factors]
+    designs = [f.columns()[piece] for f in spec.factors]
+    mu = linear_predictor(spec, posterior, spec.X[piece], codes, designs)
+    return mu if spec.offset is None else mu + spec.offset[piece]
+
+
+def _residual_sds(spec: ModelSpec, posterior: xr.Dataset, piece: slice) -> np.ndarray:
+    """Draws of the fitted rows' residual sds, ``sigma / sqrt(w_i)`` (chain x draw x rows)."""
     sigma = posterior["sigma"].to_numpy()[..., None]
-    codes = [f.codes for f in spec.factors]
-    rows = max(1, _LOGLIK_CHUNK // max(1, sigma.size))
-    parts = []
-    designs = [factor.columns() for factor in spec.factors]
-    for start in range(0, spec.nobs, rows):
-        piece = slice(start, start + rows)
-        mu = linear_predictor(
-            spec, posterior, spec.X[piece], [c[piece] for c in codes], [d[piece] for d in designs]
+    weights = row_weights(spec)
+    return sigma if weights is None else sigma / np.sqrt(weights[piece])
+
+
+def _row_dataset(
+    spec: ModelSpec, posterior: xr.Dataset, values: np.ndarray, name: str
+) -> xr.Dataset:
+    """``values`` (chain x draw x rows) as variable ``name`` with dims (chain, draw, obs)."""
+    coords = {"chain": posterior["chain"], "draw": posterior["draw"], "obs": obs_labels(spec)}
+    data = xr.DataArray(values, dims=("chain", "draw", "obs"), coords=coords)
+    return xr.Dataset({name: data})
+
+
+def pointwise_loglik(spec: ModelSpec, posterior: xr.Dataset, name: str) -> xr.Dataset:
+    """Pointwise log-likelihood of the observed rows (for ``az.loo``), as variable ``name``.
+
+    Row ``i`` is ``Normal(mu_i + offset_i, sigma / sqrt(w_i))`` (prior weights
+    ``w``, 1 without them), so its log density gains ``log(w_i) / 2``.
+    """
+    values = np.empty((*posterior["sigma"].shape, spec.nobs))
+    for piece in _row_chunks(spec, posterior):
+        sd = _residual_sds(spec, posterior, piece)
+        z = (spec.y[piece] - _fitted_means(spec, posterior, piece)) / sd
+        values[..., piece] = -0.5 * (LOG_2PI + z**2) - np.log(sd)
+    return _row_dataset(spec, posterior, values, name)
+
+
+def posterior_predictive(
+    spec: ModelSpec, posterior: xr.Dataset, name: str, rng: np.random.Generator
+) -> xr.Dataset:
+    """One replicate of the observed rows per posterior draw, as variable ``name``.
+
+    ``Normal(mu_i + offset_i, sigma / sqrt(w_i))`` with the fitted rows'
+    group effects, dims (chain, draw, obs) like ``observed_data``.
+    """
+    values = np.empty((*posterior["sigma"].shape, spec.nobs))
+    for piece in _row_chunks(spec, posterior):
+        mu = _fitted_means(spec, posterior, piece)
+        values[..., piece] = mu + _residual_sds(spec, posterior, piece) * rng.standard_normal(
+            mu.shape
         )
-        z = (spec.y[piece] - mu) / sigma
-        parts.append(-0.5 * (LOG_2PI + z**2) - np.log(sigma))
-    values = np.concatenate(parts, axis=-1)
-    dims = ("chain", "draw", "obs")
-    coords = {
-        "chain": posterior["chain"],
-        "draw": posterior["draw"],
-        "obs": obs_labels(spec),
-    }
-    return xr.Dataset({name: xr.DataArray(values, dims=dims, coords=coords)})
+    return _row_dataset(spec, posterior, values, name)
 
 
 def predictions(
@@ -265,14 +304,14 @@ def _new_level_effects(
             new = sd * rng.standard_normal((*sd.shape[:-1], len(groups)))
             extra[..., unseen] += new[..., inverse]
             continue
-        root = _covariance_root(posterior, factor)
+        root = covariance_root(posterior, factor)
         z = rng.standard_normal((*root.shape[:-2], len(groups), factor.n_columns))
         new = np.einsum("cdkl,cdgl->cdgk", root, z)
         extra[..., unseen] += np.einsum("cdnk,nk->cdn", new[:, :, inverse, :], columns[unseen])
     return extra
 
 
-def _covariance_root(posterior: xr.Dataset, factor: GroupingFactor) -> np.ndarray:
+def covariance_root(posterior: xr.Dataset, factor: GroupingFactor) -> np.ndarray:
     """Per draw, ``diag(sd) R^(1/2)`` (chain x draw x k x k), whose square is ``Sigma_f``.
 
     The symmetric square root of the correlation ``R`` (identity when the

@@ -1,19 +1,24 @@
 """The prediction methods of :class:`bayeshier.Model`, from its posterior draws.
 
 :class:`PredictiveMethods` is mixed into :class:`bayeshier.bayes.model.Model`:
-its methods need only the model's specification ``spec`` and delegate the
-arithmetic to :mod:`bayeshier.bayes.posterior` (NumPy on the draws, no PyMC
-graph). :func:`require_rows` is the check of everything that needs the rows
+its methods need only the model's specification ``spec`` (and ``build``
+for the prior predictive) and delegate the arithmetic to
+:mod:`bayeshier.bayes.posterior` (NumPy on the draws, no PyMC graph).
+:func:`require_rows` is the check of everything that needs the rows
 themselves, which a model on a Dask DataFrame does not hold.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
+import pymc as pm
 import xarray as xr
 
-from bayeshier.bayes import names
+from bayeshier.bayes import assemble, names, sampling
 from bayeshier.bayes import posterior as post
 from bayeshier.errors import ModelError
 from bayeshier.spec.model_spec import ModelSpec
@@ -44,10 +49,14 @@ class PredictiveMethods:
     ----------
     spec : ModelSpec
         The model's specification (set by the class that mixes this in).
+    build : callable
+        ``build(density="pointwise")``: the PyMC model (a method of the class
+        that mixes this in).
 
     """
 
     spec: ModelSpec
+    build: Callable[..., pm.Model]
 
     @property
     def observed_name(self) -> str:
@@ -119,3 +128,63 @@ class PredictiveMethods:
         return post.predictions(
             self.spec, posterior, newdata, include_random, rng, self.observed_name
         )
+
+    def sample_prior_predictive(
+        self, draws: int = 500, random_seed: int | None = None
+    ) -> xr.DataTree:
+        """Draw from the prior and the prior predictive distribution.
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``prior`` (``beta``, group effects, ``sd_<factor>``,
+            ``sigma``), ``prior_predictive`` and ``observed_data``.
+
+        """
+        require_rows(self.spec, "sample_prior_predictive()")
+        model = self.build()
+        with warnings.catch_warnings():
+            # the centered effects of correlated random slopes are drawn by a NumPy function
+            warnings.filterwarnings("ignore", message="Numba will use object mode")
+            tree = pm.sample_prior_predictive(draws=draws, model=model, random_seed=random_seed)
+        tree["prior"] = xr.DataTree(post.public_variables(tree["prior"].to_dataset()))
+        return tree
+
+    def sample_posterior_predictive(
+        self, idata: xr.DataTree, random_seed: int | None = None
+    ) -> xr.DataTree:
+        """Add a ``posterior_predictive`` group: one replicate of the data per posterior draw.
+
+        Each draw's replicate of row ``i`` is ``Normal(mu_i, sigma)``, ``mu_i``
+        the row's fitted mean with its group's effects. The group holds the
+        response under ``observed_data``'s name with dims (chain, draw, obs),
+        ArviZ's layout, so ``az.plot_ppc_dist(idata)`` and ``az.loo_pit(idata)``
+        work on the result.
+
+        Parameters
+        ----------
+        idata : xarray.DataTree
+            The result of :meth:`sample`; it is changed in place and returned.
+        random_seed : int, optional
+            Seed of the replicates' noise.
+
+        Returns
+        -------
+        xarray.DataTree
+            ``idata`` with ``posterior_predictive`` (and ``observed_data``).
+
+        Raises
+        ------
+        ModelError
+            A Dask DataFrame, ``idata`` without this model's posterior, a bad
+            seed, or replicates that would not fit in memory.
+
+        """
+        require_rows(self.spec, "sample_posterior_predictive()")
+        sampling.check_sampling_args(1, 0, 1, "pymc", random_seed)
+        rng = np.random.default_rng(random_seed)
+        group = assemble.posterior_predictive_group(self, idata, rng)
+        idata["posterior_predictive"] = xr.DataTree(group)
+        if "observed_data" not in idata.children:
+            idata["observed_data"] = xr.DataTree(post.observed_data(self.spec, self.observed_name))
+        return idata

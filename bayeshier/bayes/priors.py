@@ -78,7 +78,7 @@ def corr_term(factor_name: str) -> str:
 def intercept_index(spec: ModelSpec) -> int | None:
     """Position of an all-ones ``Intercept`` column in ``spec.X``, or None.
 
-    Without rows (a Dask DataFrame), formulaic's ``Intercept`` column, which
+    Without rows (a Dask DataFrame), the spec's ``Intercept`` column, which
     is all ones by construction.
     """
     if "Intercept" not in spec.fixed_names:

@@ -39,6 +39,7 @@ from bayeshier._choices import DENSITIES, Density
 from bayeshier.bayes.cell_sums import LOG_2PI, Cells, sufficient_loglik
 from bayeshier.bayes.collapse import collapsed_loglik
 from bayeshier.bayes.fixed_scale import Affine, BatchedAffine, InternalDesign
+from bayeshier.bayes.moments import row_weights
 from bayeshier.bayes.names import (
     FIXED_RV,
     corr_chol_name,
@@ -318,11 +319,19 @@ def _add_pointwise_likelihood(
     effects: list[TensorVariable],
     sigma: TensorVariable,
 ) -> None:
-    """The observed variable, one row per observation (dimension ``obs``)."""
+    """The observed variable, one row per observation (dimension ``obs``).
+
+    Row ``i`` is ``Normal(mu_i + offset_i, sigma / sqrt(w_i))`` (lme4's offset
+    and prior weights; none without them).
+    """
     mu = pt.dot(design.Xc, fixed) if spec.n_fixed else pt.zeros(spec.nobs)
+    if spec.offset is not None:
+        mu = mu + spec.offset
     for factor, effect in zip(spec.factors, effects, strict=True):
         if factor.intercept_only:
             mu = mu + effect[factor.codes]
         else:
             mu = mu + pt.sum(effect[factor.codes] * factor.design, axis=1)
-    pm.Normal(observed_name(spec), mu, sigma, observed=spec.y, dims="obs")
+    weights = row_weights(spec)
+    sd = sigma if weights is None else sigma / np.sqrt(weights)
+    pm.Normal(observed_name(spec), mu, sd, observed=spec.y, dims="obs")

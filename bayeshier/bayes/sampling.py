@@ -32,10 +32,14 @@ if TYPE_CHECKING:  # nutpie is optional, and heavy to import
 __all__ = [
     "FEW_LEVELS",
     "LOW_RANK_MAX_DIM",
+    "MAX_CHAINS",
+    "MAX_DRAWS",
+    "MAX_SEED",
     "NUTPIE_ADAPTATION",
     "NutsSettings",
     "adaptation_for",
     "check_sampling_args",
+    "check_sampling_limits",
     "compile_nutpie",
     "default_target_accept",
     "run_nutpie",
@@ -54,6 +58,19 @@ NUTPIE_ADAPTATION = "low_rank"
 #: (nutpie 0.16, 4 x 1000 draws: 0.8 s at 104 parameters, 31 s at 164, 65 s at 200,
 #: against 0.3 to 0.7 s for the diagonal one), so the diagonal adaptation is used.
 LOW_RANK_MAX_DIM = 120
+#: Most draws (and tuning steps) per chain: 10 million draws of even a small
+#: model fill gigabytes, and no diagnostic needs more.
+MAX_DRAWS = 10**7
+#: Most chains: each chain runs on its own thread or process; R-hat and ESS
+#: need 4, and beyond a few dozen chains only memory and time grow.
+MAX_CHAINS = 64
+#: Largest seed: nutpie's seed is an unsigned 64-bit integer.
+MAX_SEED = 2**64 - 1
+_DRAWS_WHY = " (10 million draws per chain fill gigabytes; no diagnostic needs more)"
+_CHAINS_WHY = (
+    " (each chain runs on its own thread or process; 4 are enough for R-hat and ESS, "
+    "and more than 64 only multiply memory and time)"
+)
 
 
 class NutsSettings(TypedDict):
@@ -65,18 +82,40 @@ class NutsSettings(TypedDict):
     target_accept: float
 
 
-def check_sampling_args(draws: int, tune: int, chains: int, sampler: str) -> None:
-    """Reject bad draws/tune/chains, an unknown sampler, or nutpie when it is not installed.
+def check_sampling_args(
+    draws: int, tune: int, chains: int, sampler: str, random_seed: object = None
+) -> None:
+    """Reject non-integer or too small draws/tune/chains, a bad seed or an unknown sampler.
+
+    ``draws`` and ``chains`` must be at least 1, ``tune`` at least 0 (no
+    tuning, as PyMC and nutpie allow).
+
+    ``random_seed`` is None or an integer in [0, :data:`MAX_SEED`] (nutpie's
+    seed is an unsigned 64-bit integer; NumPy refuses negative seeds). The
+    upper limits of draws, tune and chains are :func:`check_sampling_limits`,
+    checked after the memory a request needs (which names it in GiB).
+    Without nutpie installed, ``sampler="nutpie"`` is refused too.
 
     Raises
     ------
     ModelError
-        With what was wrong and how to fix it.
+        Naming the argument, its value and what it must be.
 
     """
-    for name, value, least in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
-        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < least:
-            raise ModelError(f"{name} must be an integer >= {least}, got {value!r}.")
+    for name, value, low, high in (
+        ("draws", draws, 1, MAX_DRAWS),
+        ("tune", tune, 0, MAX_DRAWS),
+        ("chains", chains, 1, MAX_CHAINS),
+    ):
+        if not _is_int(value) or value < low:
+            raise ModelError(
+                f"{name} must be an integer between {low} and {high:,}, got {value!r}."
+            )
+    if random_seed is not None and (not _is_int(random_seed) or not 0 <= random_seed <= MAX_SEED):
+        raise ModelError(
+            f"random_seed must be None or an integer between 0 and 2**64 - 1 (nutpie's "
+            f"seed is an unsigned 64-bit integer), got {random_seed!r}."
+        )
     if sampler not in SAMPLERS:
         raise ModelError(
             f"Unknown sampler {sampler!r}.{close_matches_hint(str(sampler), SAMPLERS)} "
@@ -87,6 +126,30 @@ def check_sampling_args(draws: int, tune: int, chains: int, sampler: str) -> Non
             "sampler='nutpie' needs the package 'nutpie', which is not installed: "
             "run `pip install nutpie`, or pass sampler='pymc'."
         )
+
+
+def check_sampling_limits(draws: int, tune: int, chains: int) -> None:
+    """Reject draws or tune above :data:`MAX_DRAWS`, or chains above :data:`MAX_CHAINS`.
+
+    Raises
+    ------
+    ModelError
+        Naming the argument, its value, the range and why.
+
+    """
+    for name, value, high, why in (
+        ("draws", draws, MAX_DRAWS, _DRAWS_WHY),
+        ("tune", tune, MAX_DRAWS, _DRAWS_WHY),
+        ("chains", chains, MAX_CHAINS, _CHAINS_WHY),
+    ):
+        if value > high:
+            low = 0 if name == "tune" else 1
+            raise ModelError(f"{name} must be between {low} and {high:,}, got {value:,}{why}.")
+
+
+def _is_int(value: object) -> bool:
+    """Whether ``value`` is an integer (Python or NumPy), not a bool."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
 def default_target_accept(spec: ModelSpec) -> float:
@@ -149,20 +212,39 @@ def adaptation_for(n_dim: int) -> str:
 
 
 def run_nutpie(
-    compiled: CompiledModel, settings: NutsSettings, seed: int | None, progressbar: bool
+    compiled: CompiledModel,
+    settings: NutsSettings,
+    seed: int | None,
+    progressbar: bool,
+    adaptation: str | None = None,
 ) -> xr.DataTree:
-    """Sample a compiled nutpie model (mass-matrix adaptation: :func:`adaptation_for`)."""
+    """Sample a compiled nutpie model (mass matrix: ``adaptation``, else :func:`adaptation_for`).
+
+    The sampler runs in the background (``blocking=False``): a
+    ``KeyboardInterrupt`` while waiting aborts it and returns the trace so
+    far (chains padded with NaN; see
+    :func:`bayeshier.bayes.interrupt.trim_to_completed`); any other error
+    cancels it.
+    """
     import nutpie
 
-    return nutpie.sample(
+    sampler = nutpie.sample(
         compiled,
         **settings,
         cores=min(settings["chains"], os.cpu_count() or 1),
         seed=seed,
-        adaptation=adaptation_for(int(compiled.n_dim)),
+        adaptation=adaptation or adaptation_for(int(compiled.n_dim)),
         save_warmup=False,
         progress_bar=progressbar,
+        blocking=False,
     )
+    try:
+        return sampler.wait()
+    except KeyboardInterrupt:
+        return sampler.abort()
+    except BaseException:
+        sampler.cancel()
+        raise
 
 
 def run_pymc(
@@ -172,14 +254,27 @@ def run_pymc(
     seed: int | None,
     progressbar: bool,
 ) -> xr.DataTree:
-    """Sample ``model`` with PyMC's own NUTS."""
-    return pm.sample(
-        **settings,
-        cores=min(settings["chains"], os.cpu_count() or 1),
-        random_seed=seed,
-        progressbar=progressbar,
-        initvals=start,
-        model=model,
-        nuts_sampler="pymc",
-        compute_convergence_checks=False,
-    )
+    """Sample ``model`` with PyMC's own NUTS.
+
+    PyMC handles a ``KeyboardInterrupt`` itself: it returns the chains it
+    chose, cut to a common length, or raises ``ValueError("Not enough
+    samples ...")`` when no draw was completed, turned back into the
+    ``KeyboardInterrupt`` it was.
+    """
+    try:
+        return pm.sample(
+            **settings,
+            cores=min(settings["chains"], os.cpu_count() or 1),
+            random_seed=seed,
+            progressbar=progressbar,
+            initvals=start,
+            model=model,
+            nuts_sampler="pymc",
+            compute_convergence_checks=False,
+        )
+    except ValueError as error:
+        if "Not enough samples" in str(error):
+            raise KeyboardInterrupt(
+                "Sampling was interrupted before any draw was completed."
+            ) from error
+        raise

@@ -174,20 +174,11 @@ class ModelSpec:
         """Whether every grouping factor has a random intercept and nothing else."""
         return all(factor.intercept_only for factor in self.factors)
 
-    def require_unweighted(self, what: str) -> None:
-        """Raise a :class:`ModelError` if the spec has weights, an offset or a non-numeric response.
+    def require_numeric_response(self, what: str) -> None:
+        """Raise a :class:`ModelError` if the response is not numeric (a binomial response).
 
-        For the engines that do not support them yet (``what`` names the
-        engine, e.g. ``"bayeshier.Model"``).
+        For the Gaussian engines (``what`` names the engine, e.g. ``"bayeshier.Model"``).
         """
-        extras = [name for name, present in (("weights", self.has_weights),
-                                             ("offset", self.has_offset)) if present]  # fmt: skip
-        if extras:
-            raise ModelError(
-                f"{'/'.join(extras)} are not supported by {what} yet: fit the model with "
-                "bayeshier.fit_reml(..., weights=..., offset=...), which supports them as "
-                "lme4 does, or remove them from the formula and arguments."
-            )
         if self.response_kind != "numeric":
             raise ModelError(
                 f"The response {self.response!r} is a binomial response, which {what} does not "

@@ -38,6 +38,13 @@ def slopes(sleep) -> Model:
     return Model(SLOPES, sleep)
 
 
+@pytest.fixture(scope="session")
+def weighted_sleep(sleep) -> pd.DataFrame:
+    """sleepstudy with random prior weights ``w`` (0.2 to 3) and an offset column ``off``."""
+    rng = np.random.default_rng(12)
+    return sleep.assign(w=rng.uniform(0.2, 3.0, len(sleep)), off=rng.normal(0.0, 20.0, len(sleep)))
+
+
 # ------------------------------------------------------------------ helpers
 def _random_point(model: pm.Model, rng: np.random.Generator) -> dict[str, np.ndarray]:
     point = model.initial_point()

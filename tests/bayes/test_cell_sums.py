@@ -162,3 +162,108 @@ def test_sufficient_statistics_with_slopes_give_the_pointwise_log_density(
     for _ in range(2):
         point = random_point(pointwise, rng)
         assert g(point) == pytest.approx(f(point), rel=1e-10)
+
+
+# ------------------------------------------------- prior weights and offsets
+#: id -> (formula, options, weighted, with an offset)
+WEIGHTED_CASES = {
+    "intercept": ("Reaction ~ Days + (1|Subject)", {"weights": "w"}, True, False),
+    "intercept, offset=": (
+        "Reaction ~ Days + (1|Subject)",
+        {"weights": "w", "offset": "off"},
+        True,
+        True,
+    ),
+    "intercept, offset()": (
+        "Reaction ~ Days + offset(off) + (1|Subject)",
+        {"weights": "w"},
+        True,
+        True,
+    ),
+    "slopes": ("Reaction ~ Days + (Days|Subject)", {"weights": "w"}, True, False),
+    "slopes, offset=": (
+        "Reaction ~ Days + (Days|Subject)",
+        {"weights": "w", "offset": "off"},
+        True,
+        True,
+    ),
+    "offset alone": ("Reaction ~ Days + (Days|Subject)", {"offset": "off"}, False, True),
+}
+
+
+@pytest.mark.parametrize(
+    ("formula", "options", "weighted", "offset"), WEIGHTED_CASES.values(), ids=WEIGHTED_CASES
+)
+def test_weighted_sufficient_loglik_is_the_weighted_normal_density(
+    weighted_sleep, formula, options, weighted, offset
+):
+    """Row i is Normal(x_i'beta + z_i'b + offset_i, sigma / sqrt(w_i)), from the data's columns."""
+    spec = build_spec(formula, weighted_sleep, **options)
+    design = internal_design(spec)
+    cells = cell_statistics(spec, design)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        nu = design.ols + rng.normal(0, 2.0, spec.n_fixed)
+        effects = [e * 10.0 for e in _random_effects(spec, rng)]
+        sigma = np.float64(rng.uniform(15.0, 40.0))
+        got = sufficient_loglik(
+            design, cells, pt.as_tensor(nu), [pt.as_tensor(e) for e in effects], pt.as_tensor(sigma)
+        ).eval()
+        mu = _linear_predictor(spec, design.to_user @ nu, effects)
+        if offset:
+            mu = mu + weighted_sleep["off"].to_numpy()
+        w = weighted_sleep["w"].to_numpy() if weighted else 1.0
+        expected = st.norm.logpdf(weighted_sleep["Reaction"], mu, sigma / np.sqrt(w)).sum()
+        assert float(got) == pytest.approx(expected, rel=1e-10)
+
+
+def test_weighted_cells_sum_the_weights_and_keep_the_row_count(weighted_sleep):
+    spec = build_spec("Reaction ~ Days + (1|Subject)", weighted_sleep, weights="w")
+    cells = cell_statistics(spec, internal_design(spec))
+    w = weighted_sleep["w"].to_numpy()
+    by_subject = weighted_sleep.groupby("Subject", sort=True)["w"].sum().to_numpy()
+    np.testing.assert_allclose(cells.counts, by_subject, rtol=1e-12)
+    assert cells.n_rows == 180.0
+    assert cells.log_weights == pytest.approx(np.log(w).sum(), rel=1e-12)
+    X = np.column_stack([np.ones(180), weighted_sleep["Days"]])
+    root = np.sqrt(w)
+    wls = np.linalg.lstsq(root[:, None] * X, root * weighted_sleep["Reaction"], rcond=None)[0]
+    residual = weighted_sleep["Reaction"].to_numpy() - X @ wls
+    assert cells.resid_ss == pytest.approx(np.sum(w * residual**2), rel=1e-10)
+    assert cells.sum_resid.sum() == pytest.approx(0.0, abs=1e-8)  # sum w e = 0 with an intercept
+
+
+def test_weighted_cell_sums_add_up_rows_and_log_weights():
+    a = CellSums(
+        np.ones(1), np.ones((1, 1)), np.zeros(1), np.ones(1), 1.0, rows=3.0, log_weights=0.5
+    )
+    b = CellSums(
+        np.ones(1), np.ones((1, 1)), np.zeros(1), np.ones(1), 1.0, rows=2.0, log_weights=-1.0
+    )
+    total = a + b
+    assert total.rows == 5.0 and total.log_weights == -0.5
+
+
+@pytest.mark.parametrize("formula", ["Reaction ~ Days + (1|Subject)", SLOPES])
+def test_weighted_cell_sums_of_a_dask_frame_equal_those_in_memory(weighted_sleep, formula):
+    """The partitions' weighted sums add up to the same density as the rows in memory."""
+    dd = pytest.importorskip("dask.dataframe")
+    lazy = dd.from_pandas(weighted_sleep, npartitions=3)
+    density = []
+    rng = np.random.default_rng(2)
+    nu = None
+    effects: list[np.ndarray] = []
+    for data in (weighted_sleep, lazy):
+        m = Model(formula, data, weights="w", offset="off")
+        if nu is None:
+            nu = m.plan.fixed_loc + rng.normal(0, 1.0, 2)
+            effects = [10.0 * e for e in _random_effects(m.spec, rng)]
+        loglik = sufficient_loglik(
+            m.design,
+            m.cells,
+            pt.as_tensor(nu),
+            [pt.as_tensor(e) for e in effects],
+            pt.as_tensor(np.float64(30.0)),
+        )
+        density.append(float(loglik.eval()))
+    assert density[1] == pytest.approx(density[0], rel=1e-12)

@@ -234,6 +234,63 @@ def test_collapsed_likelihood_with_slopes_on_another_factor(crossed_data, indica
     assert float(got) == pytest.approx(st.multivariate_normal(mu, cov).logpdf(spec.y), rel=1e-10)
 
 
+def _with_weights_and_offset(data: pd.DataFrame, seed: int = 8) -> pd.DataFrame:
+    """``data`` with random prior weights ``w`` (0.2 to 3) and an offset column ``off``."""
+    rng = np.random.default_rng(seed)
+    return data.assign(w=rng.uniform(0.2, 3.0, len(data)), off=rng.normal(0.0, 2.0, len(data)))
+
+
+#: id -> (formula, data set ("crossed": the crossed_data fixture), options, with an offset)
+WEIGHTED = {
+    "intercept, offset=": (SLEEP, "sleepstudy", {"offset": "off"}, True),
+    "intercept, offset()": (
+        "Reaction ~ Days + offset(off) + (1|Subject)",
+        "sleepstudy",
+        {},
+        True,
+    ),
+    "nested": (PASTES, "pastes", {}, False),
+    "slopes on another factor": (CROSSED, "crossed", {"offset": "off"}, True),
+}
+
+
+@pytest.mark.parametrize(("formula", "name", "options", "offset"), WEIGHTED.values(), ids=WEIGHTED)
+def test_weighted_collapsed_likelihood_is_the_multivariate_normal(
+    formula, name, options, offset, crossed_data, indicator_matrix
+):
+    """With weights: N(y | mu + offset, sigma^2 W^-1 + tau^2 Zc Zc' (+ omega^2 Zp Zp'))."""
+    data = _with_weights_and_offset(crossed_data() if name == "crossed" else datasets.load(name))
+    m = Model(formula, data, weights="w", **options)
+    spec = m.spec
+    position = [f.name for f in spec.factors].index
+    collapsed = {position(name) for name in m.plan.collapsed}
+    assert 0 in collapsed
+    rng = np.random.default_rng(6)
+    nu = m.plan.fixed_loc + rng.normal(0, 0.1, spec.n_fixed)
+    sigma = np.float64(rng.uniform(0.5, 2.0) * m.reml.sigma)
+    mu = spec.X @ (m.design.to_user @ nu)
+    if offset:
+        mu = mu + data["off"].to_numpy()
+    cov = np.diag(sigma**2 / data["w"].to_numpy())
+    inputs = []
+    for k, factor in enumerate(spec.factors):
+        if k in collapsed:
+            sd = np.float64(rng.uniform(0.5, 2.0))
+            inputs.append(pt.as_tensor(sd))
+            Z = indicator_matrix(factor.codes, factor.n_levels)
+            cov = cov + sd**2 * Z @ Z.T
+        else:
+            effect = rng.normal(0, 1, (factor.n_levels, factor.n_columns))
+            inputs.append(pt.as_tensor(effect if factor.n_columns > 1 else effect[:, 0]))
+            mu = mu + np.sum(effect[factor.codes] * factor.columns(), axis=1)
+    parent = None if m.plan.collapsed_parent is None else position(m.plan.collapsed_parent)
+    got = collapsed_loglik(
+        m.design, m.cells, pt.as_tensor(nu), inputs, pt.as_tensor(sigma), parent=parent
+    ).eval()
+    expected = st.multivariate_normal(mu, cov).logpdf(data[spec.response])
+    assert float(got) == pytest.approx(expected, rel=1e-10)
+
+
 # ----------------------------------------------- the draws after sampling
 @pytest.mark.parametrize("block", [None, 1000], ids=["one block", "blocks of draws"])
 def test_nested_collapsed_effects_are_drawn_from_their_conditional(
@@ -280,6 +337,24 @@ def test_collapsed_effects_are_drawn_from_their_conditional(
     tolerance = 4 * np.sqrt(condvar.max() / 8000)
     np.testing.assert_allclose(drawn.mean(("chain", "draw")), blup, atol=tolerance)
     np.testing.assert_allclose(drawn.var(("chain", "draw")), condvar, rtol=0.08)
+
+
+def test_weighted_collapsed_effects_are_drawn_from_their_conditional(fake_posterior):
+    """With weights and an offset, at the REML point the effects are N(BLUP, condVar) of REML."""
+    data = pd.read_csv(FIXTURES / "rform_sleep_weights.csv", dtype={"Subject": str})
+    data = data.assign(off=np.linspace(-10.0, 10.0, len(data)))
+    m = Model(SLEEP, data, weights="w", offset="off")
+    assert m.plan.collapsed == ("Subject",)
+    fit = m.reml
+    posterior = fake_posterior(m, draws=4000)["posterior"].to_dataset()
+    posterior["sigma"][:] = fit.sigma
+    posterior["sd_Subject"][:] = fit.theta[0] * fit.sigma
+    drawn = m._add_collapsed_effects(posterior.drop_vars("Subject"), np.random.default_rng(1))
+    blup = fit.ranef["Subject"]["Intercept"].to_numpy()
+    condvar = fit.condvar["Subject"]["Intercept"].to_numpy()
+    tolerance = 4 * np.sqrt(condvar.max() / 8000)
+    np.testing.assert_allclose(drawn["Subject"].mean(("chain", "draw")), blup, atol=tolerance)
+    np.testing.assert_allclose(drawn["Subject"].var(("chain", "draw")), condvar, rtol=0.08)
 
 
 def test_level_residual_sums_subtract_the_slopes(crossed_data):

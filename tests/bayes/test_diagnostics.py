@@ -5,10 +5,16 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
-from bayeshier.bayes.diagnostics import SamplingWarning, diagnose, free_correlations
+from bayeshier.bayes.diagnostics import (
+    SamplingWarning,
+    chain_diagnostics,
+    diagnose,
+    free_correlations,
+)
 from bayeshier.errors import ModelError
 
 CHAINS, DRAWS = 4, 1000
@@ -51,24 +57,18 @@ def test_clean_sample_passes_without_warnings():
         warnings.simplefilter("error", SamplingWarning)
         table = diagnose(tree)
     assert table.attrs["warnings"] == []
-    params = table[table["kind"] == "parameter"]
+    params = table
     assert set(params.index) == {"sigma", "beta[Intercept]", "beta[x]"}
-    assert list(table.columns) == [
-        "kind",
-        "r_hat",
-        "ess_bulk",
-        "ess_tail",
-        "mcse",
-        "mcse_sd",
-        "divergences",
-        "bfmi",
-    ]
+    assert list(table.columns) == ["r_hat", "ess_bulk", "ess_tail", "mcse", "mcse_sd"]
+    assert str(table["ess_bulk"].dtype) == str(table["ess_tail"].dtype) == "Int64"
     assert params["r_hat"].max() < 1.01
     assert params["ess_bulk"].min() > 2000
-    chains = table[table["kind"] == "chain"]
+    chains = chain_diagnostics(tree)
     assert list(chains.index) == [f"chain {c}" for c in range(CHAINS)]
-    assert chains["divergences"].sum() == 0
+    assert str(chains["divergences"].dtype) == "Int64"
+    assert chains["divergences"].sum() == 0 == table.attrs["divergences"]
     assert (chains["bfmi"] > 1).all()
+    pd.testing.assert_frame_equal(pd.DataFrame(table.attrs["chains"]), chains, check_dtype=False)
     assert params["mcse"].loc["sigma"] == pytest.approx(0.1 / np.sqrt(CHAINS * DRAWS), rel=0.2)
 
 
@@ -96,8 +96,9 @@ def test_divergences_are_counted_per_chain_and_explained():
         SamplingWarning, match=r"3 divergent transition\(s\) \(chain 2\).*noncentered"
     ):
         table = diagnose(_tree(_good(), diverging=diverging))
-    assert table.loc["chain 2", "divergences"] == 3
-    assert table.loc["chain 0", "divergences"] == 0
+    assert table.attrs["chains"]["divergences"]["chain 2"] == 3
+    assert table.attrs["chains"]["divergences"]["chain 0"] == 0
+    assert table.attrs["divergences"] == 3 and type(table.attrs["divergences"]) is int
 
 
 def test_low_bfmi_is_reported():
@@ -105,7 +106,7 @@ def test_low_bfmi_is_reported():
     energy = np.cumsum(rng.normal(size=(CHAINS, DRAWS)), axis=1)  # slowly wandering energy
     with pytest.warns(SamplingWarning, match="E-BFMI is below 0.3"):
         table = diagnose(_tree(_good(), energy=energy))
-    assert (table["bfmi"].dropna() < 0.3).all()
+    assert all(value < 0.3 for value in table.attrs["chains"]["bfmi"].values())
 
 
 def test_warnings_can_be_silenced_but_are_kept():
@@ -119,7 +120,7 @@ def test_warnings_can_be_silenced_but_are_kept():
 
 def test_var_names_select_parameters():
     table = diagnose(_tree(_good()), var_names=["sigma"])
-    assert list(table[table["kind"] == "parameter"].index) == ["sigma"]
+    assert list(table.index) == ["sigma"]
 
 
 def test_needs_a_posterior():
@@ -130,7 +131,8 @@ def test_needs_a_posterior():
 def test_without_sample_stats_chain_checks_are_missing():
     tree = xr.DataTree.from_dict({"posterior": _tree(_good())["posterior"].to_dataset()})
     table = diagnose(tree)
-    assert table[table["kind"] == "chain"]["divergences"].isna().all()
+    assert chain_diagnostics(tree)["divergences"].isna().all()
+    assert table.attrs["divergences"] == 0
 
 
 def test_diagnose_checks_each_correlation_once(slopes, fake_slopes_posterior):
@@ -146,7 +148,7 @@ def test_diagnose_checks_each_correlation_once(slopes, fake_slopes_posterior):
         var_names=["corr_Subject", "sigma"],
         warn=False,
     )
-    parameters = table[table["kind"] == "parameter"]
+    parameters = table
     assert list(parameters.index) == ["corr_Subject[Intercept, Days]", "sigma"]
     assert parameters["r_hat"].notna().all()
 
@@ -163,3 +165,21 @@ def test_free_correlations_skip_uncorrelated_blocks():
     pairs = free_correlations(posterior)["corr_g"]
     assert list(pairs["corr_g_pair"].to_numpy()) == ["a, b"]
     np.testing.assert_allclose(pairs.isel(corr_g_pair=0, chain=0), np.linspace(-0.5, 0.5, 5))
+
+
+def test_an_interrupted_run_is_the_first_warning():
+    tree = _tree(_good())
+    tree.attrs.update(interrupted="true", interruption="interrupted after 40 of 1,000 draws")
+    with pytest.warns(SamplingWarning) as record:
+        table = diagnose(tree)
+    first = str(record[0].message)
+    assert first.startswith("The run was interrupted (interrupted after 40 of 1,000 draws)")
+    assert table.attrs["warnings"][0] == first
+
+
+def test_a_complete_run_has_no_interruption_warning():
+    tree = _tree(_good())
+    tree.attrs["interrupted"] = "false"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)
+        assert diagnose(tree).attrs["warnings"] == []

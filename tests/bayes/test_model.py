@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import pickle
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytest
+import scipy.stats as st
+import xarray as xr
+from reference_cases import FIXTURES
 
-from bayeshier import datasets, fit_reml
+from bayeshier import compare, datasets, fit_reml
 from bayeshier._choices import DENSITIES
+from bayeshier.bayes.assemble import assemble
+from bayeshier.bayes.budget import LogLikelihoodChoice
 from bayeshier.bayes.model import Model
 from bayeshier.errors import DataError, FormulaError, ModelError
 
@@ -214,3 +222,128 @@ def test_repr_names_the_formula_rows_and_factors(sleep_model):
     assert repr(sleep_model) == (
         "<bayeshier.Model 'Reaction ~ Days + (1|Subject)': 180 rows; Subject (18 levels)>"
     )
+
+
+# ------------------------------------------------------ weights and offsets
+def _weights_data():
+    return pd.read_csv(FIXTURES / "rform_sleep_weights.csv", dtype={"Subject": str})
+
+
+def test_weights_and_offsets_are_the_model_s(weighted_sleep):
+    """Given as names, values or offset() terms, the spec holds them as fit_reml's does."""
+    w, off = weighted_sleep["w"].to_numpy(), weighted_sleep["off"].to_numpy()
+    by_name = Model(SLEEP, weighted_sleep, weights="w", offset="off")
+    by_value = Model(SLEEP, weighted_sleep, weights=w, offset=off)
+    in_formula = Model("Reaction ~ Days + offset(off) + (1|Subject)", weighted_sleep, weights="w")
+    for m in (by_name, by_value, in_formula):
+        np.testing.assert_array_equal(m.spec.weights, w)
+        np.testing.assert_array_equal(m.spec.offset, off)
+        assert m.reml.fixef.to_numpy() == pytest.approx(
+            fit_reml(SLEEP, weighted_sleep, weights="w", offset="off").fixef.to_numpy(), rel=1e-8
+        )
+
+
+def test_default_priors_are_scaled_by_the_response_less_the_offset(weighted_sleep):
+    m = Model(SLEEP, weighted_sleep, offset="off")
+    rows = m.priors.set_index("term")
+    less = weighted_sleep["Reaction"] - weighted_sleep["off"]
+    assert f"{less.mean():.4g}" in str(rows.loc["Intercept", "parameters"])
+
+
+def test_a_binomial_response_is_still_refused_with_the_way_out():
+    data = pd.DataFrame({"s": [1, 2, 0, 3], "f": [3, 2, 4, 1], "g": list("aabb"), "x": range(4)})
+    with pytest.raises(ModelError, match="family='binomial'"):
+        Model("cbind(s, f) ~ x + (1|g)", data)
+
+
+def _fake_tree(m: Model, fake_posterior) -> xr.DataTree:
+    """The DataTree ``Model.sample`` assembles, from known draws instead of a sampler run."""
+    posterior = fake_posterior(m)["posterior"].to_dataset()
+    stats = xr.Dataset(
+        {"diverging": (("chain", "draw"), np.zeros(posterior["sigma"].shape, dtype=bool))},
+        coords={"chain": posterior["chain"], "draw": posterior["draw"]},
+    )
+    raw = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+    choice = LogLikelihoodChoice("pointwise")
+    return assemble(m, raw, "nutpie", choice, (500, 2), np.random.default_rng(0))
+
+
+def test_the_datatree_carries_weights_and_offset(fake_posterior):
+    data = _weights_data()
+    offset = np.linspace(-5.0, 5.0, len(data))
+    by_name = _fake_tree(Model(SLEEP, data, weights="w", offset="Days / 2"), fake_posterior)
+    assert set(by_name["constant_data"].data_vars) == {"Reaction", "Days", "Subject", "w"}
+    assert by_name.attrs["weights"] == "w" and by_name.attrs["offset"] == "Days/2"
+    np.testing.assert_array_equal(by_name["observed_data"]["Reaction"], data["Reaction"])
+    by_value = _fake_tree(Model(SLEEP, data, weights=data["w"].to_numpy(), offset=offset),
+                          fake_posterior)  # fmt: skip
+    constant = by_value["constant_data"]
+    np.testing.assert_array_equal(constant["(weights)"], data["w"])
+    np.testing.assert_array_equal(constant["(offset)"], offset)
+
+
+def test_pointwise_log_likelihood_of_a_weighted_tree(fake_posterior):
+    """Row i's stored log-likelihood is log N(y_i | mu_i + off_i, sigma / sqrt(w_i))."""
+    data = _weights_data()
+    m = Model(SLEEP, data, weights="w", offset="Days / 2")
+    tree = _fake_tree(m, fake_posterior)
+    draw = tree["posterior"].isel(chain=0, draw=0)
+    beta, effects = draw["beta"].to_numpy(), draw["Subject"].to_numpy()
+    mu = beta[0] + beta[1] * data["Days"] + data["Days"] / 2
+    mu = mu + effects[m.spec.factors[0].codes]
+    expected = st.norm.logpdf(data["Reaction"], mu, float(draw["sigma"]) / np.sqrt(data["w"]))
+    got = tree["log_likelihood"]["Reaction"].isel(chain=0, draw=0)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_compare_a_weighted_model(fake_posterior):
+    m = Model(SLEEP, _weights_data(), weights="w")
+    tree = _fake_tree(m, fake_posterior)
+    table = compare(m.reml, tree).fixed.set_index("term")
+    reference = json.loads((FIXTURES / "rform_sleep_weights.json").read_text())["fixef"]
+    assert table.loc["Days", "reml"] == pytest.approx(reference["Days"], rel=1e-6)
+    assert table.loc["Days", "post_mean"] == pytest.approx(reference["Days"], rel=1e-6)
+    rebuilt = compare(idata=tree).fixed.set_index("term")
+    assert rebuilt.loc["Days", "reml"] == pytest.approx(reference["Days"], rel=1e-6)
+
+
+# ----------------------------------------------------------------- pickling
+def test_model_pickles_and_predicts_the_same(mpg_model, fake_posterior):
+    mpg_model.reml  # noqa: B018  (cached views travel with the model)
+    again = pickle.loads(pickle.dumps(mpg_model))
+    assert repr(again) == repr(mpg_model)
+    assert again.priors.equals(mpg_model.priors)
+    idata = fake_posterior(mpg_model, chains=1, draws=20)
+    new = datasets.load("mpg").head(5)
+    first = mpg_model.predict(new, idata, random_seed=1)["predictions"]
+    second = again.predict(new, idata, random_seed=1)["predictions"]
+    np.testing.assert_array_equal(first["hwy"], second["hwy"])
+
+
+def test_user_priors_survive_pickling(sleep):
+    m = Model(SLEEP, sleep, priors={"sigma": "exponential(0.1)"})
+    again = pickle.loads(pickle.dumps(m))
+    assert again.priors.set_index("term").loc["sigma", "why"] == "set by the user"
+    assert again.build("sufficient") is not None
+
+
+def test_a_pymc_prior_object_survives_pickling(sleep):
+    m = Model(SLEEP, sleep, priors={"sigma": pm.HalfNormal.dist(sigma=50)})
+    again = pickle.loads(pickle.dumps(m))
+    assert "PyMC distribution" in again.priors.set_index("term").loc["sigma", "why"]
+    assert again.build("sufficient") is not None
+
+
+def test_a_prior_that_does_not_pickle_says_what_to_save_instead(sleep):
+    m = Model(SLEEP, sleep)
+    m._prior_input = {"sigma": lambda: None}  # stands for any unpicklable prior object
+    with pytest.raises(TypeError, match="Give the priors as strings"):
+        pickle.dumps(m)
+
+
+@pytest.mark.sampling
+def test_unpickled_model_samples(sleep_model):
+    sleep_model.compile_nutpie()
+    again = pickle.loads(pickle.dumps(sleep_model))
+    idata = again.sample(draws=50, tune=50, chains=1, random_seed=2, progressbar=False)
+    assert idata["posterior"].sizes["draw"] == 50

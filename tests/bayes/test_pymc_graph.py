@@ -6,6 +6,7 @@ import numpy as np
 import pymc as pm
 import pytest
 import scipy.stats as st
+from scipy.integrate import quad
 
 from bayeshier import datasets
 from bayeshier.bayes.model import Model
@@ -192,3 +193,90 @@ def test_noncentered_effects_are_sd_times_z(sleep, random_point, evaluate):
     z = point["_Subject_z"]
     sd = evaluate(model, "sd_Subject", point)
     np.testing.assert_allclose(evaluate(model, "Subject", point), z * sd, rtol=1e-12)
+
+
+# ------------------------------------------------- prior weights and offsets
+@pytest.mark.parametrize(
+    ("formula", "options"),
+    [
+        ("Reaction ~ Days + (Days|Subject)", {"weights": "w", "offset": "off"}),
+        ("Reaction ~ Days + offset(off) + (1|Subject)", {"weights": "w"}),
+    ],
+    ids=["slopes, offset=", "intercept, offset()"],
+)
+def test_weighted_pointwise_likelihood_is_the_weighted_normal_density(
+    weighted_sleep, formula, options, random_point, evaluate
+):
+    """Row i is Normal(x_i'beta + z_i'b + off_i, sigma / sqrt(w_i)), from the data's columns."""
+    m = Model(formula, weighted_sleep, parameterization="noncentered", **options)
+    model = m.build()
+    factor = m.spec.factors[0]
+    Z = np.column_stack([np.ones(180), weighted_sleep["Days"]])[:, : factor.n_columns]
+    [loglik] = model.replace_rvs_by_values([model.logp(vars=[model["Reaction"]])])
+    compiled = pm.compile(model.value_vars, loglik, on_unused_input="ignore")
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        point = random_point(model, rng)
+        beta = evaluate(model, "beta", point)
+        effects = evaluate(model, "Subject", point).reshape(factor.n_levels, -1)
+        sigma = evaluate(model, "sigma", point)
+        mu = beta[0] + beta[1] * weighted_sleep["Days"] + weighted_sleep["off"]
+        mu = mu + np.sum(effects[factor.codes] * Z, axis=1)
+        sd = sigma / np.sqrt(weighted_sleep["w"])
+        expected = st.norm.logpdf(weighted_sleep["Reaction"], mu, sd).sum()
+        assert float(compiled(**point)) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["Reaction ~ Days + (1|Subject)", "Reaction ~ Days + (Days|Subject)"],
+    ids=["intercept", "slopes"],
+)
+def test_weighted_pointwise_and_sufficient_densities_are_equal(
+    weighted_sleep, formula, random_point
+):
+    m = Model(formula, weighted_sleep, weights="w", offset="off")
+    pointwise, sufficient = _build(m, "pointwise"), _build(m, "sufficient")
+    f, g = pointwise.compile_logp(), sufficient.compile_logp()
+    rng = np.random.default_rng(9)
+    for _ in range(3):
+        point = random_point(pointwise, rng)
+        assert g(point) == pytest.approx(f(point), rel=1e-10)
+
+
+def _log_marginal(y: np.ndarray, mu: np.ndarray, sd: np.ndarray, tau: float) -> float:
+    """``log`` of the integral over ``b ~ N(0, tau^2)`` of ``prod N(y_i | mu_i + b, sd_i)``."""
+
+    def log_joint(b: np.ndarray) -> np.ndarray:
+        b = np.atleast_1d(b)[:, None]
+        return st.norm.logpdf(y, mu + b, sd).sum(axis=1) + st.norm.logpdf(b[:, 0], 0, tau)
+
+    grid = np.linspace(-8 * tau, 8 * tau, 4001)
+    peak = grid[np.argmax(log_joint(grid))]
+    top = float(log_joint(peak)[0])
+    area, _ = quad(lambda b: float(np.exp(log_joint(b)[0] - top)), -8 * tau, 8 * tau, points=[peak])
+    return top + float(np.log(area))
+
+
+def test_weighted_collapsed_density_integrates_the_pointwise_one(weighted_sleep, evaluate):
+    """The collapsed density is the pointwise one with the effects integrated out.
+
+    For one random intercept, level ``j``'s term is the integral over ``b_j ~
+    N(0, tau^2)`` of the pointwise density of its rows: numerical quadrature here.
+    """
+    m = Model("Reaction ~ Days + (1|Subject)", weighted_sleep, weights="w", offset="off")
+    collapsed = _build(m, "collapsed")
+    point = collapsed.initial_point()
+    [loglik] = collapsed.replace_rvs_by_values([collapsed["_loglik"]])
+    got = float(pm.compile(collapsed.value_vars, loglik, on_unused_input="ignore")(**point))
+    beta, sigma = evaluate(collapsed, "beta", point), float(evaluate(collapsed, "sigma", point))
+    tau = float(evaluate(collapsed, "sd_Subject", point))
+    codes = m.spec.factors[0].codes
+    mu = beta[0] + beta[1] * weighted_sleep["Days"].to_numpy() + weighted_sleep["off"].to_numpy()
+    sd = sigma / np.sqrt(weighted_sleep["w"].to_numpy())
+    y = weighted_sleep["Reaction"].to_numpy()
+    levels = range(m.spec.factors[0].n_levels)
+    expected = sum(
+        _log_marginal(y[codes == j], mu[codes == j], sd[codes == j], tau) for j in levels
+    )
+    assert got == pytest.approx(expected, rel=1e-8)

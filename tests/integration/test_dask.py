@@ -13,6 +13,8 @@ from dask.distributed import Client, LocalCluster, get_task_stream
 
 import bayeshier
 from bayeshier import datasets
+from bayeshier.bayes.budget import MemoryBudgetWarning
+from bayeshier.bayes.group_loglik import group_loglik, group_moments
 from bayeshier.errors import DataError, ModelError, RankDeficiencyWarning
 from bayeshier.reml import RemlFit, UnseenLevelsWarning, fit_reml, fit_spec
 from bayeshier.spec.model_spec import build_spec
@@ -237,10 +239,15 @@ def test_model_on_partitions_has_the_pandas_priors_cells_and_log_density(case: s
 def test_model_on_partitions_samples_without_the_rows() -> None:
     on_dask, in_memory = _dask_and_pandas_models("mpg")
     settings = {"draws": 300, "tune": 300, "chains": 2, "random_seed": 5, "progressbar": False}
-    tree = on_dask.sample(**settings)
+    with pytest.warns(MemoryBudgetWarning, match=r"per level of 'class'.*Dask DataFrame"):
+        tree = on_dask.sample(**settings)
     reference = in_memory.sample(**settings)
     assert on_dask.likelihood == "collapsed"
-    assert set(tree.children) == {"posterior", "sample_stats"}
+    # No rows, so no observed_data, constant_data or pointwise log-likelihood; the
+    # memory-budget rule then stores the per-group one (it needs only per-cell sums).
+    assert set(tree.children) == {"posterior", "sample_stats", "log_likelihood"}
+    assert tree.attrs["log_likelihood"] == "group"
+    assert tree["log_likelihood"]["hwy"].dims == ("chain", "draw", "class_level")
     posterior, expected = tree["posterior"].to_dataset(), reference["posterior"].to_dataset()
     assert set(posterior.data_vars) == set(expected.data_vars)
     for name in ("beta", "sigma", "sd_class", "class"):
@@ -249,6 +256,17 @@ def test_model_on_partitions_samples_without_the_rows() -> None:
     new = datasets.load("mpg").head(3)
     predicted = on_dask.predict(new, tree, random_seed=1)["predictions"]["mu"]
     assert predicted.shape == (2, 300, 3)
+
+
+def test_group_log_likelihood_on_partitions_equals_the_pandas_one() -> None:
+    on_dask, in_memory = _dask_and_pandas_models("mpg")
+    tree = in_memory.sample(draws=50, tune=100, chains=1, random_seed=3, progressbar=False)
+    posterior = tree["posterior"].to_dataset()
+    by_model = [
+        group_loglik(m.spec, m.design, group_moments(m.spec, m.design), posterior, "hwy")["hwy"]
+        for m in (on_dask, in_memory)
+    ]
+    np.testing.assert_allclose(by_model[0].values, by_model[1].values, rtol=1e-9)
 
 
 def test_model_on_partitions_names_what_needs_the_rows() -> None:

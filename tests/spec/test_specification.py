@@ -66,19 +66,9 @@ def test_offsets_for_new_rows(mpg: pd.DataFrame) -> None:
         from_values.offset_for(new)
 
 
-@pytest.mark.parametrize(
-    ("formula", "options", "message"),
-    [
-        ("hwy ~ displ + (1|class)", {"weights": "year"}, "weights are not supported by Model"),
-        ("hwy ~ displ + offset(displ) + (1|class)", {}, "offset are not supported by Model"),
-        ("hwy ~ displ + (1|class)", {"offset": "displ", "weights": "displ"}, "weights/offset"),
-    ],
-)
-def test_require_unweighted(mpg: pd.DataFrame, formula: str, options: dict, message: str) -> None:
-    spec = build_spec(formula, mpg, **options)
-    with pytest.raises(ModelError, match=message):
-        spec.require_unweighted("Model")
-    build_spec("hwy ~ displ + (1|class)", mpg).require_unweighted("Model")
+def test_a_numeric_response_passes_with_weights_and_offset(mpg: pd.DataFrame) -> None:
+    spec = build_spec("hwy ~ displ + offset(displ) + (1|class)", mpg, weights="year")
+    spec.require_numeric_response("Model")
 
 
 def test_binomial_responses_need_the_binomial_family() -> None:
@@ -92,7 +82,7 @@ def test_binomial_responses_need_the_binomial_family() -> None:
     np.testing.assert_array_equal(spec.y, data["s"])
     np.testing.assert_array_equal(spec.trials, data["s"] + data["f"])
     with pytest.raises(ModelError, match="binomial response"):
-        spec.require_unweighted("bayeshier.Model")
+        spec.require_numeric_response("bayeshier.Model")
 
 
 def test_a_factor_response_is_binomial_with_the_first_level_as_failure() -> None:
