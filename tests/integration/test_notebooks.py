@@ -43,6 +43,7 @@ def test_notebooks_found() -> None:
         "01_shrinkage.ipynb",
         "02_lm_vs_lmer.ipynb",
         "03_workflow.ipynb",
+        "04_binary_outcomes.ipynb",
     ]
 
 
