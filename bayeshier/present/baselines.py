@@ -12,6 +12,16 @@
     The common slopes of the other fixed terms in that fit (the "within"
     estimates that GLS moves toward as the groups' weight grows).
 
+Weights and offsets
+-------------------
+A model fitted with ``weights=`` or an offset (``offset=`` or an
+``offset()`` term) gets the baselines R's ``lm`` gives with the same
+arguments: weighted least squares (``lm(..., weights = w)``: every row
+scaled by ``sqrt(w)``) of ``y - offset`` (``lm(y ~ ... + offset(o))``), so
+the columns compare like with like. :func:`least_squares_rows` applies both;
+:func:`ols_fit`, :func:`no_pooling_coefficients` and :func:`within_slopes`
+use it, and :func:`no_pooling_formula` writes them into the ``lm`` call.
+
 Only least squares here: no REML, no posterior.
 """
 
@@ -23,12 +33,16 @@ import numpy as np
 import pandas as pd
 
 from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
+from bayeshier.spec.tree import deparse
 
 __all__ = [
+    "least_squares_rows",
+    "lm_extras",
     "no_pooling",
     "no_pooling_coefficients",
     "no_pooling_formula",
     "ols",
+    "ols_fit",
     "within_slopes",
 ]
 
@@ -58,6 +72,53 @@ def ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     R_inv = np.linalg.inv(R)
     se = sigma * np.sqrt(np.sum(R_inv**2, axis=1))
     return coef, se, sigma
+
+
+def least_squares_rows(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows least squares works on: ``sqrt(w) X``, ``sqrt(w) (y - offset)`` and ``sqrt(w)``.
+
+    Without weights ``sqrt(w)`` is 1 and without an offset it is 0, so an
+    unweighted model's rows come back as they are. Ordinary least squares on
+    them is ``lm(y ~ X + offset(o), weights = w)``.
+
+    Returns
+    -------
+    X, y, root_weights : numpy.ndarray
+        Design (n x p), response (n) and ``sqrt(w)`` (n).
+
+    """
+    X, y = spec.X, spec.y
+    root = np.ones(len(y)) if spec.weights is None else np.sqrt(np.asarray(spec.weights, float))
+    if spec.offset is not None:
+        y = y - np.asarray(spec.offset, dtype=float)
+    return X * root[:, None], y * root, root
+
+
+def ols_fit(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray, float]:
+    """``lm(y ~ fixed part)`` of a model, with its weights and offset (see :func:`ols`)."""
+    X, y, _ = least_squares_rows(spec)
+    return ols(X, y)
+
+
+def lm_extras(spec: ModelSpec) -> str:
+    """``", weights = w"`` (and offset) as the ``lm`` call of the baselines needs them.
+
+    An ``offset()`` term is in the formula already; an ``offset=`` argument
+    is written as ``offset = <its text>`` (``offset = (values)`` when it was
+    given as values), weights likewise.
+    """
+    recipe = spec.recipe
+    parts = []
+    for key, present in (("weights", spec.has_weights), ("offset", _argument_offset(spec))):
+        if present:
+            node = getattr(recipe, key, None)
+            parts.append(f"{key} = {deparse(node) if node is not None else '(values)'}")
+    return "".join(f", {part}" for part in parts)
+
+
+def _argument_offset(spec: ModelSpec) -> bool:
+    recipe = spec.recipe
+    return recipe is not None and (recipe.offset is not None or recipe.offset_array is not None)
 
 
 def no_pooling(spec: ModelSpec, factor: str) -> pd.Series:
@@ -128,7 +189,9 @@ def no_pooling_formula(spec: ModelSpec, factor: str) -> str:
         intercept = "1" if "Intercept" in grouping.terms else "0"
         own = f"{factor}/({' + '.join([intercept, *slopes])})"
     terms = [own, *(spec.fixed_names[j] for j in _other_columns(spec, grouping))]
-    return f"lm({spec.response} ~ 0 + {' + '.join(terms)})"
+    offsets = spec.formula.fixed_terms.offsets if spec.formula.fixed_terms is not None else ()
+    terms += [f"offset({deparse(o)})" for o in offsets]
+    return f"lm({spec.response} ~ 0 + {' + '.join(terms)}{lm_extras(spec)})"
 
 
 @dataclass(frozen=True)
@@ -139,18 +202,19 @@ class _WithinFit:
 
 def _within_fit(spec: ModelSpec, grouping: GroupingFactor) -> _WithinFit:
     """Per-level coefficients of the random-effect columns and common other slopes."""
-    Z = grouping.columns()
+    X_all, y, root = least_squares_rows(spec)  # weights and offset applied
+    Z = grouping.columns() * root[:, None]
     others = _other_columns(spec, grouping)
     projector = _level_projector(grouping, Z)
-    y_within = spec.y - _project(grouping, Z, projector, spec.y)
+    y_within = y - _project(grouping, Z, projector, y)
     slopes = np.zeros(len(others))
     if others:
-        X = spec.X[:, others]
+        X = X_all[:, others]
         X_within = X - _project(grouping, Z, projector, X)
         slopes = np.linalg.lstsq(X_within, y_within, rcond=1e-10)[0]
-        residual = spec.y - X @ slopes
+        residual = y - X @ slopes
     else:
-        residual = spec.y
+        residual = y
     coefficients = np.einsum("jrs,js->jr", projector, _level_cross(grouping, Z, residual))
     coefficients[~_estimable(grouping, Z)] = np.nan
     return _WithinFit(coefficients, slopes)

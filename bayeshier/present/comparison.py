@@ -6,7 +6,7 @@
     One row per fixed-effect term: ``ols``/``ols_se`` from ``lm(y ~ fixed
     part)`` (every row independent), ``reml``/``reml_se`` (GLS at the
     estimated variances), then the posterior ``post_mean``, ``post_sd``,
-    ``hdi_low``, ``hdi_high``.
+    ``ci_low``, ``ci_high``.
 ``groups``
     One row per level and random-effect term of each grouping factor (one
     block per factor and term; ``term`` is ``Intercept`` for a random
@@ -15,22 +15,33 @@
     in level-means coding), or with random slopes the level's own least
     squares ``lm(y ~ 0 + g/(1 + x) + other fixed terms)``; ``blup``, fixed
     effect + BLUP (lme4's ``coef()``); ``cond_sd``, ``sqrt(condVar)``;
-    ``shrinkage``, ``lambda_j = sd_g^2 / (sd_g^2 + sigma^2 / n_j)`` (with
-    slopes, where the weight is a matrix, ``1 - condVar_j / sd^2`` per term:
-    the share of the prior variance the level's data remove, equal to
-    ``lambda_j`` for a random intercept alone); and the posterior of
-    ``beta[term] + effect`` (combined draw by draw, so on the same scale as
-    ``blup``).
+    ``kept``, ``lambda_j = sd_g^2 / (sd_g^2 + sigma^2 / n_j)``, the share of
+    its own deviation from the fixed effect that the level's BLUP keeps (1:
+    no pooling, 0: complete pooling; with slopes, where the weight is a
+    matrix, ``1 - condVar_j / sd^2`` per term: the share of the prior
+    variance the level's data remove, equal to ``lambda_j`` for a random
+    intercept alone); ``pooling``, ``1 - kept``, the share pooled toward the
+    fixed effect; and the posterior of ``beta[term] + effect`` (combined draw
+    by draw, so on the same scale as ``blup``).
 ``variances``
     One row per random-effect term of each factor and one ``Residual`` row:
-    the REML sd and the posterior mean, median and HDI of ``sd_<factor>`` /
-    ``sigma``; a factor with correlated terms adds one row per pair, whose
-    ``term`` is ``corr(a, b)`` and whose ``reml_sd`` column holds the REML
-    correlation (posterior: ``corr_<factor>``).
+    the REML sd and the posterior mean, median and credible interval of
+    ``sd_<factor>`` / ``sigma``; a factor with correlated terms adds one row
+    per pair, whose ``term`` is ``corr(a, b)`` and whose ``reml_sd`` column
+    holds the REML correlation (posterior: ``corr_<factor>``).
+
+The credible intervals (``ci_low``, ``ci_high``) follow ArviZ 1.x's
+convention, as ``az.summary`` prints them: ``arviz.rcParams["stats.ci_prob"]``
+(0.89) and ``["stats.ci_kind"]`` (``"eti"``) unless ``compare`` is told
+otherwise (:mod:`bayeshier.present.intervals`); the :class:`Comparison`
+records both, every title says which (``"89% ETI"``), and the tables carry
+them in ``attrs`` (``ci_prob``, ``ci_kind``).
 
 The tables are assembled here; the ``ols`` and ``no_pooling`` columns come
 from :mod:`bayeshier.present.baselines`, the posterior columns from
-:mod:`bayeshier.present.posterior_summary`, and
+:mod:`bayeshier.present.posterior_summary`; a saved posterior is read (and
+its REML fit rebuilt) by :mod:`bayeshier.present.saved`, and
+:mod:`bayeshier.present.matching` refuses a posterior of another model;
 :mod:`bayeshier.present.comparison_text` writes the text and HTML views
 (``to_text``, ``to_html``), the one-line readings and
 :meth:`Comparison.explain_ols_vs_gls`.
@@ -38,95 +49,96 @@ from :mod:`bayeshier.present.baselines`, the posterior columns from
 Several grouping factors (crossed or nested)
 --------------------------------------------
 Each factor's ``no_pooling`` is computed on its own, ``lm(y ~ 0 + g + other
-fixed terms)`` with the *other random factors ignored*; ``shrinkage`` uses
-the factor's own ``sd_g`` and ``n_j`` and is the weight given the other
-factors' BLUPs (see :mod:`bayeshier.present.shrinkage`); so with several factors
-``blup - intercept`` is not ``lambda_j * (no_pooling - intercept)``.
+fixed terms)`` with the *other random factors ignored*; ``kept`` uses the
+factor's own ``sd_g`` and ``n_j`` and is the weight given the other factors'
+BLUPs (see :mod:`bayeshier.present.shrinkage`); so with several factors
+``blup - intercept`` is not ``kept * (no_pooling - intercept)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from bayeshier._choices import Order
 from bayeshier.errors import DataError
 from bayeshier.present import comparison_text as views
-from bayeshier.present.baselines import no_pooling_coefficients, ols
-from bayeshier.present.posterior_summary import (
-    POSTERIOR_COLUMNS,
-    check_posterior,
-    level_draws,
-    posterior_dataset,
-    posterior_summary,
-    posterior_variable,
-    scalar_summary,
-    select_draws,
+from bayeshier.present.comparison_tables import (
+    FIXED_COLUMNS,
+    GROUP_COLUMNS,
+    VARIANCE_COLUMNS,
+    fixed_table,
+    group_table,
+    kept_shares,
+    variance_table,
 )
-from bayeshier.present.shrinkage import factor_sd, population_intercept, weights
+from bayeshier.present.glmm_comparison import GlmmComparison, compare_glmm, require_glmm_fit
+from bayeshier.present.intervals import CiKind, CredibleInterval, resolve_interval
+from bayeshier.present.matching import check_same_model
+from bayeshier.present.saved import read_posterior, refit
+from bayeshier.present.shrinkage import population_intercept
 from bayeshier.reml import RemlFit
-from bayeshier.spec.model_spec import GroupingFactor
-
-if TYPE_CHECKING:
-    import xarray as xr
+from bayeshier.reml.glmm import GlmmFit
 
 __all__ = [
-    "DEFAULT_HDI_PROB",
+    "FIXED_COLUMNS",
+    "GROUP_COLUMNS",
+    "VARIANCE_COLUMNS",
     "Comparison",
     "compare",
     "fixed_table",
     "group_table",
+    "kept_shares",
     "variance_table",
-]
-
-#: Probability of the highest-density intervals (the 94% of ArviZ 0.x; ArviZ 1.x's rcParam
-#: ``stats.ci_prob`` defaults to 0.89).
-DEFAULT_HDI_PROB = 0.94
-FIXED_COLUMNS = ["term", "ols", "ols_se", "reml", "reml_se", *POSTERIOR_COLUMNS]
-GROUP_COLUMNS = [
-    "group",
-    "level",
-    "term",
-    "n",
-    "no_pooling",
-    "blup",
-    "cond_sd",
-    "shrinkage",
-    *POSTERIOR_COLUMNS,
-]
-VARIANCE_COLUMNS = [
-    "component",
-    "term",
-    "reml_sd",
-    "post_mean",
-    "post_median",
-    "hdi_low",
-    "hdi_high",
 ]
 
 
 # =================================================================== API
 def compare(
-    reml_fit: RemlFit, idata: Any = None, *, hdi_prob: float = DEFAULT_HDI_PROB
-) -> Comparison:
+    reml_fit: RemlFit | GlmmFit | None = None,
+    idata: Any = None,
+    *,
+    ci_prob: float | None = None,
+    ci_kind: CiKind | None = None,
+    hdi_prob: float | None = None,
+    scale: str = "link",
+) -> Comparison | GlmmComparison:
     """Put the REML fit, its OLS / no-pooling counterparts and the posterior side by side.
+
+    Given a :class:`~bayeshier.reml.glmm.GlmmFit` (:func:`bayeshier.fit_glmm`)
+    it returns :func:`~bayeshier.present.glmm_comparison.compare_glmm`'s
+    :class:`~bayeshier.present.glmm_comparison.GlmmComparison` instead: no-pooling
+    glm | Laplace | posterior, the groups on the link scale or, with
+    ``scale="response"``, as probabilities or rates.
 
     Parameters
     ----------
-    reml_fit : RemlFit
-        From :func:`bayeshier.fit_reml`.
+    reml_fit : RemlFit, optional
+        From :func:`bayeshier.fit_reml`. Omitted, it is rebuilt from
+        ``idata`` (its ``constant_data`` group and ``attrs["formula"]``,
+        refitted and checked against ``attrs["reml"]``): a posterior saved
+        with ``to_netcdf`` / ``to_zarr`` and reopened with
+        ``xarray.open_datatree`` is compared on its own.
     idata : xarray.DataTree, optional
-        A posterior of the same model (:meth:`bayeshier.Model.sample`):
-        variables ``beta`` (dim ``fixed``), one per factor (dim
-        ``<factor>_level``, and ``<factor>_term`` with random slopes),
-        ``sd_<factor>``, ``corr_<factor>`` for correlated terms and ``sigma``. An InferenceData
-        or a bare posterior ``xarray.Dataset`` works too. Without it the
-        posterior columns are absent.
-    hdi_prob : float, default 0.94
-        Probability mass of the highest-density intervals.
+        A posterior of the same model and rows (:meth:`bayeshier.Model.sample`,
+        in memory or reopened): variables ``beta`` (dim ``fixed``), one per
+        factor (dim ``<factor>_level``, and ``<factor>_term`` with random
+        slopes), ``sd_<factor>``, ``corr_<factor>`` for correlated terms and
+        ``sigma``. An InferenceData or a bare posterior ``xarray.Dataset``
+        works too. Without it the posterior columns are absent.
+    ci_prob : float, optional
+        Probability of the credible intervals (default: ArviZ's
+        ``rcParams["stats.ci_prob"]``, 0.89).
+    ci_kind : {"eti", "hdi"}, optional
+        Equal-tailed or highest-density intervals (default: ArviZ's
+        ``rcParams["stats.ci_kind"]``, ``"eti"``).
+    hdi_prob : float, optional
+        The former argument, kept: ``hdi_prob=p`` is ``ci_prob=p, ci_kind="hdi"``.
+    scale : {"link", "response"}
+        A GLMM's ``groups`` scale (a Gaussian model's link is the identity:
+        both are the same).
 
     Returns
     -------
@@ -136,8 +148,14 @@ def compare(
 
     Raises
     ------
+    ModelError
+        The fit and the posterior are not of the same formula and rows (see
+        :mod:`bayeshier.present.matching`), or, without a fit, the posterior
+        cannot rebuild it (no ``constant_data``, or a refit that differs
+        from ``attrs["reml"]``).
     DataError
-        If the posterior lacks a variable or a level of the fit.
+        A bad ``ci_prob`` / ``ci_kind``, a container with no posterior, or a
+        fit computed from a Dask DataFrame's sums.
 
     Examples
     --------
@@ -147,24 +165,43 @@ def compare(
     26.118189
 
     """
-    if not 0.0 < hdi_prob < 1.0:
-        raise DataError(f"hdi_prob must be between 0 and 1, got {hdi_prob!r}.")
-    if not reml_fit.spec.holds_rows:
+    interval = resolve_interval(ci_prob, ci_kind, hdi_prob)
+    if isinstance(reml_fit, GlmmFit):
+        chosen = {"ci_prob": interval.prob, "ci_kind": interval.kind}
+        return compare_glmm(reml_fit, idata, scale, **chosen)  # type: ignore[arg-type]
+    if scale not in ("link", "response"):
+        raise DataError(f"scale must be 'link' or 'response', got {scale!r}.")
+    saved = read_posterior(idata)
+    if reml_fit is None:
+        require_glmm_fit(saved)
+        if saved is None:
+            raise DataError(
+                "compare() needs a REML fit, a posterior, or both: compare(fit), "
+                "compare(fit, idata) or compare(idata=idata)."
+            )
+        reml_fit = refit(saved)
+    _require_rows(reml_fit)
+    posterior = None
+    if saved is not None:
+        check_same_model(reml_fit, saved)
+        posterior = saved.posterior
+    return Comparison(
+        fixed=fixed_table(reml_fit, posterior, interval),
+        groups=group_table(reml_fit, posterior, interval),
+        variances=variance_table(reml_fit, posterior, interval),
+        fit=reml_fit,
+        ci_prob=interval.prob,
+        ci_kind=interval.kind,
+    )
+
+
+def _require_rows(fit: RemlFit) -> None:
+    if not fit.spec.holds_rows:
         raise DataError(
             "compare() needs the rows of the data (the no-pooling and OLS columns refit "
             "them), but this fit was computed from a Dask DataFrame's sums. Fit the same "
             "formula on a pandas sample (e.g. ddf.sample(frac=0.01).compute()) to compare."
         )
-    posterior = posterior_dataset(idata)
-    if posterior is not None:
-        check_posterior(reml_fit, posterior)
-    return Comparison(
-        fixed=fixed_table(reml_fit, posterior, hdi_prob),
-        groups=group_table(reml_fit, posterior, hdi_prob),
-        variances=variance_table(reml_fit, posterior, hdi_prob),
-        fit=reml_fit,
-        hdi_prob=hdi_prob,
-    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,8 +214,10 @@ class Comparison:
         See :func:`compare` (posterior columns only when a posterior was given).
     fit : RemlFit
         The REML fit compared.
-    hdi_prob : float
-        Probability mass of the HDI columns.
+    ci_prob : float
+        Probability of the credible intervals ``ci_low`` to ``ci_high``.
+    ci_kind : {"eti", "hdi"}
+        Their kind: equal-tailed or highest-density.
 
     """
 
@@ -186,7 +225,18 @@ class Comparison:
     groups: pd.DataFrame
     variances: pd.DataFrame
     fit: RemlFit = field(repr=False)
-    hdi_prob: float = DEFAULT_HDI_PROB
+    ci_prob: float = 0.89
+    ci_kind: CiKind = "eti"
+
+    @property
+    def interval(self) -> CredibleInterval:
+        """The credible interval of the posterior columns (probability and kind)."""
+        return CredibleInterval(self.ci_prob, self.ci_kind)
+
+    @property
+    def interval_label(self) -> str:
+        """The interval as headers and legends name it: ``"89% ETI"``, ``"94% HDI"``."""
+        return self.interval.label
 
     @property
     def has_posterior(self) -> bool:
@@ -203,7 +253,7 @@ class Comparison:
     ) -> pd.DataFrame:
         """Rows of ``groups`` for one factor (default: the first) and term, ordered.
 
-        ``order="shrinkage"`` puts the most shrunk level (smallest ``lambda``)
+        ``order="shrinkage"`` puts the most pooled level (smallest ``kept``)
         first, ``"size"`` the smallest group first, ``"level"`` keeps the
         factor's level order. ``term`` picks a random slope's rows (default
         the intercept, or the factor's first term if it has no intercept).
@@ -212,7 +262,7 @@ class Comparison:
         terms = self.fit.spec.factor(name).terms  # raises a helpful error for unknown names
         term = term if term in terms else terms[0]
         block = self.groups[(self.groups["group"] == name) & (self.groups["term"] == term)]
-        key = {"shrinkage": "shrinkage", "size": "n", "level": None}[order]
+        key = {"shrinkage": "kept", "size": "n", "level": None}[order]
         return block if key is None else block.sort_values(key, kind="stable")
 
     def readings(self) -> dict[str, str]:
@@ -229,7 +279,8 @@ class Comparison:
         Parameters
         ----------
         order : {"shrinkage", "size", "level"}
-            Order of the levels within each factor's block.
+            Order of the levels within each factor's block (``"shrinkage"``:
+            the most pooled first).
         digits : int
             Significant digits of the largest number in each column.
 
@@ -249,129 +300,3 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         return self.to_html()
-
-
-# ============================================================ the tables
-def fixed_table(
-    fit: RemlFit, posterior: xr.Dataset | None = None, hdi_prob: float = DEFAULT_HDI_PROB
-) -> pd.DataFrame:
-    """The ``fixed`` table of :func:`compare`."""
-    coef, se, _ = ols(fit.spec.X, fit.spec.y)
-    table = pd.DataFrame(
-        {
-            "term": list(fit.fixef.index),
-            "ols": coef,
-            "ols_se": se,
-            "reml": fit.fixef.to_numpy(),
-            "reml_se": fit.se.to_numpy(),
-        }
-    )
-    if posterior is None:
-        return table
-    beta = posterior_variable(posterior, "beta")
-    terms = list(fit.fixef.index)
-    draws = beta.sel(fixed=terms) if "fixed" in beta.dims else beta
-    summary = posterior_summary(draws, hdi_prob)
-    return pd.concat([table, summary.reset_index(drop=True)], axis=1)
-
-
-def group_table(
-    fit: RemlFit, posterior: xr.Dataset | None = None, hdi_prob: float = DEFAULT_HDI_PROB
-) -> pd.DataFrame:
-    """The ``groups`` table of :func:`compare`: one block per grouping factor."""
-    blocks = [_group_block(fit, f, posterior, hdi_prob) for f in fit.spec.factors]
-    return pd.concat(blocks, ignore_index=True)
-
-
-def _group_block(
-    fit: RemlFit, factor: GroupingFactor, posterior: xr.Dataset | None, hdi_prob: float
-) -> pd.DataFrame:
-    counts = factor.counts()
-    own = no_pooling_coefficients(fit.spec, factor.name)
-    shrinkage = _shrinkage(fit, factor)
-    blocks = []
-    for column, term in enumerate(factor.terms):
-        table = pd.DataFrame(
-            {
-                "group": factor.name,
-                "level": list(factor.levels),
-                "term": term,
-                "n": counts,
-                "no_pooling": own[term].to_numpy(),
-                "blup": fit.fixef.get(term, 0.0) + fit.ranef[factor.name][term].to_numpy(),
-                "cond_sd": np.sqrt(fit.condvar[factor.name][term].to_numpy()),
-                "shrinkage": shrinkage[:, column],
-            }
-        )
-        if posterior is not None:
-            draws = level_draws(posterior, factor, term in fit.fixef.index, term)
-            summary = posterior_summary(draws, hdi_prob)
-            table = pd.concat([table, summary.reset_index(drop=True)], axis=1)
-        blocks.append(table)
-    return pd.concat(blocks, ignore_index=True)
-
-
-def _shrinkage(fit: RemlFit, factor: GroupingFactor) -> np.ndarray:
-    """``lambda_j`` per level and term (levels x k).
-
-    For a random intercept ``sd^2 / (sd^2 + sigma^2 / n_j)``. With random
-    slopes the weight is a matrix; each term gets ``1 - condVar_j / sd^2``,
-    the share of the term's prior variance the level's data remove, which
-    is ``lambda_j`` again for a random intercept alone.
-    """
-    if factor.intercept_only:
-        return weights(factor_sd(fit, factor.name), fit.sigma, factor.counts())[:, None]
-    prior = np.diag(fit.covariances[factor.name].to_numpy())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = 1.0 - fit.condvar[factor.name].to_numpy() / prior
-    return np.where(prior > 0, share, 0.0)
-
-
-def variance_table(
-    fit: RemlFit, posterior: xr.Dataset | None = None, hdi_prob: float = DEFAULT_HDI_PROB
-) -> pd.DataFrame:
-    """The ``variances`` table of :func:`compare`: sds and correlations, then ``Residual``."""
-    rows = [row for factor in fit.spec.factors for row in _factor_variance_rows(fit, factor)]
-    rows.append({"component": "Residual", "term": "", "reml_sd": fit.sigma, "draws": "sigma"})
-    table = pd.DataFrame(rows)
-    selections = table.pop("draws")
-    if posterior is None:
-        return table
-    summaries = [
-        scalar_summary(select_draws(posterior, selection), hdi_prob) for selection in selections
-    ]
-    return pd.concat([table, pd.DataFrame(summaries)], axis=1)
-
-
-def _factor_variance_rows(fit: RemlFit, factor: GroupingFactor) -> list[dict]:
-    """The sd of every term of ``factor`` and the correlation of every correlated pair.
-
-    ``draws`` says where the posterior keeps each number: a variable name,
-    or a name and the coordinates to select.
-    """
-    name = factor.name
-    covariance = fit.covariances[name].to_numpy()
-    sds = np.sqrt(np.diag(covariance))
-    if factor.intercept_only:
-        return [{"component": name, "term": "Intercept", "reml_sd": sds[0], "draws": f"sd_{name}"}]
-    term_dim = f"{name}_term"
-    rows = [
-        {"component": name, "term": t, "reml_sd": sds[i], "draws": (f"sd_{name}", {term_dim: t})}
-        for i, t in enumerate(factor.terms)
-    ]
-    start = 0
-    for size in factor.blocks:
-        for j in range(start, start + size):
-            for i in range(j + 1, start + size):
-                a, b = factor.terms[j], factor.terms[i]
-                scale = sds[i] * sds[j]
-                rows.append(
-                    {
-                        "component": name,
-                        "term": f"corr({a}, {b})",
-                        "reml_sd": covariance[i, j] / scale if scale > 0 else np.nan,
-                        "draws": (f"corr_{name}", {term_dim: a, f"{term_dim}_bis": b}),
-                    }
-                )
-        start += size
-    return rows

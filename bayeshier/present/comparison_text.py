@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bayeshier._choices import Order
-from bayeshier.present.baselines import no_pooling_formula, within_slopes
+from bayeshier.present.baselines import lm_extras, no_pooling_formula, within_slopes
 from bayeshier.present.shrinkage import factor_sd
 from bayeshier.present.table_format import TableBlock, html_block, text_block
 
@@ -128,7 +128,7 @@ def explain_ols_vs_gls(cmp: Comparison) -> str:
     fit = cmp.fit
     spec = fit.spec
     response = spec.response
-    fixed_part = spec.formula.fixed_formula
+    fixed_part = spec.formula.fixed_formula + lm_extras(spec)
     factors = [f.name for f in spec.factors]
     lines = [
         f"OLS (lm({fixed_part})) treats all {spec.nobs} rows as independent. The mixed "
@@ -197,26 +197,32 @@ def _term_sentence(term: str, row: pd.Series) -> str:
 
 
 def _within_sentence(cmp: Comparison, table: pd.DataFrame, slopes: list[str]) -> str:
+    """Where GLS lands between OLS (complete pooling) and the within estimates (none)."""
     factor = cmp.fit.spec.factors[0].name
     within = within_slopes(cmp.fit.spec, factor)
     values = ", ".join(f"{t} {within[t]:.4g}" for t in slopes)
-    closer = [
-        t
-        for t in slopes
-        if abs(table.loc[t, "reml"] - within[t]) < abs(table.loc[t, "reml"] - table.loc[t, "ols"])
-    ]
-    lam = cmp.group_block(factor)["shrinkage"]
-    verdict = (
-        f"GLS is closer to the within-{factor} estimate for {_join(closer, 'and')}"
-        if closer
-        else "GLS stays closer to OLS for every term"
-    )
+    kept = cmp.group_block(factor)["kept"]
+    ways = [_way_to_within(t, table.loc[t], float(within[t])) for t in slopes]
     return (
         f"For comparison, the within-{factor} estimates ({factor} as a fixed effect, "
-        f"{no_pooling_formula(cmp.fit.spec, factor)}) are {values}. GLS compromises between "
-        f"them and OLS and moves toward them as lambda grows (here {lam.min():.2f} to "
-        f"{lam.max():.2f}): {verdict}."
+        f"{no_pooling_formula(cmp.fit.spec, factor)}) are {values}. GLS equals OLS when "
+        f"every {factor} is pooled completely (kept = 0) and the within estimates when none "
+        f"is (kept = 1); here kept runs from {kept.min():.2f} to {kept.max():.2f}, and GLS "
+        f"{_join(ways, 'and')}."
     )
+
+
+def _way_to_within(term: str, row: pd.Series, within: float) -> str:
+    """How far GLS moved from OLS toward the within estimate of ``term``, in words."""
+    span = within - row["ols"]
+    if abs(span) < AGREE_IN_SE * row["reml_se"]:
+        return f"matches OLS and the within estimate for {term}, which agree"
+    percent = round(100 * (row["reml"] - row["ols"]) / span)
+    if percent > 100:
+        return f"goes {percent}% of the way from OLS to the within estimate for {term} (past it)"
+    if percent < 0:
+        return f"moves away from the within estimate for {term} ({percent}% of the way)"
+    return f"goes {percent}% of the way from OLS to the within estimate for {term}"
 
 
 def _join(names: list[str], conjunction: str = "or") -> str:
@@ -252,45 +258,51 @@ def _group_reading(cmp: Comparison, name: str, term: str = "Intercept") -> str:
     block = cmp.group_block(name, "shrinkage", term)
     sd = float(np.sqrt(cmp.fit.covariances[name].loc[term, term]))
     center = float(cmp.fit.fixef.get(term, 0.0))
-    what = "" if term == "Intercept" else f" of {term}"
     if sd == 0.0:
+        what = "" if term == "Intercept" else f" of {term}"
         return (
-            f"sd{what} of {name} is 0 (singular fit): lambda = 0, every BLUP equals the "
-            f"population {'mean' if term == 'Intercept' else 'slope'} {center:.4g} "
-            "(complete pooling); no_pooling keeps each level's own."
+            f"sd{what} of {name} is 0 (singular fit): every level has kept = 0, pooling = 1: "
+            f"every BLUP equals the population {'mean' if term == 'Intercept' else 'slope'} "
+            f"{center:.4g} (complete pooling); no_pooling keeps each level's own."
         )
-    low, high = block.iloc[0], block.iloc[-1]
-    slopes = not cmp.fit.spec.factor(name).intercept_only
-    if slopes and np.isclose(low["shrinkage"], high["shrinkage"], rtol=1e-12):
-        text = (
-            f"Every level has the same design, so the same lambda = {low['shrinkage']:.3f}: "
-            f"its data remove that share of the prior variance of the {term} effects. The "
-            "weight is a matrix: a level's BLUP mixes its own intercept and slope deviations, "
-            "so some move away from the fixed value while the spread shrinks."
-        )
-    elif np.isclose(low["shrinkage"], high["shrinkage"], rtol=1e-12):
-        text = (
-            f"Every level has n = {low['n']} rows, so every BLUP keeps the same share "
-            f"lambda = {low['shrinkage']:.3f} of its level's own deviation from "
-            f"{center:.4g}."
-        )
-    elif term == "Intercept":
-        text = (
-            f"lambda runs from {low['shrinkage']:.3f} ({low['level']}, n = {low['n']}) to "
-            f"{high['shrinkage']:.3f} ({high['level']}, n = {high['n']}): the smaller the "
-            f"level, the more its BLUP is pulled toward {center:.4g}."
-        )
-    else:
-        text = (
-            f"lambda (1 - condVar / sd^2) runs from {low['shrinkage']:.3f} "
-            f"({low['level']}) to {high['shrinkage']:.3f} ({high['level']}): the less a "
-            f"level's own rows pin its slope of {term}, the more its BLUP is pulled toward "
-            f"{center:.4g}."
-        )
+    text = _kept_sentence(cmp, block, name, term, center)
     if cmp.has_posterior:
         moved = (block["post_mean"] - block["blup"]).abs().max()
         text += f" Posterior means are within {moved:.3g} of the BLUPs."
     return text
+
+
+def _kept_sentence(
+    cmp: Comparison, block: pd.DataFrame, name: str, term: str, center: float
+) -> str:
+    """What the ``kept`` column of one factor and term shows (its sd is not 0)."""
+    low, high = block.iloc[0], block.iloc[-1]
+    same = np.isclose(low["kept"], high["kept"], rtol=1e-12)
+    if same and not cmp.fit.spec.factor(name).intercept_only:
+        return (
+            f"Every level has the same design, so the same kept = {low['kept']:.3f}: its data "
+            f"remove that share of the prior variance of the {term} effects. The weight is a "
+            "matrix: a level's BLUP mixes its own intercept and slope deviations, so some move "
+            "away from the fixed value while the spread shrinks."
+        )
+    if same:
+        return (
+            f"Every level has n = {low['n']} rows, so every BLUP keeps the same share kept = "
+            f"{low['kept']:.3f} of its level's own deviation from {center:.4g} (pooling "
+            f"{low['pooling']:.3f})."
+        )
+    if term == "Intercept":
+        return (
+            f"kept runs from {low['kept']:.3f} ({low['level']}, n = {low['n']}) to "
+            f"{high['kept']:.3f} ({high['level']}, n = {high['n']}): the smaller the level, "
+            f"the less of its own deviation its BLUP keeps and the more it is pooled toward "
+            f"{center:.4g}."
+        )
+    return (
+        f"kept (1 - condVar / sd^2) runs from {low['kept']:.3f} ({low['level']}) to "
+        f"{high['kept']:.3f} ({high['level']}): the less a level's own rows pin its slope of "
+        f"{term}, the more its BLUP is pooled toward {center:.4g}."
+    )
 
 
 def _variance_reading(cmp: Comparison) -> str:
@@ -309,40 +321,51 @@ def _variance_reading(cmp: Comparison) -> str:
         term = "" if row["term"] == "Intercept" else f"[{row['term']}]"
         text += (
             f" The posterior of sd_{row['component']}{term} (median {row['post_median']:.3g}, "
-            f"HDI {row['hdi_low']:.3g} to {row['hdi_high']:.3g}) shows how well the data pin it."
+            f"{cmp.interval_label} {row['ci_low']:.3g} to {row['ci_high']:.3g}) shows how well "
+            "the data pin it."
         )
     return text
 
 
 def _header(cmp: Comparison) -> str:
     method = "REML" if cmp.fit.reml else "ML"
-    source = f"posterior with {cmp.hdi_prob:.0%} HDI" if cmp.has_posterior else "no posterior"
+    source = f"posterior (mean, sd, {cmp.interval_label})" if cmp.has_posterior else "no posterior"
     return f"{cmp.fit.spec.formula.text}: {cmp.fit.nobs} rows; {method} vs OLS vs {source}"
 
 
 def _fixed_title(cmp: Comparison) -> str:
-    return f"Fixed effects (ols: lm({cmp.fit.spec.formula.fixed_formula}); reml: GLS)"
+    spec = cmp.fit.spec
+    title = f"Fixed effects (ols: lm({spec.formula.fixed_formula}{lm_extras(spec)}); reml: GLS"
+    return title + (_posterior_phrase(cmp, "sd") if cmp.has_posterior else "") + ")"
+
+
+def _posterior_phrase(cmp: Comparison, spread: str) -> str:
+    """``"; posterior: mean, sd, 89% ETI (ci_low to ci_high)"``."""
+    return f"; posterior: mean, {spread}, {cmp.interval_label} (ci_low to ci_high)"
 
 
 def _group_title(
     cmp: Comparison, factor: GroupingFactor, order: Order, term: str = "Intercept"
 ) -> str:
-    by = {"shrinkage": "most shrunk first", "size": "smallest first", "level": "level order"}
+    by = {"shrinkage": "most pooled first", "size": "smallest first", "level": "level order"}
     what = "intercepts" if term == "Intercept" else f"slopes of {term}"
     fixed = "intercept" if term == "Intercept" else term
-    return (
+    title = (
         f"Group {what}: {factor.name} ({factor.n_levels} levels, {by[order]}); "
-        f"no_pooling: {no_pooling_formula(cmp.fit.spec, factor.name)}; blup: {fixed} + BLUP"
+        f"no_pooling: {no_pooling_formula(cmp.fit.spec, factor.name)}; blup: {fixed} + BLUP; "
+        "kept: share of its own deviation the BLUP keeps, pooling = 1 - kept"
     )
+    return title + (_posterior_phrase(cmp, "sd") if cmp.has_posterior else "")
 
 
 def _variance_title(cmp: Comparison) -> str:
-    return "Standard deviations of the random effects and of the residual"
+    title = "Standard deviations of the random effects and of the residual"
+    return title + (f" ({_posterior_phrase(cmp, 'median')[2:]})" if cmp.has_posterior else "")
 
 
 def _several_factors_note(cmp: Comparison) -> str:
     return (
         "Several grouping factors: each factor's no_pooling ignores the other random factors; "
-        "its shrinkage lambda_j = sd^2/(sd^2 + sigma^2/n_j) is the weight given the other "
+        "its kept = lambda_j = sd^2/(sd^2 + sigma^2/n_j) is the weight given the other "
         "factors' BLUPs."
     )

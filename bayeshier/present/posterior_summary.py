@@ -1,12 +1,15 @@
 """Reading a posterior for :func:`bayeshier.compare`: the draws of each table cell, summarised.
 
 The posterior is the one :meth:`bayeshier.Model.sample` returns (an
-``xarray.DataTree``; an InferenceData or a bare posterior ``xarray.Dataset``
-works too). :func:`posterior_dataset` takes its posterior group,
-:func:`check_posterior` refuses the posterior of another model,
+``xarray.DataTree``, possibly saved and reopened; an InferenceData or a bare
+posterior ``xarray.Dataset`` works too). :func:`posterior_dataset` takes its
+posterior group (see :mod:`bayeshier.present.saved`; whether it belongs to
+the fit is :mod:`bayeshier.present.matching`'s question),
 :func:`level_draws` and :func:`select_draws` pick the draws behind a row, and
 :func:`posterior_summary` / :func:`scalar_summary` reduce them to the
-posterior columns (mean, sd or median, HDI).
+posterior columns: mean, sd or median, and the credible interval
+``ci_low``/``ci_high`` of a :class:`~bayeshier.present.intervals.CredibleInterval`
+(ArviZ's ETI or HDI).
 
 xarray and ArviZ are imported only when a posterior is read, so that
 ``import bayeshier`` loads neither.
@@ -20,17 +23,17 @@ import numpy as np
 import pandas as pd
 
 from bayeshier.errors import DataError
+from bayeshier.present.saved import read_posterior
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from bayeshier.reml import RemlFit
+    from bayeshier.present.intervals import CredibleInterval
     from bayeshier.spec.model_spec import GroupingFactor
 
 __all__ = [
     "POSTERIOR_COLUMNS",
     "SAMPLE_DIMS",
-    "check_posterior",
     "level_draws",
     "posterior_dataset",
     "posterior_summary",
@@ -42,59 +45,17 @@ __all__ = [
 #: The dimensions a posterior's draws run along.
 SAMPLE_DIMS = ("chain", "draw")
 #: The columns of :func:`posterior_summary`.
-POSTERIOR_COLUMNS = ["post_mean", "post_sd", "hdi_low", "hdi_high"]
+POSTERIOR_COLUMNS = ["post_mean", "post_sd", "ci_low", "ci_high"]
 
 
 def posterior_dataset(idata: Any) -> xr.Dataset | None:
-    """The posterior group of a DataTree / InferenceData, a Dataset as is, or None."""
-    if idata is None:
-        return None
-    import xarray as xr  # only with a posterior: ``import bayeshier`` does not load xarray
+    """The posterior group of a DataTree / InferenceData, a Dataset as is, or None.
 
-    if isinstance(idata, xr.Dataset):
-        return idata
-    if isinstance(idata, xr.DataTree):
-        if "posterior" not in idata.children:
-            raise DataError("idata has no posterior group: pass the result of Model.sample().")
-        return idata["posterior"].to_dataset()
-    posterior = getattr(idata, "posterior", None)
-    if posterior is None:
-        raise DataError(
-            f"Cannot read a posterior from a {type(idata).__name__}: pass the DataTree "
-            "returned by Model.sample()."
-        )
-    return posterior.to_dataset() if hasattr(posterior, "to_dataset") else posterior
-
-
-def check_posterior(fit: RemlFit, posterior: xr.Dataset) -> None:
-    """Raise :class:`DataError` unless ``posterior`` has the variables and terms of ``fit``."""
-    factors = [f.name for f in fit.spec.factors]
-    correlated = [f.name for f in fit.spec.factors if any(size > 1 for size in f.blocks)]
-    needed = [
-        "beta",
-        *factors,
-        *(f"sd_{name}" for name in factors),
-        *(f"corr_{name}" for name in correlated),
-        "sigma",
-    ]
-    missing = [name for name in needed if name not in posterior.data_vars]
-    if missing:
-        known = ", ".join(map(str, posterior.data_vars))
-        raise DataError(
-            f"The posterior lacks variable(s) {', '.join(map(repr, missing))} (it has: {known}). "
-            f"Was it sampled by bayeshier.Model for {fit.spec.formula.text!r}?"
-        )
-    terms = (
-        [str(t) for t in posterior["beta"]["fixed"].to_numpy()]
-        if "fixed" in posterior["beta"].dims
-        else []
-    )
-    absent = [t for t in fit.fixef.index if t not in terms]
-    if absent:
-        raise DataError(
-            f"The posterior's beta lacks the term(s) {', '.join(map(repr, absent))} of the "
-            f"REML fit (it has: {', '.join(terms)})."
-        )
+    Text coordinates come back as Python ``str`` whichever way the DataTree
+    was saved and reopened (see :func:`bayeshier.present.saved.read_posterior`).
+    """
+    saved = read_posterior(idata)
+    return None if saved is None else saved.posterior
 
 
 def level_draws(
@@ -152,37 +113,42 @@ def select_draws(posterior: xr.Dataset, selection: str | tuple[str, dict]) -> xr
     return posterior_variable(posterior, name).sel(coords, drop=True)
 
 
-def posterior_summary(draws: xr.DataArray, hdi_prob: float) -> pd.DataFrame:
-    """Mean, sd and HDI over chain and draw of every entry of ``draws``.
+def posterior_summary(draws: xr.DataArray, interval: CredibleInterval) -> pd.DataFrame:
+    """Mean, sd and credible interval over chain and draw of every entry of ``draws``.
+
+    Parameters
+    ----------
+    draws : xarray.DataArray
+        Posterior draws (dims ``chain``, ``draw`` and at most one other).
+    interval : CredibleInterval
+        The interval's probability and kind (ETI or HDI, computed by ArviZ).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``post_mean``, ``post_sd``, ``hdi_low``, ``hdi_high``; one row
+        Columns ``post_mean``, ``post_sd``, ``ci_low``, ``ci_high``; one row
         per entry along the one remaining dimension (one row if none).
 
     """
-    import arviz as az  # only with a posterior: importing ArviZ takes a second or more
-
     sample_dims = [d for d in SAMPLE_DIMS if d in draws.dims]
-    interval = az.hdi(draws, prob=hdi_prob, dim=sample_dims)
+    bounds = interval.bounds(draws, sample_dims)
     return pd.DataFrame(
         {
             "post_mean": np.atleast_1d(draws.mean(sample_dims).to_numpy()),
             "post_sd": np.atleast_1d(draws.std(sample_dims, ddof=1).to_numpy()),
-            "hdi_low": np.atleast_1d(interval.sel(ci_bound="lower").to_numpy()),
-            "hdi_high": np.atleast_1d(interval.sel(ci_bound="upper").to_numpy()),
+            "ci_low": np.atleast_1d(bounds.sel(ci_bound="lower").to_numpy()),
+            "ci_high": np.atleast_1d(bounds.sel(ci_bound="upper").to_numpy()),
         }
     )
 
 
-def scalar_summary(draws: xr.DataArray, hdi_prob: float) -> dict[str, float]:
-    """Mean, median and HDI of the draws of one scalar (a row of the ``variances`` table)."""
-    summary = posterior_summary(draws, hdi_prob).iloc[0]
+def scalar_summary(draws: xr.DataArray, interval: CredibleInterval) -> dict[str, float]:
+    """Mean, median and credible interval of one scalar's draws (a ``variances`` row)."""
+    summary = posterior_summary(draws, interval).iloc[0]
     sample_dims = [d for d in SAMPLE_DIMS if d in draws.dims]
     return {
         "post_mean": float(summary["post_mean"]),
         "post_median": float(draws.median(sample_dims)),
-        "hdi_low": float(summary["hdi_low"]),
-        "hdi_high": float(summary["hdi_high"]),
+        "ci_low": float(summary["ci_low"]),
+        "ci_high": float(summary["ci_high"]),
     }

@@ -53,8 +53,8 @@ class Scenario:
         return self.sigma_g**2 / self.sigma_e**2
 
     @property
-    def true_shrinkage(self) -> float:
-        """``lambda`` at the true sds (the same for every group: the design is balanced)."""
+    def true_kept(self) -> float:
+        """``lambda`` at the true sds: the share of its own mean each (equal) group keeps."""
         return float(weights(self.sigma_g, self.sigma_e, [self.n_per_group])[0])
 
     def simulate(self, seed: int | None = None, mean: float = DEFAULT_MEAN) -> pd.DataFrame:
@@ -143,7 +143,7 @@ def scenarios(seed: int | None = None, *, bundled: bool = False) -> dict[str, pd
 
 
 def scenario_fits(data: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """REML shrinkage of each seed scenario next to its true value.
+    """The share each seed scenario's groups keep (``lambda``), REML next to its true value.
 
     Parameters
     ----------
@@ -155,7 +155,9 @@ def scenario_fits(data: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     pandas.DataFrame
         One row per scenario: ``scenario``, ``n_groups``, ``n`` (rows per group),
         ``sigma_g``, ``sigma_e``, ``ratio`` (true ``sigma_g^2/sigma_e^2``),
-        ``true_shrinkage``, ``sd_g_hat``, ``sigma_hat``, ``shrinkage`` (REML).
+        ``true_kept`` (``lambda`` at the true sds), ``sd_g_hat``, ``sigma_hat``,
+        ``kept`` (``lambda`` at the REML sds: the share of its own mean each
+        group keeps) and ``pooling`` (``1 - kept``).
 
     """
     data = scenarios(bundled=True) if data is None else data
@@ -165,6 +167,7 @@ def scenario_fits(data: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
             continue
         fit = fit_reml(SEED_FORMULA, data[scenario.name])
         sd_hat = factor_sd(fit, "g")
+        kept = float(weights(sd_hat, fit.sigma, [scenario.n_per_group])[0])
         rows.append(
             {
                 "scenario": scenario.name,
@@ -173,10 +176,11 @@ def scenario_fits(data: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
                 "sigma_g": scenario.sigma_g,
                 "sigma_e": scenario.sigma_e,
                 "ratio": scenario.variance_ratio,
-                "true_shrinkage": scenario.true_shrinkage,
+                "true_kept": scenario.true_kept,
                 "sd_g_hat": sd_hat,
                 "sigma_hat": fit.sigma,
-                "shrinkage": float(weights(sd_hat, fit.sigma, [scenario.n_per_group])[0]),
+                "kept": kept,
+                "pooling": 1.0 - kept,
             }
         )
     return pd.DataFrame(rows)

@@ -6,9 +6,13 @@ data get is
 
     lambda_j = sigma_b^2 / (sigma_b^2 + sigma^2 / n_j),
 
-and the BLUP is ``b_j = lambda_j * (mean of y - X beta_hat over level j)``
-with conditional variance ``lambda_j * sigma^2 / n_j = (1/sigma_b^2 +
-n_j/sigma^2)^-1`` (lme4's ``condVar``). That is exactly the posterior of
+the share of its own deviation that the level's BLUP *keeps*: the tables
+here call it ``kept`` (1: no pooling, 0: complete pooling) and its
+complement ``pooling = 1 - lambda_j`` (the share pulled to the population
+mean; "shrinkage" in words). The BLUP is
+``b_j = lambda_j * (mean of y - X beta_hat over level j)`` with conditional
+variance ``lambda_j * sigma^2 / n_j = (1/sigma_b^2 + n_j/sigma^2)^-1``
+(lme4's ``condVar``). That is exactly the posterior of
 ``b_j`` under the prior ``N(0, sigma_b^2)`` combined with the likelihood
 ``N(data_mean_j, sigma^2 / n_j)``: :func:`normal_prior_posterior` lays the two
 pieces and their precision-weighted combination side by side.
@@ -51,7 +55,7 @@ __all__ = [
 
 # ----------------------------------------------------------------- weights
 def weights(sd_group: float, sigma: float, counts: np.ndarray | Sequence[float]) -> np.ndarray:
-    """Shrinkage weights ``lambda = sd_group^2 / (sd_group^2 + sigma^2 / n)``.
+    """The shares groups keep, ``lambda = sd_group^2 / (sd_group^2 + sigma^2 / n)``.
 
     Parameters
     ----------
@@ -65,7 +69,8 @@ def weights(sd_group: float, sigma: float, counts: np.ndarray | Sequence[float])
     Returns
     -------
     numpy.ndarray
-        One weight in [0, 1) per group.
+        One weight in [0, 1) per group: the ``kept`` column of the tables
+        (``1 - lambda`` is their ``pooling``).
 
     """
     counts = np.asarray(counts, dtype=float)
@@ -90,7 +95,7 @@ def population_intercept(fit: RemlFit) -> float:
 
 
 def level_weights(fit: RemlFit) -> pd.DataFrame:
-    """Shrinkage weight of every level of every grouping factor.
+    """The share ``kept`` (and ``pooling``) of every level of every grouping factor.
 
     Parameters
     ----------
@@ -100,24 +105,26 @@ def level_weights(fit: RemlFit) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``factor``, ``level``, ``n`` (rows in the level) and
-        ``shrinkage``: ``lambda_j = sd_f^2 / (sd_f^2 + sigma^2 / n_j)``, the
-        share of the level's own (residual) mean that its BLUP keeps. With
-        several factors it is the weight given the other factors' BLUPs (see
-        the module notes).
+        Columns ``factor``, ``level``, ``n`` (rows in the level), ``kept``:
+        ``lambda_j = sd_f^2 / (sd_f^2 + sigma^2 / n_j)``, the share of the
+        level's own (residual) mean that its BLUP keeps, and ``pooling``,
+        ``1 - kept``. With several factors ``kept`` is the weight given the
+        other factors' BLUPs (see the module notes).
 
     """
     blocks = []
     for factor in fit.spec.factors:
         _require_intercept_only(factor)
         counts = factor.counts()
+        kept = weights(factor_sd(fit, factor.name), fit.sigma, counts)
         blocks.append(
             pd.DataFrame(
                 {
                     "factor": factor.name,
                     "level": list(factor.levels),
                     "n": counts,
-                    "shrinkage": weights(factor_sd(fit, factor.name), fit.sigma, counts),
+                    "kept": kept,
+                    "pooling": 1.0 - kept,
                 }
             )
         )
@@ -147,8 +154,12 @@ def normal_prior_posterior(fit: RemlFit, factor: str | None = None) -> pd.DataFr
             ``y - X beta_hat`` (minus the other factors' BLUPs, if any).
         ``data_var``
             ``sigma^2 / n_j``, the variance of that mean.
-        ``weight``
-            ``lambda_j``, the data's share of the total precision.
+        ``kept``
+            ``lambda_j``, the data's share of the total precision: the share
+            of ``data_mean`` the posterior mean (the BLUP) keeps.
+        ``pooling``
+            ``1 - lambda_j``, the prior's share: how far the BLUP is pooled
+            toward the population mean.
         ``posterior_mean``, ``posterior_var``
             ``lambda_j * data_mean`` and ``(1/sigma_b^2 + 1/data_var)^-1``:
             the BLUP and (for one factor) lme4's ``condVar``. With
@@ -170,7 +181,7 @@ def normal_prior_posterior(fit: RemlFit, factor: str | None = None) -> pd.DataFr
     counts = grouping.counts().astype(float)
     prior_sd = factor_sd(fit, grouping.name)
     data_var = fit.sigma**2 / counts
-    weight = weights(prior_sd, fit.sigma, counts)
+    kept = weights(prior_sd, fit.sigma, counts)
     data_mean = (
         np.bincount(
             grouping.codes, weights=partial_residuals(fit, grouping.name), minlength=len(counts)
@@ -182,9 +193,10 @@ def normal_prior_posterior(fit: RemlFit, factor: str | None = None) -> pd.DataFr
             "prior_sd": prior_sd,
             "data_mean": data_mean,
             "data_var": data_var,
-            "weight": weight,
-            "posterior_mean": weight * data_mean,
-            "posterior_var": weight * data_var,
+            "kept": kept,
+            "pooling": 1.0 - kept,
+            "posterior_mean": kept * data_mean,
+            "posterior_var": kept * data_var,
         },
         index=pd.Index(grouping.levels, name=grouping.name),
     )
@@ -226,11 +238,11 @@ def _require_intercept_only(factor: GroupingFactor) -> GroupingFactor:
     return factor
 
 
-# ------------------------------------------------------------ the λ curves
+# ------------------------------------------------------- the kept curves
 def curves(
     ratios: Sequence[float], sizes: Sequence[float] | np.ndarray | None = None
 ) -> pd.DataFrame:
-    """Shrinkage weight against group size for several variance ratios.
+    """The share a group keeps, ``lambda``, against group size for several variance ratios.
 
     Parameters
     ----------
@@ -242,12 +254,15 @@ def curves(
     Returns
     -------
     pandas.DataFrame
-        Tidy: columns ``ratio``, ``n``, ``shrinkage`` (``ratio / (ratio + 1/n)``).
+        Tidy: columns ``ratio``, ``n``, ``kept`` (``ratio / (ratio + 1/n)``)
+        and ``pooling`` (``1 - kept``).
 
     """
     n = np.geomspace(1, 1000, 60) if sizes is None else np.asarray(sizes, dtype=float)
-    blocks = [
-        pd.DataFrame({"ratio": float(r), "n": n, "shrinkage": weights(np.sqrt(r), 1.0, n)})
-        for r in ratios
-    ]
+    blocks = []
+    for ratio in ratios:
+        kept = weights(np.sqrt(ratio), 1.0, n)
+        blocks.append(
+            pd.DataFrame({"ratio": float(ratio), "n": n, "kept": kept, "pooling": 1 - kept})
+        )
     return pd.concat(blocks, ignore_index=True)

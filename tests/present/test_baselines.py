@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
-from reference_cases import fitted_case, load_reference
+from reference_cases import FIXTURES, fitted_case, load_reference
 
-from bayeshier import datasets
+from bayeshier import datasets, fit_reml
 from bayeshier.present.baselines import (
+    least_squares_rows,
     no_pooling,
     no_pooling_coefficients,
     no_pooling_formula,
     ols,
     within_slopes,
 )
+from bayeshier.present.comparison import compare
 from bayeshier.spec.model_spec import build_spec
 
 SEED_CASES = ["seed_model1", "seed_model1b", "seed_model2", "seed_model3"]
@@ -141,3 +146,63 @@ def test_a_column_constant_within_every_level_gets_slope_zero():
 def test_no_pooling_formula_names_the_lm_call(formula, factor, expected):
     data = datasets.load("mpg" if formula.startswith("hwy") else "sleepstudy")
     assert no_pooling_formula(build_spec(formula, data), factor) == expected
+
+
+# ------------------------------------------------------- weights and offsets
+LM_FIXTURE = Path(__file__).parent / "fixtures" / "lm_baselines.json"
+ROW_CASES = {
+    "weights": ("rform_sleep_weights", "Reaction ~ Days + (1|Subject)", {"weights": "w"}),
+    "offset": ("rform_sleep_offset", "Reaction ~ Days + offset(2*Days) + (1|Subject)", {}),
+    "offset_argument": (
+        "rform_sleep_offset",
+        "Reaction ~ Days + (1|Subject)",
+        {"offset": "2*Days"},
+    ),
+}
+
+
+def _row_case(name: str):
+    case, formula, arguments = ROW_CASES[name]
+    data = pd.read_csv(FIXTURES / f"{case}.csv").astype({"Subject": str})
+    return fit_reml(formula, data, **arguments)
+
+
+@pytest.mark.parametrize("name", list(ROW_CASES))
+def test_weighted_and_offset_baselines_are_those_of_lm(name):
+    """compare()'s OLS and no-pooling columns use the fit's weights and offset, as lm does."""
+    reference = json.loads(LM_FIXTURE.read_text())
+    key = "weights" if name == "weights" else "offset"
+    fit = _row_case(name)
+    expected = reference[f"{key}_ols"]
+    cmp = compare(fit).fixed.set_index("term")
+    np.testing.assert_allclose(cmp["ols"], list(expected["coef"].values()), rtol=1e-9)
+    np.testing.assert_allclose(cmp["ols_se"], list(expected["se"].values()), rtol=1e-9)
+    own = reference[f"{key}_no_pooling"]
+    levels = no_pooling(fit.spec, "Subject")
+    np.testing.assert_allclose(
+        levels.to_numpy(), [own["coef"][f"Subject{lev}"] for lev in levels.index], rtol=1e-9
+    )
+    assert within_slopes(fit.spec, "Subject")["Days"] == pytest.approx(
+        own["coef"]["Days"], rel=1e-9
+    )
+
+
+def test_the_lm_calls_name_the_weights_and_offset():
+    assert no_pooling_formula(_row_case("weights").spec, "Subject") == (
+        "lm(Reaction ~ 0 + Subject + Days, weights = w)"
+    )
+    assert no_pooling_formula(_row_case("offset").spec, "Subject") == (
+        "lm(Reaction ~ 0 + Subject + Days + offset(2 * Days))"
+    )
+    assert no_pooling_formula(_row_case("offset_argument").spec, "Subject") == (
+        "lm(Reaction ~ 0 + Subject + Days, offset = 2 * Days)"
+    )
+    assert "ols: lm(Reaction ~ Days, weights = w)" in compare(_row_case("weights")).to_text()
+
+
+def test_unweighted_rows_come_back_as_they_are():
+    spec = fitted_case("sleepstudy_intercept").spec
+    X, y, root = least_squares_rows(spec)
+    np.testing.assert_array_equal(X, spec.X)
+    np.testing.assert_array_equal(y, spec.y)
+    assert (root == 1).all()

@@ -17,7 +17,7 @@ from reference_cases import fitted_case, load_reference
 from synthetic import synthetic_posterior
 
 from bayeshier import datasets, fit_reml
-from bayeshier.errors import DataError
+from bayeshier.errors import DataError, ModelError
 from bayeshier.present.baselines import no_pooling_coefficients, ols
 from bayeshier.present.comparison import (
     FIXED_COLUMNS,
@@ -94,7 +94,7 @@ def test_reml_columns_are_the_fit(mpg_cmp):
 def test_columns_without_and_with_a_posterior(mpg_cmp):
     bare = compare(fitted_case("mpg_class"))
     assert list(bare.fixed.columns) == FIXED_COLUMNS[:5]
-    assert list(bare.groups.columns) == GROUP_COLUMNS[:8]
+    assert list(bare.groups.columns) == GROUP_COLUMNS[:9]
     assert list(bare.variances.columns) == VARIANCE_COLUMNS[:3]
     assert not bare.has_posterior
     assert list(mpg_cmp.fixed.columns) == FIXED_COLUMNS
@@ -122,16 +122,27 @@ def test_ols_and_no_pooling_columns_are_the_baselines(case):
 
 
 # ------------------------------------------------------------ group table
-def test_group_columns_are_coef_condvar_and_lambda(mpg_cmp):
+def test_group_columns_are_coef_condvar_kept_and_pooling(mpg_cmp):
     fit = mpg_cmp.fit
     block = mpg_cmp.groups.set_index("level")
     np.testing.assert_allclose(block["blup"], fit.coef()["class"]["Intercept"], rtol=1e-12)
     np.testing.assert_allclose(block["cond_sd"] ** 2, fit.condvar["class"]["Intercept"])
     sd2 = (fit.theta[0] * fit.sigma) ** 2
-    np.testing.assert_allclose(
-        block["shrinkage"], sd2 / (sd2 + fit.sigma**2 / block["n"]), rtol=1e-12
-    )
+    np.testing.assert_allclose(block["kept"], sd2 / (sd2 + fit.sigma**2 / block["n"]), rtol=1e-12)
+    np.testing.assert_allclose(block["pooling"], 1 - block["kept"], rtol=1e-12)
     assert block["n"].sum() == fit.nobs
+    assert "shrinkage" not in block.columns
+
+
+def test_kept_is_the_share_of_its_own_deviation_a_level_keeps():
+    """blup - mean = kept * (no_pooling - mean): a fully pooled level keeps 0, pools 1."""
+    for case in ("seed_model2", "seed_model1"):
+        cmp = compare(fitted_case(case))
+        groups, center = cmp.groups, cmp.population
+        np.testing.assert_allclose(
+            groups["blup"] - center, groups["kept"] * (groups["no_pooling"] - center), atol=1e-8
+        )
+    assert (groups["kept"] == 0).all() and (groups["pooling"] == 1).all()  # seed_model1
 
 
 @pytest.mark.parametrize(
@@ -161,21 +172,76 @@ def test_posterior_group_column_is_intercept_plus_effect_per_draw(mpg_cmp):
     np.testing.assert_allclose(block["post_mean"], means[block.index], rtol=1e-12)
     sds = combined.std(("chain", "draw"), ddof=1).to_series()
     np.testing.assert_allclose(block["post_sd"], sds[block.index], rtol=1e-12)
-    assert (block["hdi_low"] < block["post_mean"]).all()
-    assert (block["post_mean"] < block["hdi_high"]).all()
+    assert (block["ci_low"] < block["post_mean"]).all()
+    assert (block["post_mean"] < block["ci_high"]).all()
 
 
-def test_hdi_prob_sets_the_interval_width():
+def test_hdi_prob_still_sets_an_hdi_of_that_width():
     fit = fitted_case("sleepstudy_intercept")
     tree = synthetic_posterior(fit)
-    wide = compare(fit, tree, hdi_prob=0.94).fixed
+    wide = compare(fit, tree, hdi_prob=0.94)
     narrow = compare(fit, tree, hdi_prob=0.5).fixed
-    assert ((wide["hdi_high"] - wide["hdi_low"]) > (narrow["hdi_high"] - narrow["hdi_low"])).all()
+    assert (wide.ci_prob, wide.ci_kind, wide.interval_label) == (0.94, "hdi", "94% HDI")
+    wide = wide.fixed
+    assert ((wide["ci_high"] - wide["ci_low"]) > (narrow["ci_high"] - narrow["ci_low"])).all()
     beta = tree["posterior"]["beta"].sel(fixed="Days").to_numpy().ravel()
-    inside = np.mean((beta >= wide.loc[1, "hdi_low"]) & (beta <= wide.loc[1, "hdi_high"]))
+    inside = np.mean((beta >= wide.loc[1, "ci_low"]) & (beta <= wide.loc[1, "ci_high"]))
     assert inside == pytest.approx(0.94, abs=0.01)
     with pytest.raises(DataError, match="hdi_prob"):
         compare(fit, tree, hdi_prob=94)
+
+
+def test_intervals_default_to_arviz_rcparams_read_at_call_time(mpg_tree):
+    import arviz as az
+
+    fit = fitted_case("mpg_class")
+    cmp = compare(fit, mpg_tree)
+    assert (cmp.ci_prob, cmp.ci_kind) == (
+        az.rcParams["stats.ci_prob"],
+        az.rcParams["stats.ci_kind"],
+    )
+    assert cmp.interval_label == "89% ETI"  # ArviZ 1.x's defaults
+    with az.rc_context({"stats.ci_prob": 0.5, "stats.ci_kind": "hdi"}):
+        changed = compare(fit, mpg_tree)
+    assert changed.interval_label == "50% HDI"
+    assert compare(fit, mpg_tree, ci_kind="hdi").interval_label == "89% HDI"
+    assert compare(fit, mpg_tree, ci_prob=0.95).interval_label == "95% ETI"
+
+
+def test_intervals_are_those_az_summary_prints(mpg_tree):
+    """ci_low/ci_high equal az.summary's eti89_lb/ub (and hdi94_lb/ub when asked)."""
+    import arviz as az
+
+    fit = fitted_case("mpg_class")
+    summary = az.summary(mpg_tree, var_names=["beta", "sigma"], round_to="none")
+    cmp = compare(fit, mpg_tree)
+    expected = summary.loc[[f"beta[{t}]" for t in fit.fixef.index], ["eti89_lb", "eti89_ub"]]
+    np.testing.assert_allclose(cmp.fixed[["ci_low", "ci_high"]], expected, rtol=1e-12)
+    residual = cmp.variances.set_index("component").loc["Residual", ["ci_low", "ci_high"]]
+    np.testing.assert_allclose(residual, summary.loc["sigma", ["eti89_lb", "eti89_ub"]])
+    hdi = az.summary(mpg_tree, var_names=["beta"], ci_kind="hdi", ci_prob=0.94, round_to="none")
+    both = compare(fit, mpg_tree, ci_kind="hdi", ci_prob=0.94).fixed[["ci_low", "ci_high"]]
+    np.testing.assert_allclose(both, hdi[["hdi94_lb", "hdi94_ub"]], rtol=1e-12)
+
+
+def test_tables_record_their_interval_in_attrs(mpg_cmp):
+    for table in (mpg_cmp.fixed, mpg_cmp.groups, mpg_cmp.variances):
+        assert table.attrs == {"ci_prob": mpg_cmp.ci_prob, "ci_kind": mpg_cmp.ci_kind}
+    assert compare(fitted_case("dyestuff")).groups.attrs == {}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"ci_prob": 1.5}, "ci_prob must be a probability"),
+        ({"ci_kind": "central"}, "ci_kind must be 'eti'"),
+        ({"hdi_prob": 0.9, "ci_kind": "eti"}, "hdi_prob=0.9 means"),
+        ({"hdi_prob": 0.9, "ci_prob": 0.8}, "pass either hdi_prob alone"),
+    ],
+)
+def test_bad_interval_arguments_say_what_to_pass(mpg_tree, arguments, message):
+    with pytest.raises(DataError, match=message):
+        compare(fitted_case("mpg_class"), mpg_tree, **arguments)
 
 
 def test_variance_table_reads_sd_and_sigma(mpg_cmp):
@@ -193,14 +259,15 @@ def test_accepts_a_bare_posterior_dataset(mpg_cmp):
 
 
 def test_a_posterior_of_another_model_is_refused():
+    """The checks themselves are tested in test_matching; here: compare() runs them."""
     fit = fitted_case("mpg_class")
     other = synthetic_posterior(fitted_case("sleepstudy_intercept"))
-    with pytest.raises(DataError, match=r"lacks variable.*'class', 'sd_class'"):
+    with pytest.raises(ModelError, match=r"'hwy ~ displ \+ year \+ \(1\|class\)' on 234 rows"):
         compare(fit, other)
     posterior = synthetic_posterior(fit)["posterior"].to_dataset()
-    with pytest.raises(DataError, match="lacks level"):
+    with pytest.raises(ModelError, match=r"levels of class differ: only the fit has"):
         compare(fit, posterior.isel(class_level=slice(0, 5)))
-    with pytest.raises(DataError, match=r"beta lacks the term.*'year'"):
+    with pytest.raises(ModelError, match=r"fixed-effect terms differ: only the fit has 'year'"):
         compare(fit, posterior.isel(fixed=slice(0, 2)))
 
 
@@ -219,7 +286,12 @@ def test_compare_with_a_real_posterior():
     assert cmp.has_posterior and block["post_mean"].notna().all()
     # the posterior means sit near the BLUPs, inside their own HDIs
     assert ((block["post_mean"] - block["blup"]).abs() < block["post_sd"]).all()
-    assert ((block["hdi_low"] < block["blup"]) & (block["blup"] < block["hdi_high"])).all()
+    assert ((block["ci_low"] < block["blup"]) & (block["blup"] < block["ci_high"])).all()
+    assert cmp.interval_label == "89% ETI"
+    # the real DataTree's attrs and observed data pass the checks; another formula does not
+    other = fit_reml("y ~ 1 + (1|g)", data.assign(y=data["y"] + 1.0))
+    with pytest.raises(ModelError, match=r"observed y differ in 25 of 25 rows"):
+        compare(other, idata)
 
 
 # ------------------------------------------------------------ random slopes
@@ -232,7 +304,7 @@ def test_slope_blups_are_lme4_coef_and_shrunk_toward_the_fixed_slope(slope_cmp):
     fit = fitted_case("sleepstudy_slopes")
     block = slope_cmp.group_block("Subject", "level", "Days")
     np.testing.assert_allclose(block["blup"], fit.coef()["Subject"]["Days"], rtol=1e-12)
-    assert block["shrinkage"].between(0, 1).all()
+    assert block["kept"].between(0, 1).all()
     slope = fit.fixef["Days"]
     # the weight is a matrix, so a level's slope can move away from the fixed
     # slope (pulled along by its intercept), but the spread shrinks
@@ -282,7 +354,7 @@ def test_slope_posterior_columns_read_term_and_correlation_dims():
     np.testing.assert_allclose(days["post_mean"], days["blup"], atol=1e-3)
     corr_row = cmp.variances[cmp.variances["term"] == "corr(Intercept, Days)"].iloc[0]
     assert corr_row["post_mean"] == pytest.approx(0.2)
-    with pytest.raises(DataError, match="corr_Subject"):
+    with pytest.raises(ModelError, match="lacks the variable\\(s\\) 'corr_Subject'"):
         compare(fit, posterior.drop_vars("corr_Subject"))
 
 

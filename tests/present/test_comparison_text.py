@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from reference_cases import fitted_case
+from synthetic import synthetic_posterior
 
 from bayeshier import datasets, fit_reml
 from bayeshier.present import comparison_text as comparison_text_module
@@ -49,11 +50,12 @@ def unbalanced_slopes() -> Comparison:
 def test_text_lists_every_table_with_a_reading(mpg_cmp):
     text = str(mpg_cmp)
     assert text == mpg_cmp.to_text()
-    for header in ("ols_se", "no_pooling", "shrinkage", "post_median", "hdi_high"):
+    for header in ("ols_se", "no_pooling", "kept", "pooling", "post_median", "ci_high"):
         assert header in text
+    assert "shrinkage" not in text and "hdi" not in text.lower()
     assert text.count("-> ") == 3
     assert "lm(hwy ~ 0 + class + displ + year)" in text
-    assert "94% HDI" in text
+    assert text.count("89% ETI") == 5  # header, the three titles, the variance reading
 
 
 def test_text_orders_levels_by_shrinkage_or_size(mpg_cmp):
@@ -62,7 +64,7 @@ def test_text_orders_levels_by_shrinkage_or_size(mpg_cmp):
         rows = [line.split()[0] for line in text.splitlines() if line.split()[:1]]
         return [r for r in rows if r in levels]
 
-    by_lambda = mpg_cmp.groups.sort_values("shrinkage")["level"].tolist()
+    by_lambda = mpg_cmp.groups.sort_values("kept")["level"].tolist()
     assert level_order(mpg_cmp.to_text(order="shrinkage")) == by_lambda
     assert level_order(mpg_cmp.to_text(order="level")) == mpg_cmp.groups["level"].tolist()
     assert by_lambda[0] == "2seater"  # the smallest class is shrunk most
@@ -179,25 +181,36 @@ def test_the_comparison_methods_are_these_views(mpg_cmp):
 
 def test_header_says_formula_rows_method_and_posterior(mpg_cmp):
     assert str(mpg_cmp).splitlines()[0] == (
-        "hwy ~ displ + year + (1|class): 234 rows; REML vs OLS vs posterior with 94% HDI"
+        "hwy ~ displ + year + (1|class): 234 rows; REML vs OLS vs posterior (mean, sd, 89% ETI)"
     )
+    hdi = compare(mpg_cmp.fit, synthetic_posterior(mpg_cmp.fit), hdi_prob=0.94)
+    assert str(hdi).splitlines()[0].endswith("posterior (mean, sd, 94% HDI)")
+    assert "94% HDI" in hdi.to_html()
     ml = compare(fitted_case("dyestuff_ml"))
     assert str(ml).splitlines()[0] == "Yield ~ 1 + (1|Batch): 30 rows; ML vs OLS vs no posterior"
 
 
 def test_titles_name_the_lm_calls_and_the_order(mpg_cmp):
     lines = mpg_cmp.to_text().splitlines()
-    assert "Fixed effects (ols: lm(hwy ~ displ + year); reml: GLS)" in lines
+    posterior = "posterior: mean, sd, 89% ETI (ci_low to ci_high)"
+    assert f"Fixed effects (ols: lm(hwy ~ displ + year); reml: GLS; {posterior})" in lines
     assert (
-        "Group intercepts: class (7 levels, most shrunk first); "
-        "no_pooling: lm(hwy ~ 0 + class + displ + year); blup: intercept + BLUP"
+        "Group intercepts: class (7 levels, most pooled first); "
+        "no_pooling: lm(hwy ~ 0 + class + displ + year); blup: intercept + BLUP; "
+        f"kept: share of its own deviation the BLUP keeps, pooling = 1 - kept; {posterior}"
     ) in lines
-    assert "Standard deviations of the random effects and of the residual" in lines
+    assert (
+        "Standard deviations of the random effects and of the residual "
+        "(posterior: mean, median, 89% ETI (ci_low to ci_high))"
+    ) in lines
     slopes = compare(fitted_case("sleepstudy_slopes")).to_text(order="level").splitlines()
+    assert "Fixed effects (ols: lm(Reaction ~ Days); reml: GLS)" in slopes
     assert (
         "Group slopes of Days: Subject (18 levels, level order); "
-        "no_pooling: lm(Reaction ~ 0 + Subject/(1 + Days)); blup: Days + BLUP"
+        "no_pooling: lm(Reaction ~ 0 + Subject/(1 + Days)); blup: Days + BLUP; "
+        "kept: share of its own deviation the BLUP keeps, pooling = 1 - kept"
     ) in slopes
+    assert "Standard deviations of the random effects and of the residual" in slopes
 
 
 def test_the_several_factors_note_only_with_several_factors(mpg_cmp):
@@ -257,37 +270,40 @@ def test_group_reading_of_a_singular_fit_is_complete_pooling():
     cmp = compare(fitted_case("seed_model1"))
     center = cmp.fit.fixef["Intercept"]
     assert cmp.readings()["g"] == (
-        f"sd of g is 0 (singular fit): lambda = 0, every BLUP equals the population mean "
-        f"{center:.4g} (complete pooling); no_pooling keeps each level's own."
+        f"sd of g is 0 (singular fit): every level has kept = 0, pooling = 1: every BLUP "
+        f"equals the population mean {center:.4g} (complete pooling); no_pooling keeps each "
+        "level's own."
     )
 
 
-def test_group_reading_of_equal_groups_gives_the_one_lambda():
+def test_group_reading_of_equal_groups_gives_the_one_share_kept():
     cmp = compare(fitted_case("seed_model2"))
-    lam = cmp.groups["shrinkage"].iloc[0]
-    assert np.allclose(cmp.groups["shrinkage"], lam, rtol=1e-12)
+    lam = cmp.groups["kept"].iloc[0]
+    assert np.allclose(cmp.groups["kept"], lam, rtol=1e-12)
     assert cmp.readings()["g"] == (
-        f"Every level has n = 5 rows, so every BLUP keeps the same share lambda = {lam:.3f} "
-        f"of its level's own deviation from {cmp.fit.fixef['Intercept']:.4g}."
+        f"Every level has n = 5 rows, so every BLUP keeps the same share kept = {lam:.3f} "
+        f"of its level's own deviation from {cmp.fit.fixef['Intercept']:.4g} (pooling "
+        f"{1 - lam:.3f})."
     )
 
 
-def test_group_reading_runs_from_the_most_to_the_least_shrunk_level(mpg_cmp):
-    block = mpg_cmp.groups.sort_values("shrinkage")
+def test_group_reading_runs_from_the_most_to_the_least_pooled_level(mpg_cmp):
+    block = mpg_cmp.groups.sort_values("kept")
     low, high = block.iloc[0], block.iloc[-1]
     moved = (block["post_mean"] - block["blup"]).abs().max()
     assert mpg_cmp.readings()["class"] == (
-        f"lambda runs from {low['shrinkage']:.3f} (2seater, n = 5) to {high['shrinkage']:.3f} "
-        f"(suv, n = 62): the smaller the level, the more its BLUP is pulled toward "
-        f"{mpg_cmp.population:.4g}. Posterior means are within {moved:.3g} of the BLUPs."
+        f"kept runs from {low['kept']:.3f} (2seater, n = 5) to {high['kept']:.3f} "
+        f"(suv, n = 62): the smaller the level, the less of its own deviation its BLUP keeps "
+        f"and the more it is pooled toward {mpg_cmp.population:.4g}. Posterior means are "
+        f"within {moved:.3g} of the BLUPs."
     )
 
 
 def test_group_reading_of_slopes_on_one_design_says_the_weight_is_a_matrix():
     cmp = compare(fitted_case("sleepstudy_slopes"))
-    days = cmp.group_block("Subject", "level", "Days")["shrinkage"].iloc[0]
+    days = cmp.group_block("Subject", "level", "Days")["kept"].iloc[0]
     reading = cmp.readings()["Subject:Days"]
-    assert reading.startswith(f"Every level has the same design, so the same lambda = {days:.3f}")
+    assert reading.startswith(f"Every level has the same design, so the same kept = {days:.3f}")
     assert "prior variance of the Days effects" in reading
     assert "The weight is a matrix" in reading
 
@@ -295,14 +311,14 @@ def test_group_reading_of_slopes_on_one_design_says_the_weight_is_a_matrix():
 def test_group_reading_of_slopes_on_unequal_designs(unbalanced_slopes):
     block = unbalanced_slopes.group_block("Subject", "shrinkage", "Days")
     low, high = block.iloc[0], block.iloc[-1]
-    assert low["shrinkage"] < high["shrinkage"]
+    assert low["kept"] < high["kept"]
     assert unbalanced_slopes.readings()["Subject:Days"] == (
-        f"lambda (1 - condVar / sd^2) runs from {low['shrinkage']:.3f} ({low['level']}) to "
-        f"{high['shrinkage']:.3f} ({high['level']}): the less a level's own rows pin its slope "
-        f"of Days, the more its BLUP is pulled toward {unbalanced_slopes.fit.fixef['Days']:.4g}."
+        f"kept (1 - condVar / sd^2) runs from {low['kept']:.3f} ({low['level']}) to "
+        f"{high['kept']:.3f} ({high['level']}): the less a level's own rows pin its slope "
+        f"of Days, the more its BLUP is pooled toward {unbalanced_slopes.fit.fixef['Days']:.4g}."
     )
     # the intercepts of unequal groups read like a random intercept's
-    assert unbalanced_slopes.readings()["Subject"].startswith("lambda runs from ")
+    assert unbalanced_slopes.readings()["Subject"].startswith("kept runs from ")
 
 
 def test_variance_reading_gives_sd_ratios_and_correlations(mpg_cmp):
@@ -311,7 +327,7 @@ def test_variance_reading_gives_sd_ratios_and_correlations(mpg_cmp):
     row = mpg_cmp.variances.iloc[0]
     assert mpg_cmp.readings()["variances"] == (
         f"REML: class sd / residual sd = {ratio:.3g}. The posterior of sd_class (median "
-        f"{row['post_median']:.3g}, HDI {row['hdi_low']:.3g} to {row['hdi_high']:.3g}) shows "
+        f"{row['post_median']:.3g}, 89% ETI {row['ci_low']:.3g} to {row['ci_high']:.3g}) shows "
         "how well the data pin it."
     )
     slopes = compare(fitted_case("sleepstudy_slopes"))
@@ -351,7 +367,7 @@ def test_explanation_sentences_follow_the_fixed_table():
     )  # fmt: skip
     lines = explain_ols_vs_gls(handmade).splitlines()
     within = within_slopes(cmp.fit.spec, "class")
-    lam = cmp.groups["shrinkage"]
+    kept = cmp.groups["kept"]
     assert lines[2:6] == [
         "displ: OLS -3 (se 0.2) vs GLS -2.5 (se 0.25): a difference of +0.5 = 2 GLS "
         "standard errors.",
@@ -360,19 +376,47 @@ def test_explanation_sentences_follow_the_fixed_table():
         "The largest change, in standard errors, is in displ.",
         f"For comparison, the within-class estimates (class as a fixed effect, "
         f"lm(hwy ~ 0 + class + displ + year)) are displ {within['displ']:.4g}, year "
-        f"{within['year']:.4g}. GLS compromises between them and OLS and moves toward them "
-        f"as lambda grows (here {lam.min():.2f} to {lam.max():.2f}): GLS is closer to the "
-        "within-class estimate for displ.",
+        f"{within['year']:.4g}. GLS equals OLS when every class is pooled completely "
+        f"(kept = 0) and the within estimates when none is (kept = 1); here kept runs from "
+        f"{kept.min():.2f} to {kept.max():.2f}, and GLS goes "
+        f"{round(100 * 0.5 / (within['displ'] + 3.0))}% of the way from OLS to the within "
+        "estimate for displ and goes 0% of the way from OLS to the within estimate for year.",
     ]
 
 
-def test_explanation_when_gls_stays_at_ols():
+def test_explanation_says_where_gls_lands_on_the_real_fit():
+    """On mpg GLS lands a little past the within estimate of displ: not 'between' them."""
+    cmp = compare(fitted_case("mpg_class"))
+    fixed = cmp.fixed.set_index("term")
+    within = within_slopes(cmp.fit.spec, "class")
+    shares = (fixed["reml"] - fixed["ols"])[["displ", "year"]] / (within - fixed["ols"])
+    assert shares["displ"] > 1.005  # past the within estimate
+    last = cmp.explain_ols_vs_gls().splitlines()[-2]
+    assert last.endswith(
+        f"and GLS goes {round(100 * shares['displ'])}% of the way from OLS to the within "
+        f"estimate for displ (past it) and goes {round(100 * shares['year'])}% of the way "
+        "from OLS to the within estimate for year."
+    )
+    assert "compromises" not in cmp.explain_ols_vs_gls()
+
+
+def test_explanation_when_gls_stays_at_ols_or_moves_away():
     cmp = compare(fitted_case("mpg_class"))
     same = _with_fixed(
-        cmp, ols=[-200.0, -3.0, 0.1], ols_se=[10.0, 0.2, 0.05], reml=[-200.0, -3.0, 0.1],
+        cmp, ols=[-200.0, -3.0, 0.1], ols_se=[10.0, 0.2, 0.05], reml=[-200.0, -3.1, 0.1],
         reml_se=[10.0, 0.2, 0.05],
     )  # fmt: skip
-    assert "GLS stays closer to OLS for every term." in explain_ols_vs_gls(same)
+    text = explain_ols_vs_gls(same)
+    assert "moves away from the within estimate for displ (" in text
+    assert "goes 0% of the way from OLS to the within estimate for year." in text
+    within = within_slopes(cmp.fit.spec, "class")
+    agree = _with_fixed(
+        cmp, ols=[-200.0, within["displ"], 0.1], ols_se=[10.0, 0.2, 0.05],
+        reml=[-200.0, within["displ"], 0.1], reml_se=[10.0, 0.2, 0.05],
+    )  # fmt: skip
+    assert "matches OLS and the within estimate for displ, which agree" in (
+        explain_ols_vs_gls(agree)
+    )
 
 
 def test_explanation_of_an_intercept_only_model_has_no_slope_sentences():

@@ -10,9 +10,9 @@ import xarray as xr
 from reference_cases import fitted_case
 
 from bayeshier.errors import DataError
+from bayeshier.present.intervals import CredibleInterval
 from bayeshier.present.posterior_summary import (
     POSTERIOR_COLUMNS,
-    check_posterior,
     level_draws,
     posterior_dataset,
     posterior_summary,
@@ -51,13 +51,13 @@ def test_posterior_dataset_refuses_what_holds_no_posterior(mpg_tree):
         posterior_dataset([1, 2])
 
 
-def test_check_posterior_accepts_the_same_model_and_names_what_is_missing(posterior):
-    fit = fitted_case("mpg_class")
-    check_posterior(fit, posterior)
-    with pytest.raises(DataError, match=r"lacks variable\(s\) 'sd_class' .*Was it sampled"):
-        check_posterior(fit, posterior.drop_vars("sd_class"))
-    with pytest.raises(DataError, match=r"beta lacks the term\(s\) 'Intercept', 'displ', 'year'"):
-        check_posterior(fit, posterior.assign(beta=posterior["beta"].isel(fixed=0, drop=True)))
+def test_posterior_dataset_gives_text_coordinates_as_str(posterior):
+    """A zarr round trip returns numpy StringDType coordinates: they are read as str."""
+    levels = posterior["class_level"].to_numpy().astype(np.dtypes.StringDType())
+    reloaded = posterior.assign_coords(class_level=levels)
+    assert reloaded["class_level"].dtype.kind == "T"
+    labels = posterior_dataset(reloaded)["class_level"].to_numpy()
+    assert labels.dtype == object and all(type(label) is str for label in labels)
 
 
 def test_posterior_variable_lists_the_variables_it_has(posterior):
@@ -116,27 +116,39 @@ def test_level_draws_refuse_other_shapes(posterior):
 def test_posterior_summary_has_one_row_per_entry():
     rng = np.random.default_rng(2)
     values = rng.normal([0.0, 10.0], [1.0, 2.0], size=(2, 2000, 2))
-    summary = posterior_summary(_draws(values), 0.9)
-    assert list(summary.columns) == POSTERIOR_COLUMNS
+    summary = posterior_summary(_draws(values), CredibleInterval(0.9, "hdi"))
+    assert (
+        list(summary.columns) == POSTERIOR_COLUMNS == ["post_mean", "post_sd", "ci_low", "ci_high"]
+    )
     flat = values.reshape(-1, 2)
     np.testing.assert_allclose(summary["post_mean"], flat.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(summary["post_sd"], flat.std(axis=0, ddof=1), rtol=1e-12)
-    inside = (flat >= summary["hdi_low"].to_numpy()) & (flat <= summary["hdi_high"].to_numpy())
+    inside = (flat >= summary["ci_low"].to_numpy()) & (flat <= summary["ci_high"].to_numpy())
     np.testing.assert_allclose(inside.mean(axis=0), 0.9, atol=0.005)
+
+
+def test_posterior_summary_eti_is_the_equal_tailed_quantiles():
+    values = np.random.default_rng(3).gamma(2.0, size=(2, 3000))  # skewed: ETI != HDI
+    eti = posterior_summary(_draws(values), CredibleInterval(0.8, "eti")).iloc[0]
+    np.testing.assert_allclose(
+        [eti["ci_low"], eti["ci_high"]], np.quantile(values, [0.1, 0.9]), rtol=1e-12
+    )
+    hdi = posterior_summary(_draws(values), CredibleInterval(0.8, "hdi")).iloc[0]
+    assert hdi["ci_low"] < eti["ci_low"] and hdi["ci_high"] < eti["ci_high"]  # skewed right
 
 
 def test_posterior_summary_of_a_scalar_is_one_row():
     values = np.linspace(0.0, 1.0, 1000).reshape(2, 500)
-    summary = posterior_summary(_draws(values), 0.5)
+    summary = posterior_summary(_draws(values), CredibleInterval(0.5, "hdi"))
     assert len(summary) == 1
     assert summary.loc[0, "post_mean"] == pytest.approx(0.5)
-    assert summary.loc[0, "hdi_high"] - summary.loc[0, "hdi_low"] == pytest.approx(0.5, abs=0.01)
+    assert summary.loc[0, "ci_high"] - summary.loc[0, "ci_low"] == pytest.approx(0.5, abs=0.01)
 
 
 def test_scalar_summary_adds_the_median():
     values = np.exp(np.linspace(-2.0, 2.0, 1000)).reshape(2, 500)
-    summary = scalar_summary(_draws(values), 0.94)
-    assert list(summary) == ["post_mean", "post_median", "hdi_low", "hdi_high"]
+    summary = scalar_summary(_draws(values), CredibleInterval(0.94, "hdi"))
+    assert list(summary) == ["post_mean", "post_median", "ci_low", "ci_high"]
     assert summary["post_median"] == pytest.approx(np.median(values))
     assert summary["post_mean"] == pytest.approx(values.mean())
-    assert summary["hdi_low"] < summary["post_median"] < summary["hdi_high"]
+    assert summary["ci_low"] < summary["post_median"] < summary["ci_high"]

@@ -53,10 +53,12 @@ def test_simulate_recovers_the_variances_on_a_large_design():
 
 def test_scenario_fits_show_the_four_regimes():
     fits = shrinkage.scenario_fits().set_index("scenario")
-    assert fits.loc["seed_model1", "shrinkage"] == 0.0  # singular: complete pooling
-    assert fits.loc["seed_model1b", "shrinkage"] > 0.95  # 500 rows outweigh a small variance
-    assert fits.loc["seed_model3", "shrinkage"] > fits.loc["seed_model2", "shrinkage"]
-    assert fits.loc["seed_model2", "true_shrinkage"] == pytest.approx(5 / 6)
+    assert fits.loc["seed_model1", "kept"] == 0.0  # singular: complete pooling
+    assert fits.loc["seed_model1", "pooling"] == 1.0
+    assert fits.loc["seed_model1b", "kept"] > 0.95  # 500 rows outweigh a small variance
+    assert fits.loc["seed_model3", "kept"] > fits.loc["seed_model2", "kept"]
+    assert fits.loc["seed_model2", "true_kept"] == pytest.approx(5 / 6)
+    assert "shrinkage" not in fits.columns and "true_shrinkage" not in fits.columns
 
 
 def test_the_public_module_holds_the_scenarios():
@@ -65,10 +67,10 @@ def test_the_public_module_holds_the_scenarios():
     assert shrinkage.SEED_FORMULA == "y ~ 1 + (1|g)"
 
 
-def test_a_scenario_knows_its_ratio_and_true_shrinkage():
+def test_a_scenario_knows_its_ratio_and_true_share_kept():
     scenario = scenarios.Scenario("demo", 4, 10, 2.0, 4.0)
     assert scenario.variance_ratio == pytest.approx(0.25)
-    assert scenario.true_shrinkage == pytest.approx(4.0 / (4.0 + 16.0 / 10))
+    assert scenario.true_kept == pytest.approx(4.0 / (4.0 + 16.0 / 10))
 
 
 def test_a_scenario_simulates_with_its_design_and_loads_its_data():
@@ -96,4 +98,5 @@ def test_scenario_fits_of_given_data_keep_only_those_scenarios():
     assert (row["n_groups"], row["n"], row["sigma_g"], row["sigma_e"]) == (5, 5, 5.0, 1.0)
     assert row["ratio"] == pytest.approx(25.0)
     expected = row["sd_g_hat"] ** 2 / (row["sd_g_hat"] ** 2 + row["sigma_hat"] ** 2 / 5)
-    assert row["shrinkage"] == pytest.approx(expected)
+    assert row["kept"] == pytest.approx(expected)
+    assert row["pooling"] == pytest.approx(1 - expected)

@@ -22,7 +22,15 @@ SINGLE_FACTOR_CASES = [
     "seed_model3",
     "sleepstudy_intercept",
 ]
-COLUMNS = ["prior_sd", "data_mean", "data_var", "weight", "posterior_mean", "posterior_var"]
+COLUMNS = [
+    "prior_sd",
+    "data_mean",
+    "data_var",
+    "kept",
+    "pooling",
+    "posterior_mean",
+    "posterior_var",
+]
 
 
 def _reference_series(reference: dict, key: str, factor: str, index: pd.Index) -> np.ndarray:
@@ -65,7 +73,12 @@ def test_pieces_follow_the_precision_weighted_formula(case):
     np.testing.assert_allclose(table["data_var"], fit.sigma**2 / counts, rtol=1e-12)
     prior_var = table["prior_sd"] ** 2
     np.testing.assert_allclose(
-        table["weight"], prior_var / (prior_var + table["data_var"]), rtol=1e-12
+        table["kept"], prior_var / (prior_var + table["data_var"]), rtol=1e-12
+    )
+    np.testing.assert_allclose(table["pooling"], 1 - table["kept"], rtol=1e-12)
+    # the posterior mean keeps the share `kept` of the data mean
+    np.testing.assert_allclose(
+        table["posterior_mean"], table["kept"] * table["data_mean"], rtol=1e-12, atol=1e-12
     )
     assert table.attrs["center"] == pytest.approx(fit.fixef["Intercept"])
 
@@ -74,7 +87,7 @@ def test_pieces_follow_the_precision_weighted_formula(case):
 def test_singular_fit_posterior_is_the_prior(case):
     table = shrinkage.normal_prior_posterior(fitted_case(case))
     assert (table["prior_sd"] == 0).all()
-    assert (table["weight"] == 0).all()
+    assert (table["kept"] == 0).all() and (table["pooling"] == 1).all()
     assert (table["posterior_mean"] == 0).all()
     assert (table["posterior_var"] == 0).all()
     assert (table["data_var"] > 0).all()
@@ -94,12 +107,14 @@ def test_several_factors_need_a_choice_and_match_the_blups():
 
 
 # ------------------------------------------------------------------ lambda
-def test_factors_lists_every_level_of_every_factor():
+def test_level_weights_lists_every_level_of_every_factor():
     fit = fitted_case("pastes_nested")
-    table = shrinkage.factors(fit)
-    assert list(table.columns) == ["factor", "level", "n", "shrinkage"]
+    table = shrinkage.level_weights(fit)
+    assert list(table.columns) == ["factor", "level", "n", "kept", "pooling"]
     assert table.groupby("factor", sort=False).size().to_dict() == {"cask:batch": 30, "batch": 10}
-    assert table["shrinkage"].between(0, 1).all()
+    assert table["kept"].between(0, 1).all()
+    np.testing.assert_allclose(table["pooling"], 1 - table["kept"])
+    assert shrinkage.factors is shrinkage.level_weights  # the former name
 
 
 @pytest.mark.parametrize("case", ["dyestuff", "mpg_class", "sleepstudy_intercept"])
@@ -107,9 +122,9 @@ def test_single_factor_lambda_is_one_minus_condvar_share(case):
     fit = fitted_case(case)
     name = fit.spec.factors[0].name
     sd = shrinkage.factor_sd(fit, name)
-    table = shrinkage.factors(fit)
+    table = shrinkage.level_weights(fit)
     expected = 1 - fit.condvar[name]["Intercept"].to_numpy() / sd**2
-    np.testing.assert_allclose(table["shrinkage"], expected, rtol=1e-10)
+    np.testing.assert_allclose(table["kept"], expected, rtol=1e-10)
 
 
 def test_weights_grow_with_group_size_and_variance_ratio():
@@ -123,10 +138,11 @@ def test_weights_grow_with_group_size_and_variance_ratio():
 
 def test_curves_are_tidy():
     table = shrinkage.curves([0.04, 1.0], sizes=[1, 10, 100])
-    assert list(table.columns) == ["ratio", "n", "shrinkage"]
+    assert list(table.columns) == ["ratio", "n", "kept", "pooling"]
     assert len(table) == 6
     row = table[(table["ratio"] == 1.0) & (table["n"] == 10)]
-    assert row["shrinkage"].item() == pytest.approx(10 / 11)
+    assert row["kept"].item() == pytest.approx(10 / 11)
+    assert row["pooling"].item() == pytest.approx(1 / 11)
 
 
 def test_variance_ratio():
@@ -136,7 +152,7 @@ def test_variance_ratio():
 
 def test_slope_factors_are_sent_to_compare_and_the_2d_plot():
     fit = fitted_case("sleepstudy_slopes")
-    for view in (shrinkage.normal_prior_posterior, shrinkage.factors):
+    for view in (shrinkage.normal_prior_posterior, shrinkage.level_weights):
         with pytest.raises(ModelError, match="shrinkage_2d"):
             view(fit)
 

@@ -1,4 +1,9 @@
-"""Shrinkage against group size: the curves of lambda and the four seed scenarios on them."""
+"""The share a group keeps against its size: the curves of lambda, the seed scenarios on them.
+
+``kept`` is ``lambda_j = sigma_b^2 / (sigma_b^2 + sigma^2 / n_j)``, the share
+of its own deviation a group's BLUP keeps; ``pooling = 1 - kept`` is the
+share pooled toward the population mean.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from bayeshier.errors import DataError
 from bayeshier.present.plots.style import figure_and_axes
 from bayeshier.present.scenarios import SEED_SCENARIOS, scenario_fits
 from bayeshier.present.shrinkage import curves
@@ -24,15 +30,16 @@ def shrinkage_curves(
     *,
     ax: Axes | None = None,
 ) -> Figure:
-    """The shrinkage weight ``lambda`` against group size, one curve per variance ratio.
+    """The share kept, ``lambda``, against group size, one curve per variance ratio.
 
     Parameters
     ----------
     lines : pandas.DataFrame
-        From :func:`bayeshier.present.shrinkage.curves` (columns ``ratio``, ``n``, ``shrinkage``).
+        From :func:`bayeshier.present.shrinkage.curves` (columns ``ratio``, ``n``, ``kept``).
     points : pandas.DataFrame, optional
-        Groups to mark: columns ``n``, ``shrinkage`` and optionally ``label``
-        (e.g. a comparison's ``groups`` table, whose ``level`` is used as label).
+        Groups to mark: columns ``n``, ``kept`` and optionally ``label``
+        (e.g. a comparison's ``groups`` table, whose ``level`` is used as
+        label, or :func:`bayeshier.present.shrinkage.level_weights`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (default: a new figure).
 
@@ -42,37 +49,53 @@ def shrinkage_curves(
         Log-scaled group size on the horizontal axis.
 
     """
+    _require_kept(lines, "lines")
     fig, ax = figure_and_axes(ax, (7.0, 4.8))
     for ratio, curve in lines.groupby("ratio", sort=True):
         label = rf"$\sigma_b^2 / \sigma^2$ = {ratio:.3g}"
-        ax.plot(curve["n"], curve["shrinkage"], linewidth=1.6, label=label)
+        ax.plot(curve["n"], curve["kept"], linewidth=1.6, label=label)
     if points is not None:
+        _require_kept(points, "points")
         _mark_points(ax, points)
     ax.set_xscale("log")
     ax.set_ylim(-0.03, 1.05)
     ax.set_xlabel(r"rows in the group, $n_j$ (log scale)")
-    ax.set_ylabel(r"$\lambda_j$: weight on the group's own mean")
-    ax.set_title(r"Shrinkage weight $\lambda_j = \sigma_b^2 / (\sigma_b^2 + \sigma^2 / n_j)$")
+    ax.set_ylabel("kept: share of its own mean a group keeps\n(pooling = 1 \u2212 kept)")
+    ax.set_title(
+        r"Share kept $\lambda_j = \sigma_b^2 / (\sigma_b^2 + \sigma^2 / n_j)$"
+        "\n(1: no pooling, 0: complete pooling)",
+        fontsize="medium",
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
     return fig
 
 
+def _require_kept(table: pd.DataFrame, name: str) -> None:
+    """Refuse a table without ``kept`` (naming the column's former name ``shrinkage``)."""
+    if "kept" not in table.columns or "n" not in table.columns:
+        former = " (the column 'shrinkage' is now 'kept')" if "shrinkage" in table else ""
+        raise DataError(
+            f"{name} needs columns 'n' and 'kept'{former}, got {', '.join(map(str, table))}: "
+            "pass shrinkage.curves(...), a comparison's groups table or shrinkage.level_weights."
+        )
+
+
 def _mark_points(ax: Axes, points: pd.DataFrame) -> None:
-    """Mark groups; groups at the same (n, lambda) share one marker and one label."""
+    """Mark groups; groups at the same (n, kept) share one marker and one label."""
     labels = points["label"] if "label" in points else points.get("level")
     labels = pd.Series(range(len(points)) if labels is None else labels).astype(str)
     frame = pd.DataFrame(
         {
             "n": points["n"].to_numpy(),
-            "shrinkage": points["shrinkage"].round(6).to_numpy(),
+            "kept": points["kept"].round(6).to_numpy(),
             "label": labels.to_numpy(),
         }
     )
-    shared = frame.groupby(["n", "shrinkage"], sort=False)["label"].agg(list).reset_index()
+    shared = frame.groupby(["n", "kept"], sort=False)["label"].agg(list).reset_index()
     ax.scatter(
         shared["n"],
-        shared["shrinkage"],
+        shared["kept"],
         color="black",
         zorder=5,
         s=28,
@@ -88,7 +111,7 @@ def _mark_points(ax: Axes, points: pd.DataFrame) -> None:
 def seed_scenarios(
     data: dict[str, pd.DataFrame] | None = None, *, ax: Axes | None = None
 ) -> Figure:
-    """The four classic seed scenarios on the shrinkage curves of their true variance ratios.
+    """The four classic seed scenarios on the curves of their true variance ratios.
 
     Parameters
     ----------
@@ -100,9 +123,9 @@ def seed_scenarios(
     Returns
     -------
     matplotlib.figure.Figure
-        Curves for the true ratios (1/25, 1, 25), an open marker at each
-        scenario's true ``lambda``, a filled one at its REML estimate, joined
-        by a thin line and labeled with the design.
+        Curves of the share kept for the true ratios (1/25, 1, 25), an open
+        marker at each scenario's true ``lambda``, a filled one at its REML
+        estimate, joined by a thin line and labeled with the design.
 
     """
     fits = scenario_fits(data)
@@ -110,10 +133,10 @@ def seed_scenarios(
     fig = shrinkage_curves(curves(ratios), ax=ax)
     axes = fig.axes[0] if ax is None else ax
     for row in fits.itertuples(index=False):
-        axes.plot([row.n, row.n], [row.true_shrinkage, row.shrinkage], color="black", lw=0.8)
+        axes.plot([row.n, row.n], [row.true_kept, row.kept], color="black", lw=0.8)
         axes.annotate(
             _scenario_label(row),
-            (row.n, row.true_shrinkage),
+            (row.n, row.true_kept),
             xytext=(8, 0) if row.n < LABEL_LEFT_OF_N else (-8, 0),
             textcoords="offset points",
             ha="left" if row.n < LABEL_LEFT_OF_N else "right",
@@ -123,22 +146,22 @@ def seed_scenarios(
         )
     axes.scatter(
         fits["n"],
-        fits["true_shrinkage"],
+        fits["true_kept"],
         facecolors="white",
         edgecolors="black",
         s=55,
         zorder=5,
-        label=r"true $\lambda$ of the design",
+        label=r"true share kept $\lambda$ of the design",
     )
     axes.scatter(
         fits["n"],
-        fits["shrinkage"],
+        fits["kept"],
         color="black",
         s=28,
         zorder=6,
-        label=r"REML estimate $\hat\lambda$",
+        label=r"REML estimate $\hat\lambda$ (kept)",
     )
-    axes.set_title("The four seed scenarios: true and estimated shrinkage")
+    axes.set_title("The four seed scenarios: true and estimated share kept (1 \u2212 pooling)")
     axes.legend(loc="lower right", fontsize="small")
     return fig
 

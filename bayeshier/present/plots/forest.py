@@ -1,4 +1,9 @@
-"""Forest plot of the level intercepts: posterior interval, BLUP +- 2 cond. sd, no pooling."""
+"""Forest plot of the level intercepts: posterior interval, BLUP +- 2 cond. sd, no pooling.
+
+The posterior interval is the comparison's (``ci_low`` to ``ci_high``: ArviZ's
+``stats.ci_prob`` / ``stats.ci_kind`` unless ``compare`` was told otherwise),
+and the legend names it ("posterior mean, 89% ETI").
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bayeshier.present.comparison import Comparison
+from bayeshier.present.intervals import interval_label
 from bayeshier.present.plots.style import (
     COLORS,
     figure_and_axes,
@@ -27,13 +33,14 @@ def forest(
     population: float | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Per level: posterior HDI and mean, BLUP +- 2 conditional sd, no-pooling estimate.
+    """Per level: posterior mean and credible interval, BLUP +- 2 conditional sd, no pooling.
 
     Parameters
     ----------
     source : Comparison or pandas.DataFrame
         A comparison or its ``groups`` table (``cond_sd`` needed; posterior
-        columns ``post_mean``, ``hdi_low``, ``hdi_high`` drawn when present).
+        columns ``post_mean``, ``ci_low``, ``ci_high`` drawn when present,
+        the interval named from the comparison or the table's ``attrs``).
     factor : str, optional
         Grouping factor (default: the first).
     population : float, optional
@@ -63,7 +70,7 @@ def forest(
         label=r"BLUP $\pm$ 2 cond. sd ($\beta$ held at $\hat\beta$)",
     )
     if posterior:
-        _posterior_intervals(ax, block, rows + offset, _hdi_label(source))
+        _posterior_intervals(ax, block, rows + offset, _interval_legend(source))
     ax.scatter(
         block["no_pooling"],
         rows,
@@ -81,12 +88,12 @@ def forest(
 
 
 def _posterior_intervals(ax: Axes, block: pd.DataFrame, rows: np.ndarray, label: str) -> None:
-    """Posterior mean and HDI of each level, at heights ``rows``."""
-    hdi = np.vstack([block["post_mean"] - block["hdi_low"], block["hdi_high"] - block["post_mean"]])
+    """Posterior mean and credible interval of each level, at heights ``rows``."""
+    spans = np.vstack([block["post_mean"] - block["ci_low"], block["ci_high"] - block["post_mean"]])
     ax.errorbar(
         block["post_mean"],
         rows,
-        xerr=hdi,
+        xerr=spans,
         fmt="D",
         markersize=4,
         color=COLORS["posterior"],
@@ -95,6 +102,11 @@ def _posterior_intervals(ax: Axes, block: pd.DataFrame, rows: np.ndarray, label:
     )
 
 
-def _hdi_label(source: Comparison | pd.DataFrame) -> str:
-    prob = source.hdi_prob if isinstance(source, Comparison) else None
-    return "posterior mean, HDI" if prob is None else f"posterior mean, {prob:.0%} HDI"
+def _interval_legend(source: Comparison | pd.DataFrame) -> str:
+    """``"posterior mean, 89% ETI"``: from the comparison, or the table's ``attrs``."""
+    if isinstance(source, Comparison):
+        return f"posterior mean, {source.interval_label}"
+    prob, kind = source.attrs.get("ci_prob"), source.attrs.get("ci_kind")
+    if prob is None or kind is None:
+        return "posterior mean, credible interval (ci_low to ci_high)"
+    return f"posterior mean, {interval_label(prob, kind)}"

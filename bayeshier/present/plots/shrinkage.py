@@ -1,18 +1,18 @@
-"""The BLUP as shrinkage: arrows from no pooling to the BLUP, and the normal-normal analogy."""
+"""The BLUP as shrinkage: arrows from each level's no-pooling estimate to its BLUP.
+
+The normal-normal analogy (:func:`prior_likelihood_posterior`) lives in
+:mod:`bayeshier.present.plots.analogy` and is re-exported here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy import stats
 
-from bayeshier.errors import DataError
 from bayeshier.present.comparison import Comparison
+from bayeshier.present.plots.analogy import prior_likelihood_posterior
 from bayeshier.present.plots.style import (
     COLORS,
     draw_arrow,
@@ -92,121 +92,3 @@ def shrinkage_arrows(
     ax.set_title(f"Shrinkage of the {name} intercepts toward the population mean")
     legend_below(ax, ncols=2)
     return fig
-
-
-def prior_likelihood_posterior(
-    table: pd.DataFrame,
-    levels: Sequence[str] | None = None,
-    *,
-    center: float | None = None,
-    ax: Axes | None = None,
-) -> Figure:
-    """Prior, likelihood and posterior of chosen levels: the BLUP as a posterior mean.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        From :func:`bayeshier.present.shrinkage.normal_prior_posterior`.
-    levels : sequence of str, optional
-        Levels to draw, one panel each (default: up to three: the most shrunk,
-        the least shrunk and the one farthest from the mean).
-    center : float, optional
-        Population mean the prior is centered on (default: ``table.attrs["center"]``,
-        the fixed intercept).
-    ax : matplotlib.axes.Axes, optional
-        Draw one level (the first of ``levels``) on it.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Per panel: the prior ``N(center, prior_sd^2)``, the data's likelihood
-        ``N(center + data_mean, data_var)``, the posterior ``N(center +
-        posterior_mean, posterior_var)`` and a vertical line at the BLUP. A
-        zero variance (singular fit) is drawn as a spike.
-
-    """
-    chosen = list(levels) if levels is not None else _default_levels(table)
-    unknown = [level for level in chosen if level not in table.index]
-    if unknown:
-        raise DataError(f"No level(s) {', '.join(map(repr, unknown))} in the table.")
-    shift = float(table.attrs.get("center", 0.0) if center is None else center)
-    if ax is not None:
-        chosen = chosen[:1]
-        fig, axes = ax.get_figure(), [ax]
-    else:
-        fig, grid = plt.subplots(
-            1, len(chosen), figsize=(4.3 * len(chosen), 3.6), layout="constrained", squeeze=False
-        )
-        axes = list(grid[0])
-    for level, panel in zip(chosen, axes, strict=True):
-        _draw_analogy(panel, table.loc[level], str(level), shift, table.attrs.get("factor", ""))
-    handles, labels = axes[0].get_legend_handles_labels()
-    if ax is not None:
-        ax.legend(handles, labels, loc="upper left", fontsize="x-small")
-    else:
-        ncols = 4 if len(chosen) >= 3 else 2
-        fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False)
-    return fig
-
-
-def _default_levels(table: pd.DataFrame) -> list[str]:
-    picks = [
-        table["weight"].idxmin(),
-        table["data_mean"].abs().idxmax(),
-        table["weight"].idxmax(),
-    ]
-    return list(dict.fromkeys(picks))
-
-
-def _draw_analogy(ax: Axes, row: pd.Series, level: str, shift: float, factor: str) -> None:
-    pieces = [
-        ("prior", shift, row["prior_sd"] ** 2, r"prior $N(\mu,\ \hat\sigma_b^2)$", "--"),
-        (
-            "likelihood",
-            shift + row["data_mean"],
-            row["data_var"],
-            r"data $N(\mu + \bar r_j,\ \hat\sigma^2/n_j)$",
-            ":",
-        ),
-        (
-            "posterior",
-            shift + row["posterior_mean"],
-            row["posterior_var"],
-            r"posterior (precision-weighted)",
-            "-",
-        ),
-    ]
-    spread = max(np.sqrt(v) for _, _, v, _, _ in pieces)
-    means = [m for _, m, _, _, _ in pieces]
-    grid = np.linspace(min(means) - 3.5 * spread, max(means) + 3.5 * spread, 400)
-    for key, mean, variance, label, style in pieces:
-        _draw_normal(ax, grid, mean, variance, label, style, COLORS[key])
-    blup = shift + row["posterior_mean"]
-    ax.axvline(blup, color=COLORS["blup"], linewidth=1.2, label="BLUP = posterior mean")
-    ax.annotate(
-        f"BLUP {blup:.4g}",
-        xy=(blup, 1.0),
-        xycoords=("data", "axes fraction"),
-        xytext=(3, -12),
-        textcoords="offset points",
-        color=COLORS["blup"],
-        fontsize="small",
-    )
-    singular = " (sd of groups 0: posterior = prior)" if row["prior_sd"] == 0 else ""
-    title = f"{factor} {level}: $\\lambda_j$ = {row['weight']:.2f}{singular}"
-    ax.set_title(title, fontsize="medium")
-    ax.set_xlabel(f"intercept of {factor} {level}" if factor else "level intercept")
-    ax.set_yticks([])
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.12)
-
-
-def _draw_normal(
-    ax: Axes, grid: np.ndarray, mean: float, variance: float, label: str, style: str, color: str
-) -> None:
-    if variance <= 0:
-        ax.axvline(mean, color=color, linestyle=style, linewidth=2, label=f"{label} (sd 0)")
-        return
-    density = stats.norm.pdf(grid, mean, np.sqrt(variance))
-    ax.plot(grid, density, linestyle=style, color=color, linewidth=1.8, label=label)
-    if style == "-":
-        ax.fill_between(grid, density, color=color, alpha=0.15)
