@@ -5,8 +5,11 @@ is drawn: once per model file (:class:`FilePlot`), once per model
 (:class:`ModelPlot`) or once per grouping factor it applies to
 (:class:`FactorPlot`). The entry holds the plot's name (what ``[output] plots``
 lists, and the PNG's file name), whether it is drawn by default, its caption in
-the report, the function that draws it and, for a per-factor plot, which
-factors it applies to and why it skips the others.
+the report (``{interval}`` in it becomes the posterior interval's name, e.g.
+``89% ETI``), the function that draws it, why it is not drawn for a model it
+does not fit (``unless``: a GLMM, or no fixed term to plot against; named in
+the report) and, for a per-factor plot, which factors it applies to and why it
+skips the others.
 
 :mod:`bayeshier.cli.modelfile` checks ``[output] plots`` against :func:`names`
 and takes its default from :func:`default_names`; :mod:`bayeshier.cli.run`
@@ -17,24 +20,32 @@ adding one entry to :data:`PLOTS`.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 
 from bayeshier.cli import console
 from bayeshier.cli.html_report import Image
+from bayeshier.cli.plot_types import (
+    REML_TABLES,
+    FactorPlot,
+    FilePlot,
+    ModelPlot,
+    ModelResults,
+    Plot,
+    Scope,
+    gaussian_only,
+    ols_vs_within_unless,
+)
 from bayeshier.present import plots, shrinkage
 
 if TYPE_CHECKING:
-    import xarray as xr
     from matplotlib.figure import Figure
 
+    from bayeshier.bayes.glmm import GlmmModel
     from bayeshier.bayes.model import Model
-    from bayeshier.present.comparison import Comparison
-    from bayeshier.spec.model_spec import GroupingFactor
 
 __all__ = [
     "PLOTS",
@@ -50,85 +61,12 @@ __all__ = [
     "file_images",
     "model_images",
     "names",
+    "not_drawn",
     "plot_named",
 ]
 
 #: Resolution of the saved plots.
 PNG_DPI = 100
-
-#: How often a plot is drawn: once per model file, per model, or per grouping factor.
-Scope = Literal["file", "model", "factor"]
-
-
-@dataclass(frozen=True)
-class ModelResults:
-    """What the plots of one model are drawn from.
-
-    Attributes
-    ----------
-    model : Model
-        The model, with its REML fit.
-    idata : xarray.DataTree
-        The posterior, as :meth:`bayeshier.Model.sample` returns it.
-    comparison : Comparison
-        The REML fit and the posterior side by side.
-    seed : int or None
-        The sampler's seed (the posterior predictive check draws with it).
-
-    """
-
-    model: Model
-    idata: xr.DataTree
-    comparison: Comparison
-    seed: int | None
-
-
-def _every_factor(factor: GroupingFactor) -> bool:
-    del factor
-    return True
-
-
-@dataclass(frozen=True, kw_only=True)
-class Plot:
-    """What every plot has: a name, a caption, and whether it is drawn by default."""
-
-    scope: ClassVar[Scope]
-    name: str
-    caption: str
-    default: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class FilePlot(Plot):
-    """A plot about the whole model file, drawn once and shown above the models."""
-
-    scope: ClassVar[Scope] = "file"
-    draw: Callable[[], Figure]
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelPlot(Plot):
-    """A plot drawn once per model, from its :class:`ModelResults`."""
-
-    scope: ClassVar[Scope] = "model"
-    draw: Callable[[ModelResults], Figure]
-
-
-@dataclass(frozen=True, kw_only=True)
-class FactorPlot(Plot):
-    """A plot drawn once per grouping factor it applies to.
-
-    ``applies_to`` picks the factors (by default all of them; with random
-    slopes a plot of the levels then shows their intercept rows);
-    ``skipped_because`` finishes the stderr line that names each factor left
-    out. ``draw`` gets the model's results and the factor's name. With several
-    factors in the model each file is named ``<plot>_<factor>.png``.
-    """
-
-    scope: ClassVar[Scope] = "factor"
-    draw: Callable[[ModelResults, str], Figure]
-    applies_to: Callable[[GroupingFactor], bool] = _every_factor
-    skipped_because: str = ""
 
 
 def _pair_size(model: Model) -> tuple[float, float]:
@@ -148,13 +86,15 @@ PLOTS: tuple[Plot, ...] = (
         name="shrinkage_arrows",
         default=True,
         caption="Shrinkage: each level's own estimate (lm), its BLUP and posterior mean",
-        draw=lambda results, factor: plots.shrinkage_arrows(results.comparison, factor=factor),
+        draw=lambda results, factor: plots.shrinkage_arrows(results.gaussian, factor=factor),
+        unless=gaussian_only(REML_TABLES),
     ),
     FactorPlot(
         name="shrinkage_2d",
         default=True,
         caption="Shrinkage in two dimensions: own lm (intercept, slope), BLUP, posterior mean",
-        draw=lambda results, factor: plots.shrinkage_2d(results.comparison, factor=factor),
+        draw=lambda results, factor: plots.shrinkage_2d(results.gaussian, factor=factor),
+        unless=gaussian_only(REML_TABLES),
         applies_to=lambda factor: len(factor.terms) >= 2,
         skipped_because="it has a single random term (shrinkage_arrows shows it)",
     ),
@@ -163,7 +103,11 @@ PLOTS: tuple[Plot, ...] = (
         default=True,
         caption="The BLUP as a posterior: normal prior x normal likelihood",
         draw=lambda results, factor: plots.prior_likelihood_posterior(
-            shrinkage.normal_prior_posterior(results.model.reml, factor=factor)
+            shrinkage.normal_prior_posterior(results.gaussian.fit, factor=factor)
+        ),
+        unless=gaussian_only(
+            "its normal prior x normal likelihood is exact for a Gaussian response only (on "
+            "the link scale the conditional mode is not a normal posterior mean)"
         ),
         # with slopes the prior weight is a matrix, which shrinkage_2d shows
         applies_to=lambda factor: factor.intercept_only,
@@ -172,8 +116,20 @@ PLOTS: tuple[Plot, ...] = (
     FactorPlot(
         name="forest",
         default=True,
-        caption="Level intercepts: posterior HDI, BLUP +- 2 conditional sd, no pooling",
-        draw=lambda results, factor: plots.forest(results.comparison, factor=factor),
+        caption="Level intercepts: posterior mean and {interval}, BLUP +- 2 conditional sd, "
+        "no pooling",
+        draw=lambda results, factor: plots.forest(results.gaussian, factor=factor),
+        unless=gaussian_only(REML_TABLES),
+    ),
+    FactorPlot(
+        name="ols_vs_within",
+        default=True,
+        caption="The response against the first fixed term: pooled OLS line, within-group "
+        "lines (common slope) and the REML (GLS) line",
+        draw=lambda results, factor: plots.ols_vs_within(results.gaussian, factor=factor),
+        unless=ols_vs_within_unless,
+        applies_to=lambda factor: factor.intercept_only,
+        skipped_because="it has random slopes (its within-group lines share one slope)",
     ),
     ModelPlot(
         name="trace",
@@ -201,12 +157,15 @@ PLOTS: tuple[Plot, ...] = (
     ),
     ModelPlot(
         name="ppc",
-        caption="Posterior predictive check",
+        default=True,
+        caption="Posterior predictive check: the observed density against replicates",
         draw=lambda results: plots.ppc(results.idata, results.model, seed=results.seed),
+        unless=gaussian_only("bayeshier draws no posterior predictive for a GLMM yet"),
     ),
     FilePlot(
         name="seed_scenarios",
-        caption="The four seed scenarios on the shrinkage curves of their true ratios",
+        caption="The four seed scenarios on the curves of the share kept (lambda) against "
+        "group size, at their true variance ratios",
         draw=lambda: plots.seed_scenarios(),
     ),
 )
@@ -242,7 +201,34 @@ def plot_named(name: str) -> Plot:
     raise KeyError(f"no plot named {name!r}; registered: {', '.join(names())}")
 
 
-def factors_for(plot: FactorPlot, model: Model) -> list[str]:
+def not_drawn(requested: Sequence[str], model: Model | GlmmModel) -> dict[str, str]:
+    """The per-model and per-factor plots among ``requested`` not drawn for ``model``, and why.
+
+    Parameters
+    ----------
+    requested : sequence of str
+        Registered plot names (``[output] plots``).
+    model : Model or GlmmModel
+        The model.
+
+    Returns
+    -------
+    dict of str to str
+        Plot name -> the reason (e.g. ``"the model is a binomial GLMM: ..."``),
+        in ``requested`` order.
+
+    """
+    reasons = {}
+    for name in requested:
+        plot = plot_named(name)
+        if isinstance(plot, ModelPlot | FactorPlot):
+            reason = plot.unless(model)
+            if reason:
+                reasons[name] = reason
+    return reasons
+
+
+def factors_for(plot: FactorPlot, model: Model | GlmmModel) -> list[str]:
     """The names of the factors ``plot`` applies to; each one left out is named on stderr.
 
     Parameters
@@ -289,9 +275,13 @@ def model_images(requested: Sequence[str], results: ModelResults, folder: Path) 
 
     """
     images = []
+    skipped = not_drawn(requested, results.model)
     for name in requested:
         plot = plot_named(name)
         if not isinstance(plot, ModelPlot | FactorPlot):
+            continue
+        if name in skipped:
+            console.progress(f"  plot {plot.name} not drawn: {skipped[name]}")
             continue
         console.progress(f"  plot {plot.name}")
         for file_name, caption, figure in _figures(plot, results):
@@ -301,13 +291,14 @@ def model_images(requested: Sequence[str], results: ModelResults, folder: Path) 
 
 def _figures(plot: ModelPlot | FactorPlot, results: ModelResults) -> list[tuple[str, str, Figure]]:
     """(file name, caption, figure) of ``plot``: one, or one per factor it applies to."""
+    caption = plot.caption.format(interval=results.interval_label)
     if isinstance(plot, ModelPlot):
-        return [(plot.name, plot.caption, plot.draw(results))]
+        return [(plot.name, caption, plot.draw(results))]
     several = len(results.model.spec.factors) > 1
     return [
         (
             f"{plot.name}_{_file_safe(factor)}" if several else plot.name,
-            f"{plot.caption} ({factor})",
+            f"{caption} ({factor})",
             plot.draw(results, factor),
         )
         for factor in factors_for(plot, results.model)

@@ -13,16 +13,26 @@ model; the other functions build its parts and can be used on their own.
 from __future__ import annotations
 
 import base64
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from bayeshier._choices import Order
-from bayeshier.present.comparison import Comparison
+from bayeshier.cli.html_tables import esc as _esc
+from bayeshier.cli.html_tables import table_html
+from bayeshier.cli.report_sections import (
+    comparison_html,
+    not_drawn_html,
+    pick_images,
+    predictive_html,
+)
+
+if TYPE_CHECKING:
+    from bayeshier.present.comparison import Comparison
+    from bayeshier.present.glmm_comparison import GlmmComparison
 
 __all__ = [
     "Image",
@@ -89,17 +99,24 @@ class ModelSection:
         Sampler settings, parameterization and timings.
     priors : pandas.DataFrame
         :attr:`bayeshier.Model.priors`.
-    comparison : Comparison
-        :func:`bayeshier.present.comparison` of the REML fit and the posterior.
+    comparison : Comparison or GlmmComparison
+        :func:`bayeshier.compare` of the REML fit and the posterior (for a
+        GLMM, :func:`bayeshier.present.glmm_comparison.compare_glmm`).
     diagnostics : pandas.DataFrame
         :func:`bayeshier.diagnose` of the posterior.
     images : sequence of Image
-        The model's plots.
+        The model's plots (the one named ``ppc`` goes in the posterior
+        predictive section).
     warnings : sequence of str
         Warnings raised while fitting, sampling and checking.
     order : {"shrinkage", "size", "level"}
         Order of the levels in the comparison tables (the model file's
         ``[output] order``).
+    predictive : pandas.DataFrame or None
+        :func:`bayeshier.cli.predictive_checks.predictive_checks`, or None
+        with ``predictive_missing`` saying why.
+    not_drawn : mapping of str to str
+        Requested figures not drawn for this model, and why.
 
     """
 
@@ -108,11 +125,14 @@ class ModelSection:
     meta: Mapping[str, str]
     settings: Mapping[str, str]
     priors: pd.DataFrame
-    comparison: Comparison
+    comparison: Comparison | GlmmComparison
     diagnostics: pd.DataFrame
     images: Sequence[Image] = ()
     warnings: Sequence[str] = field(default_factory=tuple)
     order: Order = "shrinkage"
+    predictive: pd.DataFrame | None = None
+    predictive_missing: str = "the posterior predictive was not drawn"
+    not_drawn: Mapping[str, str] = field(default_factory=dict)
 
 
 # ================================================================= page
@@ -195,17 +215,19 @@ def _anchor(name: str) -> str:
 
 # ========================================================== one model
 def model_section_html(section: ModelSection) -> str:
-    """One model: description, model table, priors, comparison, plots, diagnostics, warnings."""
+    """One model: description, settings, warnings, priors, comparison, plots, checks."""
     parts = [f"<section id='{_anchor(section.name)}'><h2>Model {_esc(section.name)}</h2>"]
     if section.description:
         parts.append(f"<p>{_esc(section.description)}</p>")
     parts.append(settings_html({**section.meta, **section.settings}))
     parts.append("<h3>Warnings</h3>" + warnings_html(section.warnings))
     parts.append("<h3>Priors</h3>" + priors_html(section.priors))
-    parts.append("<h3>lm, REML/BLUP and posterior side by side</h3>")
-    parts.append(f"<div class='scroll'>{section.comparison.to_html(order=section.order)}</div>")
-    parts.append(f"<p><i>{_esc(section.comparison.explain_ols_vs_gls())}</i></p>")
-    parts += [image_html(image) for image in section.images]
+    parts.append(comparison_html(section.comparison, section.order))
+    ppc, others = pick_images(section.images, "ppc")
+    parts += [image_html(image) for image in others]
+    figure = "".join(image_html(image) for image in ppc)
+    parts.append(predictive_html(section.predictive, figure, section.predictive_missing))
+    parts.append(not_drawn_html(section.not_drawn))
     parts.append("<h3>Convergence diagnostics</h3>" + diagnostics_html(section.diagnostics))
     parts.append("</section>")
     return "\n".join(parts)
@@ -271,8 +293,11 @@ def diagnostics_html(table: pd.DataFrame) -> str:
         chain (divergences, E-BFMI).
 
     """
-    parameters = table[table["kind"] == "parameter"]
-    chains = table[table["kind"] == "chain"]
+    if "kind" in table.columns:  # the former layout: parameter and chain rows in one table
+        parameters, chains = table[table["kind"] == "parameter"], table[table["kind"] == "chain"]
+    else:  # parameter rows; the per-chain checks in attrs["chains"]
+        chains = pd.DataFrame(table.attrs.get("chains", {}), columns=["divergences", "bfmi"])
+        parameters = table
     left = _diagnostic_table(parameters, ["r_hat", "ess_bulk", "ess_tail", "mcse", "mcse_sd"])
     right = _diagnostic_table(chains, ["divergences", "bfmi"])
     return (
@@ -294,40 +319,3 @@ def _format(value: Any, fmt: str) -> str:
     return (
         "" if value is None or (isinstance(value, float) and np.isnan(value)) else fmt.format(value)
     )
-
-
-# ============================================================== tables
-def table_html(
-    table: pd.DataFrame, *, numeric: Sequence[str] | None = None, wrap: Sequence[str] = ()
-) -> str:
-    """A DataFrame as a plain HTML table, numbers right-aligned.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Cells are shown with ``str()``; format numbers beforehand.
-    numeric : sequence of str, optional
-        Columns to right-align (default: the numeric dtypes).
-    wrap : sequence of str
-        Columns whose long text may wrap.
-
-    """
-    if numeric is None:
-        numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
-    classes = [
-        "num" if c in numeric else ("text wrap" if c in wrap else "text") for c in table.columns
-    ]
-    head = "".join(
-        f"<th class='{k}'>{_esc(str(c))}</th>" for c, k in zip(table.columns, classes, strict=True)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td class='{k}'>{_esc(str(v))}</td>" for v, k in zip(row, classes, strict=True))
-        + "</tr>"
-        for row in table.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _esc(text: str) -> str:
-    return html.escape(str(text), quote=True)

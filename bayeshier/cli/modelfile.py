@@ -30,27 +30,44 @@ Example (``models/mpg_class.toml``)::
 Keys and what they accept
 -------------------------
 top level
-    ``title`` (str), ``description`` (str), ``sampler`` (table), ``output``
-    (table), ``model`` (array of tables, at least one).
+    ``title`` (str), ``description`` (str), ``na_values`` (str or list of
+    str, for every model), ``sampler`` (table), ``output`` (table),
+    ``model`` (array of tables, at least one).
 ``[[model]]``
-    ``data`` and ``formula`` (str, required); ``name`` (str of letters,
-    digits, ``_``, ``-`` and ``.``; required when the file holds several
-    models, else the file's stem); ``description`` (str); ``priors`` (table
+    ``data`` and ``formula`` (str, required); ``name`` (the name of the
+    model's folder in the output: letters, digits, ``_``, ``-`` and ``.``,
+    not starting with ``.``, no ``..``, not the name of a file the run writes
+    next to the models such as ``report.html``; unique, also ignoring case;
+    required when the file holds several models, else the file's stem);
+    ``description`` (str); ``na_values`` (str or list of str: values of a
+    CSV file that mean "missing", added to the top level's and to
+    ``--na-values``, passed to ``pandas.read_csv(na_values=...)``); ``priors`` (table
     of term -> prior string); ``parameterization`` (``"auto"``,
     ``"centered"``, ``"noncentered"``, or a table of factor -> one of them);
     ``likelihood`` (``"auto"``, ``"full"`` or ``"collapsed"``, as
     ``Model(likelihood=...)``: ``"collapsed"`` integrates the largest
     factor's effects out of the sampled likelihood, ``"full"`` samples every
-    group effect, ``"auto"``, the default, collapses whenever it can);
-    ``sampler`` (table, overrides the file's).
+    group effect, ``"auto"``, the default, collapses whenever it can; for
+    ``family = "gaussian"`` only); ``family`` (``"gaussian"``, the default,
+    ``"binomial"`` or ``"poisson"``: a binomial or Poisson model is fitted by
+    :func:`bayeshier.fit_glmm` and sampled by
+    :class:`bayeshier.bayes.glmm.GlmmModel`) and ``link`` (binomial:
+    ``"logit"``, the default, ``"probit"`` or ``"cloglog"``; poisson:
+    ``"log"``); ``sampler`` (table, overrides the file's).
 ``[sampler]``
-    ``draws`` (int >= 1), ``tune`` (int >= 0), ``chains`` (int >= 1),
-    ``seed`` (int >= 0), ``sampler`` (``"nutpie"`` or ``"pymc"``),
+    ``draws`` (int, 1 to 10**6), ``tune`` (int, 0 to 10**6), ``chains``
+    (int, 1 to 64), ``seed`` (int, 0 to 2**32 - 1; see
+    :data:`bayeshier.cli.schema_checks.SAMPLER_RANGES`), ``sampler`` (``"nutpie"`` or ``"pymc"``),
     ``target_accept`` (float in (0, 1)).
 ``[output]``
     ``plots`` (list of plot names registered in :data:`bayeshier.cli.figures.PLOTS`;
     default: the plots registered as drawn by default), ``posterior`` (bool: save
-    the posterior as zarr), ``hdi_prob`` (float in (0, 1)), ``order``
+    the posterior as zarr), ``ci_prob`` (float in (0, 1)) and ``ci_kind``
+    (``"eti"`` or ``"hdi"``): the posterior intervals of the tables, plots and
+    report, by default ArviZ's (``arviz.rcParams["stats.ci_prob"]`` and
+    ``["stats.ci_kind"]``, an 89% ETI), the same convention as
+    :func:`bayeshier.compare`; ``hdi_prob = p``, the former key, is kept as
+    an alias of ``ci_prob = p`` with ``ci_kind = "hdi"``; ``order``
     (``"shrinkage"``, ``"size"`` or ``"level"``: order of the levels in the
     comparison tables).
 
@@ -63,20 +80,21 @@ names the file, the key and what is allowed (the checks of single values are in
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bayeshier._choices import PARAMETERIZATIONS, Likelihood, Order, Parameterization, Sampler
+from bayeshier._choices import Likelihood, Order, Parameterization, Sampler
 from bayeshier.cli import figures
 from bayeshier.cli import schema_checks as check
 from bayeshier.cli.schema_checks import schema_error
 from bayeshier.errors import ModelFileError, close_matches_hint
+from bayeshier.present.intervals import CiKind
 
 __all__ = [
+    "FILE_OUTPUTS",
     "ModelEntry",
     "ModelFile",
     "OutputSettings",
@@ -85,21 +103,25 @@ __all__ = [
     "parse",
 ]
 
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: The files a run writes next to the models' folders (a model may not take their names).
+FILE_OUTPUTS = ("report.html", "comparison.csv")
 
-_TOP_KEYS = ("title", "description", "sampler", "output", "model")
+_TOP_KEYS = ("title", "description", "na_values", "sampler", "output", "model")
 _MODEL_KEYS = (
     "name",
     "data",
     "formula",
     "description",
+    "na_values",
     "priors",
     "parameterization",
     "likelihood",
+    "family",
+    "link",
     "sampler",
 )
 _SAMPLER_KEYS = ("draws", "tune", "chains", "seed", "sampler", "target_accept")
-_OUTPUT_KEYS = ("plots", "posterior", "hdi_prob", "order")
+_OUTPUT_KEYS = ("plots", "posterior", "ci_prob", "ci_kind", "hdi_prob", "order")
 
 
 @dataclass(frozen=True)
@@ -119,12 +141,15 @@ class OutputSettings:
     """What ``bayeshier run`` writes besides the report and the comparison CSV.
 
     ``plots`` are names registered in :data:`bayeshier.cli.figures.PLOTS`; each
-    per-factor plot is drawn for the factors it applies to.
+    per-factor plot is drawn for the factors it applies to. ``ci_prob`` and
+    ``ci_kind`` are passed to :func:`bayeshier.compare`; ``None`` takes
+    ArviZ's rcParams (an 89% ETI unless changed).
     """
 
     plots: tuple[str, ...] = field(default_factory=figures.default_names)
     posterior: bool = True
-    hdi_prob: float = 0.94
+    ci_prob: float | None = None
+    ci_kind: CiKind | None = None
     order: Order = "shrinkage"
 
 
@@ -133,7 +158,10 @@ class ModelEntry:
     """One model of a file: data source, formula, priors, likelihood and sampler settings.
 
     ``likelihood`` is passed to :class:`bayeshier.Model` as is (``"auto"``,
-    ``"full"`` or ``"collapsed"``).
+    ``"full"`` or ``"collapsed"``). ``na_values`` are the file's and the
+    model's own values that mean "missing" in a CSV file. ``family`` is
+    ``"gaussian"`` or a family of :func:`bayeshier.fit_glmm` (``"binomial"``,
+    ``"poisson"``), with its ``link`` (``None``: the canonical one).
     """
 
     name: str
@@ -144,6 +172,9 @@ class ModelEntry:
     parameterization: Parameterization | Mapping[str, Parameterization] = "auto"
     likelihood: Likelihood = "auto"
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    na_values: tuple[str, ...] = ()
+    family: str = "gaussian"
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +249,9 @@ def parse(raw: Mapping[str, Any], path: str | Path) -> ModelFile:
     path = Path(path)
     _check_keys(raw, _TOP_KEYS, path, "")
     defaults = _sampler(raw.get("sampler", {}), SamplerSettings(), path, "sampler")
+    na_values = check.strings(raw.get("na_values", []), path, "na_values")
     models = _models(raw.get("model"), defaults, path)
+    models = tuple(replace(m, na_values=_union(na_values, m.na_values)) for m in models)
     return ModelFile(
         path=path,
         title=check.string(raw, "title", path, "", default=path.stem),
@@ -235,10 +268,15 @@ def _models(raw: Any, defaults: SamplerSettings, path: Path) -> tuple[ModelEntry
     if not isinstance(raw, list) or not raw or not all(isinstance(m, dict) for m in raw):
         raise schema_error(path, "model", "must be one or more [[model]] tables", raw)
     entries = [_model(table, i, len(raw), defaults, path) for i, table in enumerate(raw)]
-    names = [entry.name for entry in entries]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    names = [entry.name.casefold() for entry in entries]
+    repeated = sorted({e.name for e in entries if names.count(e.name.casefold()) > 1})
     if repeated:
-        raise schema_error(path, "model.name", f"must be unique; repeated: {', '.join(repeated)}")
+        raise schema_error(
+            path,
+            "model.name",
+            f"must be unique, also ignoring case (each names a folder); repeated: "
+            f"{', '.join(repeated)}",
+        )
     return tuple(entries)
 
 
@@ -249,48 +287,35 @@ def _model(
     _check_keys(table, _MODEL_KEYS, path, where)
     if count > 1 and "name" not in table:
         raise schema_error(path, f"{where}.name", "is required when a file holds several models")
-    name = check.string(table, "name", path, where, default=path.stem)
-    if not _MODEL_NAME.match(name):
-        raise schema_error(
-            path, f"{where}.name", "must use only letters, digits, '_', '-', '.'", name
-        )
+    family, link = check.family(table, path, where)
     return ModelEntry(
-        name=name,
+        name=_name(table, path, where),
         data=check.string(table, "data", path, where),
         formula=check.string(table, "formula", path, where),
         description=check.string(table, "description", path, where, default=""),
-        priors=_priors(table.get("priors", {}), path, f"{where}.priors"),
-        parameterization=_parameterization(table.get("parameterization", "auto"), path, where),
+        priors=check.priors(table.get("priors", {}), path, f"{where}.priors"),
+        parameterization=check.parameterizations(
+            table.get("parameterization", "auto"), path, where
+        ),
         likelihood=check.likelihood(table.get("likelihood", "auto"), path, f"{where}.likelihood"),
         sampler=_sampler(table.get("sampler", {}), defaults, path, f"{where}.sampler"),
+        na_values=check.strings(table.get("na_values", []), path, f"{where}.na_values"),
+        family=family,
+        link=link,
     )
 
 
-def _priors(raw: Any, path: Path, where: str) -> dict[str, str]:
-    if not isinstance(raw, dict):
-        raise schema_error(path, where, 'must be a table of term = "prior" lines', raw)
-    for term, prior in raw.items():
-        if not isinstance(prior, str):
-            raise schema_error(
-                path, f"{where}.{term}", 'must be a prior string such as "normal(0, 10)"', prior
-            )
-    return dict(raw)
+def _name(table: Mapping[str, Any], path: Path, where: str) -> str:
+    """The model's name: a folder name, not one of the files written next to the models."""
+    name = check.string(table, "name", path, where, default=path.stem)
+    hint = "" if "name" in table else ' It is the file\'s stem: give the model a name = "...".'
+    taken = (*FILE_OUTPUTS, *(f"{plot}.png" for plot in figures.names("file")))
+    return check.model_name(name, taken, path, f"{where}.name", hint)
 
 
-def _parameterization(
-    raw: Any, path: Path, where: str
-) -> Parameterization | dict[str, Parameterization]:
-    key = f"{where}.parameterization"
-    if isinstance(raw, str):
-        return check.parameterization(raw, path, key)
-    if not isinstance(raw, dict):
-        raise schema_error(
-            path, key, f"must be one of {check.quoted(PARAMETERIZATIONS)} or a table", raw
-        )
-    return {
-        factor: check.parameterization(choice, path, f"{key}.{factor}")
-        for factor, choice in raw.items()
-    }
+def _union(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    """The values of every group, each once, in order."""
+    return tuple(dict.fromkeys(value for group in groups for value in group))
 
 
 def _sampler(raw: Any, defaults: SamplerSettings, path: Path, where: str) -> SamplerSettings:
@@ -298,9 +323,9 @@ def _sampler(raw: Any, defaults: SamplerSettings, path: Path, where: str) -> Sam
         raise schema_error(path, where, "must be a table", raw)
     _check_keys(raw, _SAMPLER_KEYS, path, where)
     values: dict[str, Any] = {}
-    for key, least in (("draws", 1), ("tune", 0), ("chains", 1), ("seed", 0)):
+    for key, bounds in check.SAMPLER_RANGES.items():
         if key in raw:
-            values[key] = check.integer(raw[key], least, path, f"{where}.{key}")
+            values[key] = check.integer(raw[key], bounds, path, f"{where}.{key}")
     if "sampler" in raw:
         values["sampler"] = check.sampler(raw["sampler"], path, f"{where}.sampler")
     if "target_accept" in raw:
@@ -321,8 +346,7 @@ def _output(raw: Any, path: Path) -> OutputSettings:
         if not isinstance(raw["posterior"], bool):
             raise schema_error(path, "output.posterior", "must be true or false", raw["posterior"])
         values["posterior"] = raw["posterior"]
-    if "hdi_prob" in raw:
-        values["hdi_prob"] = check.fraction(raw["hdi_prob"], path, "output.hdi_prob")
+    values.update(check.interval(raw, path))
     if "order" in raw:
         values["order"] = check.order(raw["order"], path, "output.order")
     return OutputSettings(**values)

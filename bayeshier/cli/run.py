@@ -1,39 +1,36 @@
 """``bayeshier run``: every model of a model file, fitted, sampled, saved and reported.
 
 :func:`run_file` first prepares every model (reads its data, builds it, fits
-REML), so that bad input in any model fails before anything is sampled. Then,
-model by model, it samples the posterior, prints the side-by-side table,
-draws the plots and saves the posterior; last it writes ``comparison.csv``
-and ``report.html``. Progress goes to stderr, the tables to stdout.
+REML, or Laplace for a GLMM), so that bad input in any model fails before
+anything is sampled, and checks that ``--out`` can take the output. Then,
+model by model (:mod:`bayeshier.cli.model_run`), it samples the posterior,
+draws the posterior predictive, prints the side-by-side table, draws the plots
+and saves the posterior; last it writes ``comparison.csv`` and
+``report.html``. Progress goes to stderr, the tables to stdout.
+
+Everything is written to a temporary folder next to ``--out``, moved into
+place only when complete (:mod:`bayeshier.cli.output_folder`). Ctrl-C, or a
+sample that stopped early (fewer draws than asked, or ``attrs["interrupted"]``),
+ends the run with :class:`~bayeshier.cli.interrupts.Interrupted`: its message
+says what was kept. Once a model's files are written, its model (with the
+compiled sampler), its posterior and its figures are let go before the next.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import time
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import matplotlib.pyplot as plt
 
-from bayeshier.bayes.diagnostics import diagnose
-from bayeshier.bayes.model import Model
-from bayeshier.cli import console, figures, html_report, modelfile, section_meta
-from bayeshier.cli.model_data import read_data
-from bayeshier.errors import (
-    BayeshierError,
-    ConvergenceWarning,
-    RankDeficiencyWarning,
-    SamplingWarning,
-)
-from bayeshier.present.comparison import compare
+from bayeshier.cli import console, interrupts, modelfile, output_folder, writing
+from bayeshier.cli.model_run import PreparedModel, prepare, run_model
 
 if TYPE_CHECKING:
-    import xarray as xr
-
     from bayeshier._choices import Likelihood
 
 __all__ = [
@@ -44,6 +41,7 @@ __all__ = [
     "run_file",
     "sampler_settings",
     "with_likelihood",
+    "with_na_values",
 ]
 
 #: Sampler settings of ``--quick``.
@@ -58,21 +56,36 @@ class RunOptions:
     ----------
     out : str or None
         Output folder (default: ``out/<file stem>``).
-    draws, chains, seed : int or None
+    draws, tune, chains, seed : int or None
         Override every model's sampler setting when given.
     likelihood : {"auto", "full", "collapsed"} or None
         Overrides every model's ``likelihood`` when given.
     quick : bool
-        Sample with :data:`QUICK` (``draws`` and ``chains`` still win).
+        Sample with :data:`QUICK` (``draws``, ``tune`` and ``chains`` still win).
+    na_values : tuple of str
+        Values of CSV files that mean "missing", added to the model file's.
 
     """
 
     out: str | None = None
     draws: int | None = None
+    tune: int | None = None
     chains: int | None = None
     seed: int | None = None
     likelihood: Likelihood | None = None
     quick: bool = False
+    na_values: tuple[str, ...] = ()
+
+
+@dataclass
+class _Stage:
+    """What the run is doing, and what Ctrl-C now would leave (the message of Interrupted)."""
+
+    doing: str
+    kept: str
+
+    def interrupted(self) -> interrupts.Interrupted:
+        return interrupts.Interrupted(f"interrupted {self.doing}: {self.kept}")
 
 
 def run_file(path: str | Path, options: RunOptions) -> Path:
@@ -94,36 +107,62 @@ def run_file(path: str | Path, options: RunOptions) -> Path:
     Raises
     ------
     BayeshierError
-        Bad input (the file, its data, a formula); raised before any sampling.
+        Bad input (the file, its data, a formula, an output folder that
+        cannot take the output); raised before any sampling.
+    Interrupted
+        Ctrl-C, or a sample stopped early; the output folder is as it was.
 
     """
     started = time.perf_counter()
-    model_file = with_likelihood(modelfile.load(path), options.likelihood)
+    model_file = with_na_values(
+        with_likelihood(modelfile.load(path), options.likelihood), options.na_values
+    )
+    out = Path(os.path.abspath(options.out or Path("out") / model_file.stem))
+    before = "is unchanged" if os.path.lexists(out) else "was not created"
+    kept = f"nothing of this run was kept (its output appears only when complete); {out} {before}"
+    stage = _Stage("while preparing the models", kept)
+    try:
+        report = _run_all(model_file, options, out, stage)
+    except KeyboardInterrupt:
+        raise stage.interrupted() from None
+    except Exception:
+        if interrupts.received():  # a library gave up on its partial work after Ctrl-C
+            raise stage.interrupted() from None
+        raise
+    console.progress(f"wrote {report} ({time.perf_counter() - started:.1f} s in all)")
+    return report
+
+
+def _run_all(
+    model_file: modelfile.ModelFile, options: RunOptions, out: Path, stage: _Stage
+) -> Path:
+    """Prepare every model, then sample and write them into a staged output; publish it."""
     # every model is prepared first: bad input in any of them fails before sampling
     prepared = [prepare(model_file, entry) for entry in model_file.models]
-    out_dir = Path(options.out) if options.out else Path("out") / model_file.stem
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sections = []
-    for number, ready in enumerate(prepared, start=1):
-        entry = ready.entry
-        console.progress(f"[{number}/{len(prepared)}] model {entry.name}: {entry.formula}")
-        settings = sampler_settings(entry.sampler, options)
-        sections.append(_run_model(model_file, ready, settings, out_dir))
-    file_images = figures.file_images(model_file.output.plots, out_dir)
-    _write_comparison_csv(sections, out_dir / "comparison.csv")
-    page = html_report.render_report(
-        model_file.title,
-        sections,
-        description=model_file.description,
-        source=str(model_file.path),
-        notes=_notes(options),
-        images=file_images,
-        footer=_footer(),
-    )
-    report_path = out_dir / "report.html"
-    report_path.write_text(page, encoding="utf-8")
-    console.progress(f"wrote {report_path} ({time.perf_counter() - started:.1f} s in all)")
-    return report_path
+    total = len(prepared)
+    with output_folder.staged_output(out) as staging:
+        sections = []
+        for number in range(1, total + 1):
+            ready = prepared.pop(0)  # this loop holds the model's only reference
+            stage.doing = f"during model {ready.entry.name!r} ({number} of {total})"
+            console.progress(f"[{number}/{total}] model {ready.entry.name}: {ready.entry.formula}")
+            settings = sampler_settings(ready.entry.sampler, options)
+            sections.append(run_model(model_file, ready, settings, staging.folder))
+            del ready
+            _release_memory()
+        stage.doing = "while writing the report"
+        writing.write_report(model_file, sections, staging.folder, _notes(options))
+        staging.publish()
+    stage.doing, stage.kept = "after the run was complete", f"{out} holds its output"
+    for note in staging.notes:
+        console.note(note)
+    return out / "report.html"
+
+
+def _release_memory() -> None:
+    """Close every figure and collect what the last model left (its graph, its compiled sampler)."""
+    plt.close("all")
+    gc.collect()
 
 
 # ============================================================ settings
@@ -133,7 +172,23 @@ def with_likelihood(
     """``model_file`` with every model's ``likelihood`` set to ``likelihood`` (if given)."""
     if likelihood is None:
         return model_file
-    models = tuple(replace(entry, likelihood=likelihood) for entry in model_file.models)
+    models = tuple(
+        replace(entry, likelihood=likelihood) if entry.family == "gaussian" else entry
+        for entry in model_file.models
+    )  # a GLMM samples every group effect: the flag is for Gaussian models
+    return replace(model_file, models=models)
+
+
+def with_na_values(
+    model_file: modelfile.ModelFile, na_values: tuple[str, ...]
+) -> modelfile.ModelFile:
+    """``model_file`` with ``na_values`` added to every model's (``--na-values``)."""
+    if not na_values:
+        return model_file
+    models = tuple(
+        replace(entry, na_values=tuple(dict.fromkeys((*entry.na_values, *na_values))))
+        for entry in model_file.models
+    )
     return replace(model_file, models=models)
 
 
@@ -145,7 +200,12 @@ def sampler_settings(
         settings = replace(
             settings, draws=QUICK["draws"], tune=QUICK["tune"], chains=QUICK["chains"]
         )
-    flags = {"draws": options.draws, "chains": options.chains, "seed": options.seed}
+    flags = {
+        "draws": options.draws,
+        "tune": options.tune,
+        "chains": options.chains,
+        "seed": options.seed,
+    }
     given: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
     return replace(settings, **given)
 
@@ -156,171 +216,7 @@ def _notes(options: RunOptions) -> list[str]:
         return []
     return [
         f"Quick run (--quick): {QUICK['chains']} chains x {QUICK['draws']} draws after "
-        f"{QUICK['tune']} tuning steps, unless --draws/--chains said otherwise. Good for a "
+        f"{QUICK['tune']} tuning steps, unless --draws/--tune/--chains said otherwise. Good for a "
         "fast look; the posterior columns and diagnostics are rough. Run again without "
         "--quick for numbers to report."
     ]
-
-
-def _footer() -> str:
-    from bayeshier import __version__
-
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"bayeshier {__version__}, {stamp}"
-
-
-# ======================================================== one model
-@dataclass
-class PreparedModel:
-    """A model of the file, built and fitted by REML, with the time it took and its warnings."""
-
-    entry: modelfile.ModelEntry
-    model: Model
-    timings: dict[str, float]
-    warnings: list[warnings.WarningMessage]
-
-
-def prepare(model_file: modelfile.ModelFile, entry: modelfile.ModelEntry) -> PreparedModel:
-    """Read the data, build the model and fit REML; errors name the file and the model.
-
-    Parameters
-    ----------
-    model_file : ModelFile
-        The file (its folder is where relative data paths start).
-    entry : ModelEntry
-        One of its models.
-
-    Returns
-    -------
-    PreparedModel
-
-    Raises
-    ------
-    BayeshierError
-        Of the same class as the error raised, its message prefixed with
-        ``<file>: model '<name>':``.
-
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            data = read_data(entry.data, model_file.path.parent)
-            model = Model(
-                entry.formula,
-                data,
-                priors=dict(entry.priors) or None,
-                parameterization=entry.parameterization,
-                likelihood=entry.likelihood,
-            )
-            _, seconds = _timed(lambda: model.reml)
-        except BayeshierError as error:
-            raise type(error)(f"{model_file.path}: model {entry.name!r}: {error}") from None
-    return PreparedModel(entry, model, {"REML fit": seconds}, list(caught))
-
-
-def _run_model(
-    model_file: modelfile.ModelFile,
-    prepared: PreparedModel,
-    settings: modelfile.SamplerSettings,
-    out_dir: Path,
-) -> html_report.ModelSection:
-    """Sample, compare, check and plot one model; write its files."""
-    entry, model, output = prepared.entry, prepared.model, model_file.output
-    timings = dict(prepared.timings)
-    console.progress(f"  REML fit: {timings['REML fit']:.2f} s")
-    model_dir = out_dir / entry.name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        idata, timings["sampling"] = _timed(_sample, model, settings)
-        comparison = compare(model.reml, idata, hdi_prob=output.hdi_prob)
-        print(comparison.to_text(order=output.order), flush=True)
-        diagnostics = diagnose(idata, warn=False)
-        results = figures.ModelResults(model, idata, comparison, settings.seed)
-        images = figures.model_images(output.plots, results, model_dir)
-        if output.posterior:
-            _, timings["saving the posterior"] = _timed(_save_posterior, idata, model_dir)
-    messages = _report_warnings([*prepared.warnings, *caught])
-    messages += list(diagnostics.attrs["warnings"])
-    for message in messages:
-        console.warning(f"{entry.name}: {message}")
-    return html_report.ModelSection(
-        name=entry.name,
-        description=entry.description,
-        meta=section_meta.model_meta(entry, model),
-        settings=section_meta.settings_meta(
-            settings, model, entry.likelihood, timings, model_dir, output.posterior
-        ),
-        priors=model.priors,
-        comparison=comparison,
-        diagnostics=diagnostics,
-        images=images,
-        warnings=messages,
-        order=output.order,
-    )
-
-
-def _sample(model: Model, settings: modelfile.SamplerSettings) -> xr.DataTree:
-    first = " (compiling the model first, 10-20 s)" if settings.sampler == "nutpie" else ""
-    console.progress(
-        f"  sampling {settings.chains} chains x {settings.draws} draws "
-        f"({settings.tune} tuning) with {settings.sampler}, "
-        f"{model.likelihood} likelihood{first} ..."
-    )
-    return model.sample(
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        random_seed=settings.seed,
-        sampler=settings.sampler,
-        progressbar=False,
-        target_accept=settings.target_accept,
-    )
-
-
-def _timed[T](function: Callable[..., T], *args: Any) -> tuple[T, float]:
-    """What ``function(*args)`` returns, and the seconds it took."""
-    start = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - start
-
-
-def _report_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
-    """Return bayeshier's own warnings (for the report); print other libraries' ones."""
-    ours = (ConvergenceWarning, RankDeficiencyWarning, SamplingWarning)
-    messages = []
-    for record in caught:
-        if issubclass(record.category, ours):
-            messages.append(str(record.message))
-        else:
-            console.note(f"{record.category.__name__}: {record.message}")
-    return list(dict.fromkeys(messages))
-
-
-# ============================================================== saving
-def _save_posterior(idata: xr.DataTree, model_dir: Path) -> None:
-    """The DataTree as zarr: read it back with ``xarray.open_datatree(path, engine="zarr")``.
-
-    The metadata are consolidated (one read opens the whole tree); zarr's note
-    that consolidation is not yet part of the Zarr 3 specification is silenced.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        idata.to_zarr(model_dir / "posterior.zarr", mode="w")
-
-
-def _write_comparison_csv(sections: list[html_report.ModelSection], path: Path) -> None:
-    """The three comparison tables of every model in one long CSV (columns model, table, ...)."""
-    frames = []
-    for section in sections:
-        comparison = section.comparison
-        for table_name, table in (
-            ("fixed", comparison.fixed),
-            ("groups", comparison.groups),
-            ("variances", comparison.variances),
-        ):
-            frames.append(table.assign(model=section.name, table=table_name))
-    combined = pd.concat(frames, ignore_index=True)
-    first = ["model", "table", "term", "group", "level", "component"]
-    combined = combined[[*first, *(c for c in combined.columns if c not in first)]]
-    combined.to_csv(path, index=False)

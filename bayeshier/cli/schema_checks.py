@@ -11,6 +11,7 @@ The choices (sampler, parameterization, likelihood, order) are those of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -26,21 +27,55 @@ from bayeshier._choices import (
     Sampler,
 )
 from bayeshier.errors import ModelFileError, close_matches_hint
+from bayeshier.present.intervals import CI_KINDS
+from bayeshier.reml.glmm.families import FAMILIES
 
 __all__ = [
+    "FAMILY_CHOICES",
+    "MODEL_NAME_RULE",
+    "SAMPLER_RANGES",
     "choice",
+    "family",
     "fraction",
     "integer",
+    "interval",
     "likelihood",
+    "model_name",
     "order",
     "parameterization",
+    "parameterizations",
+    "priors",
     "quoted",
     "sampler",
     "schema_error",
+    "span",
     "string",
+    "strings",
 ]
 
 _MISSING = object()
+
+#: The allowed range of each integer sampler setting (model-file keys and command-line flags).
+#: draws and tune: a million steps per chain is far beyond any use (the bundled models take
+#: 1,000) and keeps a chain's trace in memory (8 bytes x parameters x draws); chains: 64;
+#: seed: a 32-bit unsigned integer, accepted by every seed bayeshier hands it to (nutpie's
+#: u64, NumPy's SeedSequence, PyMC).
+SAMPLER_RANGES: dict[str, tuple[int, int]] = {
+    "draws": (1, 10**6),
+    "tune": (0, 10**6),
+    "chains": (1, 64),
+    "seed": (0, 2**32 - 1),
+}
+
+#: The families a model file takes: ``"gaussian"`` (REML and :class:`bayeshier.Model`) and
+#: those of :func:`bayeshier.fit_glmm` (with :class:`bayeshier.bayes.glmm.GlmmModel`).
+FAMILY_CHOICES: tuple[str, ...] = ("gaussian", *FAMILIES)
+
+#: What a model's name may be: it names the model's folder inside the output folder.
+MODEL_NAME_RULE = (
+    "must be a plain folder name: letters, digits, '_', '-' and '.', not starting with '.'"
+)
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 def schema_error(
@@ -86,11 +121,113 @@ def string(
     return value
 
 
-def integer(value: Any, least: int, path: Path, key: str) -> int:
-    """``value``, an integer (not a boolean) of at least ``least``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < least:
-        raise schema_error(path, key, f"must be an integer >= {least}", value)
+def integer(value: Any, bounds: tuple[int, int], path: Path, key: str) -> int:
+    """``value``, an integer (not a boolean) within ``bounds`` (both ends included)."""
+    low, high = bounds
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise schema_error(path, key, f"must be an integer from {span(bounds)}", value)
     return value
+
+
+def span(bounds: tuple[int, int]) -> str:
+    """``"1 to 1_000_000"``: a range as the errors write it."""
+    low, high = bounds
+    return f"{low:_} to {high:_}"
+
+
+def strings(value: Any, path: Path, key: str) -> tuple[str, ...]:
+    """``value``, a string or a list of strings, as a tuple."""
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise schema_error(
+            path, key, 'must be a string or a list of strings, e.g. [".", "NA"]', value
+        )
+    return tuple(value)
+
+
+def model_name(value: str, taken: tuple[str, ...], path: Path, key: str, hint: str = "") -> str:
+    """``value`` if it can name a model's folder: a plain name, none of the file names ``taken``.
+
+    No separator, no ``..``, no leading dot (see :data:`MODEL_NAME_RULE`);
+    ``taken`` are compared ignoring case (a case-insensitive file system).
+    """
+    if not _MODEL_NAME.fullmatch(value) or ".." in value:
+        raise schema_error(path, key, MODEL_NAME_RULE, value, hint)
+    if value.casefold() in (name.casefold() for name in taken):
+        raise schema_error(
+            path, key, f"names a file the run writes ({', '.join(taken)})", value, hint
+        )
+    return value
+
+
+def interval(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """``ci_prob`` and ``ci_kind`` of ``[output]`` (``hdi_prob = p``: ``p`` and ``"hdi"``)."""
+    values: dict[str, Any] = {}
+    if "ci_prob" in raw:
+        values["ci_prob"] = fraction(raw["ci_prob"], path, "output.ci_prob")
+    if "ci_kind" in raw:
+        values["ci_kind"] = choice(raw["ci_kind"], CI_KINDS, path, "output.ci_kind")
+    if "hdi_prob" in raw:
+        if values:
+            raise schema_error(
+                path,
+                "output.hdi_prob",
+                'is the former name of ci_prob with ci_kind = "hdi"; give either it or '
+                "ci_prob and ci_kind, not both",
+            )
+        values = {
+            "ci_prob": fraction(raw["hdi_prob"], path, "output.hdi_prob"),
+            "ci_kind": "hdi",
+        }
+    return values
+
+
+def family(table: Mapping[str, Any], path: Path, where: str) -> tuple[str, str | None]:
+    """A model's ``family`` (default ``"gaussian"``) and ``link`` (``None``: the canonical one).
+
+    ``link`` needs a ``family`` that has it (:data:`bayeshier.reml.glmm.families.FAMILIES`);
+    ``likelihood`` (how a Gaussian model integrates effects out) is only for ``"gaussian"``.
+    """
+    name = choice(table.get("family", "gaussian"), FAMILY_CHOICES, path, f"{where}.family")
+    link = table.get("link")
+    if link is not None:
+        links = FAMILIES.get(name, ("identity",))
+        choice(link, links, path, f"{where}.link")
+    if name != "gaussian" and table.get("likelihood", "auto") != "auto":
+        raise schema_error(
+            path,
+            f"{where}.likelihood",
+            f'is for family = "gaussian" only (a {name} model samples every group effect)',
+            table["likelihood"],
+        )
+    return name, (None if name == "gaussian" else link)
+
+
+def priors(raw: Any, path: Path, where: str) -> dict[str, str]:
+    """A model's ``priors`` table: term -> prior string."""
+    if not isinstance(raw, dict):
+        raise schema_error(path, where, 'must be a table of term = "prior" lines', raw)
+    for term, prior in raw.items():
+        if not isinstance(prior, str):
+            raise schema_error(
+                path, f"{where}.{term}", 'must be a prior string such as "normal(0, 10)"', prior
+            )
+    return dict(raw)
+
+
+def parameterizations(
+    raw: Any, path: Path, where: str
+) -> Parameterization | dict[str, Parameterization]:
+    """``parameterization``: one choice for every factor, or a table of factor -> choice."""
+    key = f"{where}.parameterization"
+    if isinstance(raw, str):
+        return parameterization(raw, path, key)
+    if not isinstance(raw, dict):
+        raise schema_error(path, key, f"must be one of {quoted(PARAMETERIZATIONS)} or a table", raw)
+    return {
+        factor: parameterization(chosen, path, f"{key}.{factor}") for factor, chosen in raw.items()
+    }
 
 
 def fraction(value: Any, path: Path, key: str) -> float:

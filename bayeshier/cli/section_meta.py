@@ -1,9 +1,10 @@
 """The two key/value tables at the top of a model's section in the report.
 
 :func:`model_meta` says what was fitted (formula, data, rows, factors, the
-REML fit); :func:`settings_meta` how it was sampled (sampler settings,
-parameterization, likelihood, timings, where the posterior was saved). Both
-return plain strings for :class:`bayeshier.cli.html_report.ModelSection`.
+REML fit, or for a GLMM the Laplace fit); :func:`settings_meta` how it was
+sampled (sampler settings, parameterization, likelihood or family, timings,
+where the posterior was saved). Both return plain strings for
+:class:`bayeshier.cli.html_report.ModelSection`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bayeshier.bayes.glmm import GlmmModel
 
 if TYPE_CHECKING:
     from bayeshier._choices import Likelihood
@@ -21,15 +24,15 @@ if TYPE_CHECKING:
 __all__ = ["likelihood_line", "model_meta", "settings_meta"]
 
 
-def model_meta(entry: ModelEntry, model: Model) -> dict[str, str]:
+def model_meta(entry: ModelEntry, model: Model | GlmmModel) -> dict[str, str]:
     """Formula, data, rows (and rows dropped), grouping factors and the REML fit of a model.
 
     Parameters
     ----------
     entry : ModelEntry
         The model as the file gives it.
-    model : Model
-        The model built from it, fitted by REML.
+    model : Model or GlmmModel
+        The model built from it, fitted by REML (a GLMM: by Laplace).
 
     Returns
     -------
@@ -37,16 +40,22 @@ def model_meta(entry: ModelEntry, model: Model) -> dict[str, str]:
 
     """
     factors = ", ".join(f"{f.name} ({f.n_levels} levels)" for f in model.spec.factors)
+    fit = model.fit if isinstance(model, GlmmModel) else model.reml
     rows = f"{model.spec.nobs}"
-    if model.reml.n_dropped:
-        rows += f" ({model.reml.n_dropped} rows with missing values dropped)"
-    return {
-        "formula": entry.formula,
-        "data": entry.data,
-        "rows": rows,
-        "grouping factors": factors,
-        "REML fit": _reml_line(model.reml),
-    }
+    if fit.n_dropped:
+        rows += f" ({fit.n_dropped} rows with missing values dropped)"
+    meta = {"formula": entry.formula, "data": entry.data, "rows": rows}
+    meta["grouping factors"] = factors
+    if isinstance(model, GlmmModel):
+        singular = "; singular fit (a group sd at 0)" if fit.is_singular else ""
+        meta["family"] = f"{model.family.name} ({model.family.link} link)"
+        meta["Laplace fit"] = (
+            f"logLik {fit.loglik:.4f}, deviance {fit.deviance:.4f} (glmer's Laplace "
+            f"approximation, nAGQ = {fit.nagq}){singular}"
+        )
+    else:
+        meta["REML fit"] = _reml_line(model.reml)
+    return meta
 
 
 def _reml_line(fit: RemlFit) -> str:
@@ -56,7 +65,7 @@ def _reml_line(fit: RemlFit) -> str:
 
 def settings_meta(
     settings: SamplerSettings,
-    model: Model,
+    model: Model | GlmmModel,
     asked: Likelihood,
     timings: Mapping[str, float],
     model_dir: Path,
@@ -68,7 +77,7 @@ def settings_meta(
     ----------
     settings : SamplerSettings
         The settings the model was sampled with (file, ``--quick`` and flags merged).
-    model : Model
+    model : Model or GlmmModel
         The sampled model.
     asked : {"auto", "full", "collapsed"}
         The likelihood the file (or ``--likelihood``) asked for.
@@ -103,12 +112,20 @@ def settings_meta(
     return meta
 
 
-def likelihood_line(model: Model, asked: Likelihood) -> str:
+def likelihood_line(model: Model | GlmmModel, asked: Likelihood) -> str:
     """Which likelihood was sampled (``Model.likelihood``), what was asked for, and what it means.
 
     E.g. ``collapsed (asked: auto): effects of g integrated out of the sampled
     likelihood, drawn from their exact conditional posterior after sampling``.
+    A GLMM's: its family and how many cells its rows were aggregated into.
     """
+    if isinstance(model, GlmmModel):
+        cells = model.cells
+        return (
+            f"{model.family.name} ({model.family.link} link): {cells.n_rows} rows aggregated "
+            f"into {cells.n_cells} cells of equal fixed-effect row and group levels (exact); "
+            "every group effect sampled by NUTS"
+        )
     asked_note = f" (asked: {asked})" if asked != model.likelihood else ""
     if model.likelihood == "full":
         return f"full{asked_note}: every group effect sampled by NUTS"

@@ -12,6 +12,7 @@ import xarray as xr
 from synthetic import synthetic_posterior
 
 from bayeshier import datasets
+from bayeshier.bayes.glmm import GlmmModel
 from bayeshier.bayes.model import Model
 from bayeshier.cli import figures, modelfile
 from bayeshier.errors import ModelFileError
@@ -24,6 +25,7 @@ NAMES = (
     "shrinkage_2d",
     "prior_likelihood_posterior",
     "forest",
+    "ols_vs_within",
     "trace",
     "rank",
     "energy",
@@ -37,8 +39,10 @@ DEFAULTS = (
     "shrinkage_2d",
     "prior_likelihood_posterior",
     "forest",
+    "ols_vs_within",
     "trace",
     "energy",
+    "ppc",
 )
 
 
@@ -75,8 +79,8 @@ def test_every_registered_plot_has_a_name_scope_caption_and_drawer():
 def test_names_keep_the_order_model_files_and_errors_use():
     assert figures.names() == NAMES
     assert figures.names("file") == ("seed_scenarios",)
-    assert figures.names("factor") == NAMES[:4]
-    assert figures.names("model") == NAMES[4:9]
+    assert figures.names("factor") == NAMES[:5]
+    assert figures.names("model") == NAMES[5:10]
 
 
 def test_defaults_come_from_the_registry():
@@ -100,7 +104,7 @@ def test_a_factor_plot_that_skips_factors_says_why():
     for plot in figures.PLOTS:
         if isinstance(plot, figures.FactorPlot) and plot.skipped_because:
             assert plot.applies_to is not figures.FactorPlot.applies_to
-    for name in ("shrinkage_2d", "prior_likelihood_posterior"):
+    for name in ("shrinkage_2d", "prior_likelihood_posterior", "ols_vs_within"):
         assert figures.plot_named(name).skipped_because
 
 
@@ -112,6 +116,7 @@ def test_a_factor_plot_that_skips_factors_says_why():
         ("forest", True, True),
         ("shrinkage_2d", False, True),
         ("prior_likelihood_posterior", True, False),
+        ("ols_vs_within", True, False),
     ],
 )
 def test_which_factors_each_per_factor_plot_applies_to(
@@ -177,16 +182,52 @@ def test_a_new_entry_is_all_a_new_plot_needs(monkeypatch, tmp_path, intercepts):
 
 
 # ---------------------------------------------------------------- drawing
-@pytest.mark.parametrize("name", NAMES[:9])
-def test_every_per_model_plot_draws_from_the_results(intercepts, slopes, tmp_path, name):
-    results = slopes if name == "shrinkage_2d" else intercepts
+@pytest.fixture(scope="module")
+def with_slope_term() -> figures.ModelResults:
+    """``hwy ~ displ + year + (1|class)``: a fixed term to plot the response against."""
+    return _results("hwy ~ displ + year + (1|class)", "mpg")
+
+
+@pytest.mark.parametrize("name", NAMES[:10])
+def test_every_per_model_plot_draws_from_the_results(
+    intercepts, slopes, with_slope_term, tmp_path, name
+):
+    results = {"shrinkage_2d": slopes, "ols_vs_within": with_slope_term}.get(name, intercepts)
     (image,) = figures.model_images([name], results, tmp_path)
     assert image.name == name
     assert image.png.startswith(PNG_SIGNATURE)
     assert (tmp_path / f"{name}.png").read_bytes() == image.png
     plot = figures.plot_named(name)
     factor = f" ({results.model.spec.factors[0].name})" if plot.scope == "factor" else ""
-    assert image.caption == plot.caption + factor
+    assert image.caption == plot.caption.format(interval="89% ETI") + factor
+
+
+def test_captions_name_the_interval_of_the_comparison(tmp_path):
+    model = Model("Yield ~ 1 + (1|Batch)", datasets.load("dyestuff"))
+    tree = synthetic_posterior(model.reml)
+    cmp = compare(model.reml, tree, ci_prob=0.5, ci_kind="hdi")
+    results = figures.ModelResults(model, tree, cmp, seed=1)
+    (image,) = figures.model_images(["forest"], results, tmp_path)
+    assert "posterior mean and 50% HDI" in image.caption
+    assert "{interval}" not in image.caption
+
+
+def test_plots_not_drawn_for_a_model_say_why(intercepts, with_slope_term):
+    requested = ["forest", "ols_vs_within", "trace", "seed_scenarios"]
+    reasons = figures.not_drawn(requested, intercepts.model)
+    assert list(reasons) == ["ols_vs_within"]
+    assert "needs a fixed-effect term besides the intercept" in reasons["ols_vs_within"]
+    assert figures.not_drawn(requested, with_slope_term.model) == {}
+
+
+def test_plots_of_the_gaussian_comparison_are_not_drawn_for_a_glmm():
+    data = datasets.load("dyestuff").assign(high=lambda d: (d["Yield"] > 1527).astype(int))
+    glmm = GlmmModel("high ~ 1 + (1|Batch)", data, "binomial")
+    reasons = figures.not_drawn(figures.names(), glmm)
+    gaussian_only = ["shrinkage_arrows", "shrinkage_2d", "prior_likelihood_posterior", "forest",
+                     "ols_vs_within", "ppc"]  # fmt: skip
+    assert list(reasons) == gaussian_only
+    assert all(reason.startswith("the model is a binomial GLMM: ") for reason in reasons.values())
 
 
 def test_model_images_follow_the_requested_order_and_leave_file_plots(intercepts, tmp_path):

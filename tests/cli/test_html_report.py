@@ -65,8 +65,11 @@ def test_page_holds_the_model_priors_comparison_and_diagnostics(section):
     for term in ("Intercept", "displ", "year", "sigma", "sd_class"):
         assert f"<td class='text'>{term}</td>" in page  # the priors table
     assert "autoscaled: Normal(0, 2.5 sd(y) / sd(displ))" in page
-    for header in ("ols_se", "reml_se", "no_pooling", "blup", "shrinkage", "post_mean", "reml_sd"):
+    headers = ("ols_se", "reml_se", "no_pooling", "blup", "kept", "pooling", "post_mean", "reml_sd")
+    for header in headers:
         assert f">{header}</th>" in page  # the comparison tables
+    assert ">shrinkage</th>" not in page  # the old name of kept, which read backwards
+    assert "89% ETI" in page  # the interval convention, stated
     assert "2seater" in page and "suv" in page
     assert "(5.8 REML se)" in page  # the comparison's readings
     assert ">r_hat</th>" in page and ">ess_bulk</th>" in page  # diagnostics
@@ -144,3 +147,26 @@ def test_comparison_levels_follow_the_requested_order(section):
     by_level = report.model_section_html(dataclasses.replace(section, order="level"))
     assert comparison.to_html(order="level") in by_level
     assert comparison.to_html(order="shrinkage") not in by_level
+
+
+def test_the_section_has_a_posterior_predictive_part_and_names_figures_not_drawn(section):
+    predictive = pd.DataFrame({"statistic": ["sd"], "observed": [5.9], "p_at_least": [0.4]})
+    predictive.attrs["interval"] = "89% ETI"
+    with_ppc = dataclasses.replace(
+        section,
+        images=[*section.images, report.Image("ppc", "Posterior predictive check", _png())],
+        predictive=predictive,
+        not_drawn={"ols_vs_within": "it needs a fixed-effect term besides the intercept"},
+    )
+    page = report.model_section_html(with_ppc)
+    ppc_part = page.split("<h3>Posterior predictive check</h3>")[1].split("<h3>")[0]
+    assert ">p_at_least</th>" in ppc_part and "alt='ppc'" in ppc_part  # the figure moved here
+    assert page.count("alt='ppc'") == 1
+    assert "<li>ols_vs_within: it needs a fixed-effect term besides the intercept</li>" in page
+
+
+def test_without_predictive_draws_the_section_says_so(section):
+    page = report.model_section_html(section)
+    assert "<h3>Posterior predictive check</h3>" in page
+    assert "Not drawn: the posterior predictive was not drawn." in page
+    assert "Figures not drawn" not in page

@@ -10,6 +10,7 @@ from bayeshier import datasets
 from bayeshier.bayes.model import Model
 from bayeshier.cli import modelfile
 from bayeshier.cli.model_data import read_data
+from bayeshier.cli.model_run import build_model
 from bayeshier.errors import ModelFileError
 
 MODELS = Path(__file__).parents[2] / "models"
@@ -41,7 +42,8 @@ def _error(tmp_path: Path, text: str) -> str:
 def test_the_promised_files_are_shipped():
     names = {p.stem for p in SHIPPED}
     assert {
-        "seed_shrinkage", "mpg_class", "sleepstudy", "dyestuff", "penicillin", "pastes"
+        "seed_shrinkage", "mpg_class", "sleepstudy", "dyestuff", "penicillin", "pastes",
+        "binary_outcomes",
     } <= names  # fmt: skip
 
 
@@ -50,15 +52,10 @@ def test_every_shipped_file_validates_and_builds(path):
     model_file = modelfile.load(path)
     assert model_file.models
     for entry in model_file.models:
-        data = read_data(entry.data, path.parent)
-        model = Model(
-            entry.formula,
-            data,
-            priors=dict(entry.priors) or None,
-            parameterization=entry.parameterization,
-            likelihood=entry.likelihood,
-        )
-        assert len(model.priors) >= 3
+        model = build_model(entry, read_data(entry.data, path.parent, entry.na_values))
+        # a prior per fixed effect, per group sd, and sigma for a Gaussian model
+        expected = model.spec.n_fixed + len(model.spec.factors) + (entry.family == "gaussian")
+        assert len(model.priors) >= expected
 
 
 def test_seed_file_holds_the_four_scenarios():
@@ -134,9 +131,17 @@ def test_likelihood_reaches_the_entry_and_the_model(tmp_path, choice):
          "Allowed in [model[0]]: name, data, formula"),
         ("[[model]]\ndata = 'dyestuff'\n", "'model[0].formula'", "is required"),
         ("title = 'no models'\n", "'model'", "[[model]]"),
-        ("[sampler]\ndraws = 'many'\n" + MINIMAL, "'sampler.draws'", "integer >= 1, got 'many'"),
-        ("[sampler]\ntune = -1\n" + MINIMAL, "'sampler.tune'", "integer >= 0, got -1"),
-        ("[sampler]\nchains = true\n" + MINIMAL, "'sampler.chains'", "integer >= 1"),
+        ("[sampler]\ndraws = 'many'\n" + MINIMAL, "'sampler.draws'",
+         "integer from 1 to 1_000_000, got 'many'"),
+        ("[sampler]\ntune = -1\n" + MINIMAL, "'sampler.tune'",
+         "integer from 0 to 1_000_000, got -1"),
+        ("[sampler]\nchains = true\n" + MINIMAL, "'sampler.chains'", "integer from 1 to 64"),
+        ("[sampler]\nchains = 100000\n" + MINIMAL, "'sampler.chains'",
+         "integer from 1 to 64, got 100000"),
+        ("[sampler]\nseed = 36893488147419103232\n" + MINIMAL, "'sampler.seed'",
+         "integer from 0 to 4_294_967_295"),
+        ("[sampler]\ndraws = 99999999\n" + MINIMAL, "'sampler.draws'",
+         "integer from 1 to 1_000_000, got 99999999"),
         ("[sampler]\nsampler = 'nutpy'\n" + MINIMAL, "'sampler.sampler'",
          "\"nutpie\", \"pymc\", got 'nutpy'. Did you mean 'nutpie'?"),
         ("[sampler]\ntarget_accept = 1.5\n" + MINIMAL, "'sampler.target_accept'",
@@ -161,8 +166,20 @@ def test_likelihood_reaches_the_entry_and_the_model(tmp_path, choice):
         (MINIMAL.replace("[[model]]", "[[model]]\nname = 'a b'"), "'model[0].name'",
          "letters, digits"),
         (MINIMAL.replace("[[model]]", "[[model]]\nname = 'a'") * 2, "'model.name'",
-         "unique; repeated: a"),
+         "unique, also ignoring case (each names a folder); repeated: a"),
         (MINIMAL.replace("\"dyestuff\"", "3"), "'model[0].data'", "non-empty string, got 3"),
+        ("[output]\nci_prob = 89\n" + MINIMAL, "'output.ci_prob'", "between 0 and 1"),
+        ("[output]\nci_kind = 'quantile'\n" + MINIMAL, "'output.ci_kind'",
+         "must be one of \"eti\", \"hdi\", got 'quantile'"),
+        ("[output]\nhdi_prob = 0.9\nci_kind = 'eti'\n" + MINIMAL, "'output.hdi_prob'",
+         "former name of ci_prob with ci_kind = \"hdi\""),
+        (MINIMAL + "family = 'bernoulli'\n", "'model[0].family'",
+         "must be one of \"gaussian\", \"binomial\", \"poisson\", got 'bernoulli'"),
+        (MINIMAL + "family = 'poisson'\nlink = 'logit'\n", "'model[0].link'",
+         "must be one of \"log\", got 'logit'"),
+        (MINIMAL + "link = 'log'\n", "'model[0].link'", "must be one of \"identity\""),
+        (MINIMAL + "family = 'binomial'\nlikelihood = 'collapsed'\n", "'model[0].likelihood'",
+         "is for family = \"gaussian\" only"),
     ],
 )  # fmt: skip
 def test_schema_errors_name_file_key_and_what_is_allowed(tmp_path, text, key, allowed):
@@ -186,7 +203,30 @@ def test_defaults_of_the_sampler_and_output_sections():
         draws=1000, tune=1000, chains=4, seed=None, sampler="nutpie", target_accept=None
     )
     output = modelfile.OutputSettings()
-    assert (output.posterior, output.hdi_prob, output.order) == (True, 0.94, "shrinkage")
+    assert (output.posterior, output.order) == (True, "shrinkage")
+    assert (output.ci_prob, output.ci_kind) == (None, None)  # ArviZ's rcParams: an 89% ETI
+
+
+@pytest.mark.parametrize(
+    ("lines", "interval"),
+    [
+        ("", (None, None)),
+        ("ci_prob = 0.95\n", (0.95, None)),
+        ("ci_prob = 0.9\nci_kind = 'hdi'\n", (0.9, "hdi")),
+        ("hdi_prob = 0.94\n", (0.94, "hdi")),  # the former key, an alias
+    ],
+)
+def test_the_posterior_interval_of_the_output(tmp_path, lines, interval):
+    output = modelfile.load(_write(tmp_path, "[output]\n" + lines + MINIMAL)).output
+    assert (output.ci_prob, output.ci_kind) == interval
+
+
+def test_family_and_link_of_a_model(tmp_path):
+    text = MINIMAL + "family = 'binomial'\nlink = 'probit'\n"
+    (entry,) = modelfile.load(_write(tmp_path, text)).models
+    assert (entry.family, entry.link) == ("binomial", "probit")
+    (entry,) = modelfile.load(_write(tmp_path, MINIMAL)).models
+    assert (entry.family, entry.link) == ("gaussian", None)
 
 
 def test_a_parameterization_table_is_checked_per_factor(tmp_path):

@@ -32,9 +32,12 @@ def test_strings_are_required_unless_defaulted():
 
 
 def test_numbers():
-    assert check.integer(0, 0, PATH, "seed") == 0
-    with pytest.raises(ModelFileError, match="must be an integer >= 1, got True"):
-        check.integer(True, 1, PATH, "chains")
+    assert check.integer(0, (0, 10), PATH, "seed") == 0
+    assert check.integer(10, (0, 10), PATH, "seed") == 10
+    with pytest.raises(ModelFileError, match="must be an integer from 1 to 64, got True"):
+        check.integer(True, (1, 64), PATH, "chains")
+    with pytest.raises(ModelFileError, match="must be an integer from 1 to 64, got 100000"):
+        check.integer(100_000, (1, 64), PATH, "chains")
     assert check.fraction(0.5, PATH, "output.hdi_prob") == 0.5
     for bad in (0, 1, 1.5, False, "0.5"):
         with pytest.raises(ModelFileError, match="between 0 and 1"):
@@ -61,3 +64,40 @@ def test_a_close_choice_is_suggested():
     with pytest.raises(ModelFileError, match=r"got 'nutpy'\. Did you mean 'nutpie'\?"):
         check.sampler("nutpy", PATH, "sampler.sampler")
     assert check.quoted(("a", "b")) == '"a", "b"'
+
+
+@pytest.mark.parametrize(
+    ("key", "inside", "outside"),
+    [
+        ("draws", [1, 10**6], [0, 10**6 + 1, 99999999999999999]),
+        ("tune", [0, 10**6], [-1, 10**6 + 1]),  # no tuning is allowed
+        ("chains", [1, 64], [0, 100_000]),
+        ("seed", [0, 2**32 - 1], [-1, 2**65]),
+    ],
+)
+def test_sampler_ranges(key, inside, outside):
+    bounds = check.SAMPLER_RANGES[key]
+    for value in inside:
+        assert check.integer(value, bounds, PATH, f"sampler.{key}") == value
+    for value in outside:
+        with pytest.raises(ModelFileError, match=f"key 'sampler.{key}' must be an integer from"):
+            check.integer(value, bounds, PATH, f"sampler.{key}")
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a/b", "a\\b", "a..b", "", "a b", "/abs"])
+def test_model_names_that_cannot_name_a_folder(name):
+    with pytest.raises(ModelFileError, match="must be a plain folder name"):
+        check.model_name(name, (), PATH, "model[0].name")
+
+
+def test_model_names_that_are_plain_or_taken():
+    assert check.model_name("sleep-study_2.v1", (), PATH, "n") == "sleep-study_2.v1"
+    with pytest.raises(ModelFileError, match="names a file the run writes"):
+        check.model_name("Report.HTML", ("report.html",), PATH, "n")
+
+
+def test_strings_take_one_or_a_list():
+    assert check.strings(".", PATH, "na_values") == (".",)
+    assert check.strings([".", "n/a"], PATH, "na_values") == (".", "n/a")
+    with pytest.raises(ModelFileError, match="must be a string or a list of strings"):
+        check.strings([1], PATH, "na_values")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bayeshier import datasets
+from bayeshier.bayes.glmm import GlmmModel
 from bayeshier.bayes.model import Model
 from bayeshier.cli import modelfile, section_meta
 
@@ -62,4 +65,26 @@ def test_settings_meta_without_a_saved_posterior(full_model):
     assert meta["sampler"].startswith("pymc, ") and "target_accept 0.9," in meta["sampler"]
     assert section_meta.likelihood_line(full_model, "full") == (
         "full: every group effect sampled by NUTS"
+    )
+
+
+# ------------------------------------------------------------------ GLMM
+BINARY = Path(__file__).parents[1] / "fixtures" / "glmer" / "seed_binary.csv"
+GLMM_ENTRY = modelfile.ModelEntry(
+    name="seed_binary", data=str(BINARY), formula="y ~ 1 + (1|g)", family="binomial"
+)
+
+
+def test_a_glmm_shows_its_family_and_laplace_fit():
+    model = GlmmModel(GLMM_ENTRY.formula, pd.read_csv(BINARY), "binomial")
+    meta = section_meta.model_meta(GLMM_ENTRY, model)
+    assert meta["family"] == "binomial (logit link)"
+    assert "REML fit" not in meta
+    # lme4 1.1-31 (shared/reference/seed_binary.json): logLik -63.6869156528109
+    match = re.match(r"logLik (\S+), deviance", meta["Laplace fit"])
+    assert match is not None
+    assert float(match[1]) == pytest.approx(-63.6869156528109, abs=1e-3)
+    assert section_meta.likelihood_line(model, "auto") == (
+        "binomial (logit link): 100 rows aggregated into 5 cells of equal fixed-effect row and "
+        "group levels (exact); every group effect sampled by NUTS"
     )
