@@ -109,6 +109,15 @@ def _parser() -> argparse.ArgumentParser:
     reml.add_argument("--data", required=True, help="a bundled data set name or a CSV path")
     reml.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     _add_family(reml)
+    reml.add_argument(
+        "--weights",
+        metavar="EXPR",
+        help="prior weights: a column or an expression of columns (lme4's meaning: residual "
+        "variance sigma^2/w; binomial: trials)",
+    )
+    reml.add_argument(
+        "--offset", metavar="EXPR", help="an offset: a column or an expression, e.g. 'log(n)'"
+    )
     _add_na_values(reml)
     reml.set_defaults(command=_reml)
 
@@ -232,10 +241,11 @@ def _reml(args: argparse.Namespace) -> int:
             "--family poisson."
         )
     data = _read_data(args.data, _na_values(args), args.formula)
+    extras = {"weights": args.weights, "offset": args.offset}
     if args.family == "gaussian":
-        print(fit_reml(args.formula, data, reml=not args.ml).summary())
+        print(fit_reml(args.formula, data, reml=not args.ml, **extras).summary())
     else:  # glmer fits by maximum likelihood: --ml changes nothing
-        fit = fit_glmm(args.formula, data, args.family, link=args.link, nagq=args.nagq)
+        fit = fit_glmm(args.formula, data, args.family, link=args.link, nagq=args.nagq, **extras)
         print(fit.summary())
     return 0
 

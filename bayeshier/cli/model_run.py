@@ -81,6 +81,8 @@ def build_model(entry: modelfile.ModelEntry, data: pd.DataFrame) -> Model | Glmm
         return Model(
             entry.formula,
             data,
+            weights=entry.weights,
+            offset=entry.offset,
             priors=priors,
             parameterization=entry.parameterization,
             likelihood=entry.likelihood,
@@ -90,6 +92,8 @@ def build_model(entry: modelfile.ModelEntry, data: pd.DataFrame) -> Model | Glmm
         data,
         entry.family,
         link=entry.link,
+        weights=entry.weights,
+        offset=entry.offset,
         priors=priors,
         parameterization=entry.parameterization,
     )

@@ -53,7 +53,9 @@ top level
     :func:`bayeshier.fit_glmm` and sampled by
     :class:`bayeshier.bayes.glmm.GlmmModel`) and ``link`` (binomial:
     ``"logit"``, the default, ``"probit"`` or ``"cloglog"``; poisson:
-    ``"log"``); ``sampler`` (table, overrides the file's).
+    ``"log"``); ``weights`` and ``offset`` (str: a column or an expression
+    of columns, allowlisted like the formula, as ``fit_reml(weights=...,
+    offset=...)``); ``sampler`` (table, overrides the file's).
 ``[sampler]``
     ``draws`` (int, 1 to 10**6), ``tune`` (int, 0 to 10**6), ``chains``
     (int, 1 to 64), ``seed`` (int, 0 to 2**32 - 1; see
@@ -118,6 +120,8 @@ _MODEL_KEYS = (
     "likelihood",
     "family",
     "link",
+    "weights",
+    "offset",
     "sampler",
 )
 _SAMPLER_KEYS = ("draws", "tune", "chains", "seed", "sampler", "target_accept")
@@ -162,6 +166,9 @@ class ModelEntry:
     model's own values that mean "missing" in a CSV file. ``family`` is
     ``"gaussian"`` or a family of :func:`bayeshier.fit_glmm` (``"binomial"``,
     ``"poisson"``), with its ``link`` (``None``: the canonical one).
+    ``weights`` and ``offset`` are a column name or an expression of columns
+    in the formula language (allowlisted like the formula), with lme4's
+    meaning, as :func:`bayeshier.fit_reml`'s arguments; ``None``: none.
     """
 
     name: str
@@ -175,6 +182,8 @@ class ModelEntry:
     na_values: tuple[str, ...] = ()
     family: str = "gaussian"
     link: str | None = None
+    weights: str | None = None
+    offset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -302,6 +311,8 @@ def _model(
         na_values=check.strings(table.get("na_values", []), path, f"{where}.na_values"),
         family=family,
         link=link,
+        weights=check.string(table, "weights", path, where, default="") or None,
+        offset=check.string(table, "offset", path, where, default="") or None,
     )
 
 

@@ -143,3 +143,14 @@ def test_examples_fit_every_bundled_data_set_with_its_family(capsys):
         else:
             assert text.startswith("Generalized linear mixed model fit by maximum likelihood"), name
             assert f"Family: {family}" in text, name
+
+
+def test_reml_takes_weights_as_lme4(capsys):
+    """`bayeshier reml --weights w` on lme4's weighted sleepstudy (rform_sleep_weights)."""
+    fixtures = Path(__file__).parents[1] / "fixtures" / "lme4"
+    data = str(fixtures / "rform_sleep_weights.csv")
+    assert main(["reml", "Reaction ~ Days + (1|Subject)", "--data", data, "--weights", "w"]) == 0
+    out = capsys.readouterr().out
+    days = re.search(r"^Days\s+(\S+)\s+(\S+)", out, flags=re.MULTILINE)
+    assert float(days.group(1)) == pytest.approx(10.2946770062198, abs=1e-4)
+    assert float(days.group(2)) == pytest.approx(0.793456730820244, abs=1e-4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bayeshier import datasets
@@ -11,7 +12,7 @@ from bayeshier.bayes.model import Model
 from bayeshier.cli import modelfile
 from bayeshier.cli.model_data import read_data
 from bayeshier.cli.model_run import build_model
-from bayeshier.errors import ModelFileError
+from bayeshier.errors import FormulaError, ModelFileError
 
 MODELS = Path(__file__).parents[2] / "models"
 SHIPPED = sorted(MODELS.glob("*.toml"))
@@ -227,6 +228,29 @@ def test_family_and_link_of_a_model(tmp_path):
     assert (entry.family, entry.link) == ("binomial", "probit")
     (entry,) = modelfile.load(_write(tmp_path, MINIMAL)).models
     assert (entry.family, entry.link) == ("gaussian", None)
+
+
+def test_weights_and_offset_of_a_model_reach_the_model(tmp_path):
+    text = MINIMAL + "weights = 'pmax(Yield / 1000, 1)'\noffset = 'log(Yield)'\n"
+    (entry,) = modelfile.load(_write(tmp_path, text)).models
+    assert (entry.weights, entry.offset) == ("pmax(Yield / 1000, 1)", "log(Yield)")
+    model = build_model(entry, datasets.load("dyestuff"))
+    expected = np.log(datasets.load("dyestuff")["Yield"].to_numpy())
+    np.testing.assert_allclose(model.spec.offset, expected)
+    np.testing.assert_allclose(model.spec.weights, 1.5, atol=0.4)
+    (plain,) = modelfile.load(_write(tmp_path, MINIMAL)).models
+    assert (plain.weights, plain.offset) == (None, None)
+    message = _error(tmp_path, MINIMAL + "weights = 3\n")
+    assert "key 'model[0].weights' must be a non-empty string" in message
+
+
+def test_hostile_weights_are_refused_before_anything_runs(tmp_path):
+    text = MINIMAL + "weights = \"__import__('os').system('touch marker')\"\n"
+    (entry,) = modelfile.load(_write(tmp_path, text)).models
+    with pytest.raises(FormulaError):
+        build_model(entry, datasets.load("dyestuff"))
+    assert not (tmp_path / "marker").exists()
+    assert not Path("marker").exists()
 
 
 def test_a_parameterization_table_is_checked_per_factor(tmp_path):
