@@ -8,6 +8,7 @@ the residual variance and as groups get fewer rows.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 from bayeshier.datasets import load as load_dataset
 from bayeshier.errors import ModelError
 from bayeshier.present.shrinkage import factor_sd, weights
-from bayeshier.reml import fit_reml
+from bayeshier.reml import SingularFitWarning, fit_reml
 
 __all__ = ["SEED_FORMULA", "SEED_SCENARIOS", "Scenario", "scenario_fits", "scenarios", "simulate"]
 
@@ -157,7 +158,11 @@ def scenario_fits(data: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
         ``sigma_g``, ``sigma_e``, ``ratio`` (true ``sigma_g^2/sigma_e^2``),
         ``true_kept`` (``lambda`` at the true sds), ``sd_g_hat``, ``sigma_hat``,
         ``kept`` (``lambda`` at the REML sds: the share of its own mean each
-        group keeps) and ``pooling`` (``1 - kept``).
+        group keeps), ``pooling`` (``1 - kept``) and ``singular`` (lme4's
+        ``isSingular``: the REML group sd is 0, so every group is pooled
+        completely). A singular fit is reported in that column instead of by a
+        :class:`~bayeshier.reml.SingularFitWarning`: it is one of the regimes
+        the scenarios are there to show (``seed_model1``).
 
     """
     data = scenarios(bundled=True) if data is None else data
@@ -165,7 +170,9 @@ def scenario_fits(data: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     for scenario in SEED_SCENARIOS:
         if scenario.name not in data:
             continue
-        fit = fit_reml(SEED_FORMULA, data[scenario.name])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingularFitWarning)  # the "singular" column says it
+            fit = fit_reml(SEED_FORMULA, data[scenario.name])
         sd_hat = factor_sd(fit, "g")
         kept = float(weights(sd_hat, fit.sigma, [scenario.n_per_group])[0])
         rows.append(
@@ -181,6 +188,7 @@ def scenario_fits(data: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
                 "sigma_hat": fit.sigma,
                 "kept": kept,
                 "pooling": 1.0 - kept,
+                "singular": fit.is_singular,
             }
         )
     return pd.DataFrame(rows)

@@ -13,7 +13,7 @@ from bayeshier.reml.crossprod import CrossProducts
 from bayeshier.reml.fit import fit_reml, fit_spec
 from bayeshier.reml.optimize import OptimizationSummary
 from bayeshier.reml.profile import Profile, ProfileWarning
-from bayeshier.reml.results import RemlFit, UnseenLevelsWarning
+from bayeshier.reml.results import RemlFit, SingularFitWarning, UnseenLevelsWarning
 
 __all__ = [
     "BootstrapWarning",
@@ -23,6 +23,7 @@ __all__ = [
     "Profile",
     "ProfileWarning",
     "RemlFit",
+    "SingularFitWarning",
     "ThetaLayout",
     "UnseenLevelsWarning",
     "anova",

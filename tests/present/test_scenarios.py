@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -52,7 +54,10 @@ def test_simulate_recovers_the_variances_on_a_large_design():
 
 
 def test_scenario_fits_show_the_four_regimes():
-    fits = shrinkage.scenario_fits().set_index("scenario")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the singular fit is a column, not a warning
+        fits = shrinkage.scenario_fits().set_index("scenario")
+    assert fits["singular"].tolist() == [True, False, False, False]
     assert fits.loc["seed_model1", "kept"] == 0.0  # singular: complete pooling
     assert fits.loc["seed_model1", "pooling"] == 1.0
     assert fits.loc["seed_model1b", "kept"] > 0.95  # 500 rows outweigh a small variance
