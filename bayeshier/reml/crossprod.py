@@ -29,6 +29,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from bayeshier.reml.level_pairs import level_pairs
 from bayeshier.spec.model_spec import GroupingFactor, ModelSpec, thin_r, weighted_rows
 
 __all__ = [
@@ -321,29 +322,11 @@ def _outer_products_by_level(cross: sp.csr_matrix, k: int) -> tuple[sp.csr_matri
     products are grouped by level and indexed ``(j, r, s)``.
     """
     n_rest, n_columns = cross.shape
-    n_levels = n_columns // k
-    # rows (a, r) and one column per level j: K[a, (j, r)] sits at (a * k + r, j)
-    entries = cross.tocoo()
-    level, column = np.divmod(entries.col, k)
-    by_level = sp.csc_matrix(
-        (entries.data, (entries.row.astype(np.int64) * k + column, level)),
-        shape=(n_rest * k, n_levels),
-    )
-    by_level.sort_indices()
-    lengths = np.diff(by_level.indptr)
-    entry_level = np.repeat(np.arange(n_levels), lengths)
-    repeats = lengths[entry_level]
-    left = np.repeat(np.arange(by_level.nnz), repeats)
-    block_start = np.repeat(np.cumsum(repeats) - repeats, repeats)
-    right = by_level.indptr[entry_level[left]] + (np.arange(left.size) - block_start)
-    row_left, col_left = np.divmod(by_level.indices[left], k)
-    row_right, col_right = np.divmod(by_level.indices[right], k)
-    lower = row_left >= row_right
-    keys = row_left[lower].astype(np.int64) * n_rest + row_right[lower]
-    index, pair = _compact_keys(keys, n_rest * n_rest)
-    values = by_level.data[left[lower]] * by_level.data[right[lower]]
-    position = (entry_level[left[lower]] * k + col_left[lower]) * k + col_right[lower]
-    outer = sp.csr_matrix((values, (pair, position)), shape=(index.size, n_levels * k * k))
+    pairs = level_pairs(cross, k, cross.tocoo().data)
+    index, pair = _compact_keys(pairs.keys, n_rest * n_rest)
+    values = pairs.values[pairs.left] * pairs.values[pairs.right]
+    shape = (index.size, n_columns * k)
+    outer = sp.csr_matrix((values, (pair, pairs.position)), shape=shape)
     return outer, index
 
 

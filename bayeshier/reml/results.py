@@ -35,8 +35,66 @@ class UnseenLevelsWarning(UserWarning):
     """New data hold levels the model was not fitted on (they get the population prediction)."""
 
 
+class FitMeasures:
+    """What a REML and a GLMM fit compute alike from their rows, theta and -2 log-likelihood.
+
+    A subclass has ``spec``, ``theta``, ``layout`` and ``df``, and gives
+    ``_minus_two_loglik``: the REML criterion or deviance of a linear mixed
+    model (lme4's ``REMLcrit()``/``deviance()``), the Laplace or quadrature
+    deviance of a GLMM (glmer's).
+    """
+
+    spec: ModelSpec
+    theta: np.ndarray
+    layout: ThetaLayout
+    df: int
+
+    @property
+    def _minus_two_loglik(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def nobs(self) -> int:
+        """Number of rows used."""
+        return self.spec.nobs
+
+    @property
+    def n_dropped(self) -> int:
+        """Rows dropped for missing values."""
+        return self.spec.n_dropped
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (the REML log-likelihood for a REML fit, as lme4)."""
+        return -0.5 * self._minus_two_loglik
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion, ``-2 loglik + 2 df``."""
+        return self._minus_two_loglik + 2.0 * self.df
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion, ``-2 loglik + df log(n)``."""
+        return self._minus_two_loglik + self.df * float(np.log(self.nobs))
+
+    @property
+    def is_singular(self) -> bool:
+        """lme4's ``isSingular``: a diagonal theta is below 1e-4.
+
+        That is a zero standard deviation, or a correlation of +-1 (the
+        covariance matrix of the factor's effects has lost rank).
+        """
+        return bool(np.any(self.theta[self.layout.diagonal] < SINGULAR_TOLERANCE))
+
+    @property
+    def theta_names(self) -> list[str]:
+        """lme4's names of theta, e.g. ``"Subject.(Intercept)"``, ``"Subject.Days.(Intercept)"``."""
+        return list(self.layout.names)
+
+
 @dataclass(frozen=True, eq=False)
-class RemlFit:
+class RemlFit(FitMeasures):
     """A linear mixed model fitted by REML or maximum likelihood.
 
     The numbers match lme4's ``lmer`` (same criterion, same estimates); see
@@ -97,48 +155,13 @@ class RemlFit:
     layout: ThetaLayout = field(repr=False, default=None)
 
     @property
-    def nobs(self) -> int:
-        """Number of rows used."""
-        return self.spec.nobs
-
-    @property
-    def n_dropped(self) -> int:
-        """Rows dropped for missing values."""
-        return self.spec.n_dropped
-
-    @property
     def df(self) -> int:
         """Number of estimated parameters: fixed effects, thetas and sigma."""
         return self.spec.n_fixed + len(self.theta) + 1
 
     @property
-    def loglik(self) -> float:
-        """Log-likelihood (REML log-likelihood for REML fits, as lme4)."""
-        return -0.5 * self.criterion
-
-    @property
-    def aic(self) -> float:
-        """Akaike information criterion, ``criterion + 2 df``."""
-        return self.criterion + 2.0 * self.df
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion, ``criterion + df log(n)``."""
-        return self.criterion + self.df * float(np.log(self.nobs))
-
-    @property
-    def is_singular(self) -> bool:
-        """lme4's ``isSingular``: a diagonal theta is below 1e-4.
-
-        That is a zero standard deviation, or a correlation of +-1 (the
-        covariance matrix of the factor's effects has lost rank).
-        """
-        return bool(np.any(self.theta[self.layout.diagonal] < SINGULAR_TOLERANCE))
-
-    @property
-    def theta_names(self) -> list[str]:
-        """lme4's names of theta, e.g. ``"Subject.(Intercept)"``, ``"Subject.Days.(Intercept)"``."""
-        return list(self.layout.names)
+    def _minus_two_loglik(self) -> float:
+        return self.criterion
 
     @cached_property
     def covariances(self) -> dict[str, pd.DataFrame]:

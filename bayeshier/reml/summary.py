@@ -9,6 +9,7 @@ plus the number of rows dropped for missing values.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -112,12 +113,17 @@ def _header(fit: RemlFit) -> str:
 def _criterion_block(fit: RemlFit) -> str:
     if fit.reml:
         return f"REML criterion at convergence: {fit.criterion:.1f}"
+    return criteria_block(fit, fit.criterion)
+
+
+def criteria_block(fit: RemlFit, deviance: float) -> str:
+    """lme4's AIC, BIC, logLik, deviance and df.resid table of a maximum likelihood fit."""
     labels = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
     values = [
         f"{fit.aic:.1f}",
         f"{fit.bic:.1f}",
         f"{fit.loglik:.1f}",
-        f"{fit.criterion:.1f}",
+        f"{deviance:.1f}",
         str(fit.nobs - fit.df),
     ]
     width = max(8, *(len(v) for v in values))
@@ -134,7 +140,11 @@ def _residuals_block(fit: RemlFit) -> str:
             "Scaled residuals: not computed (the rows are in a Dask DataFrame; "
             "fit.residuals is a lazy Dask Series)"
         )
-    scaled = fit.residuals / fit.sigma
+    return scaled_residuals_block(fit.residuals / fit.sigma)
+
+
+def scaled_residuals_block(scaled: np.ndarray) -> str:
+    """lme4's "Scaled residuals" block: the quantiles of ``scaled``."""
     quantiles = np.quantile(scaled, [0.0, 0.25, 0.5, 0.75, 1.0])
     labels = ["Min", "1Q", "Median", "3Q", "Max"]
     values = [f"{q:.4f}" for q in quantiles]
@@ -197,44 +207,75 @@ def _abbreviate(name: str) -> str:
 
 
 def _notes_block(fit: RemlFit) -> str:
-    notes = []
+    singular = "the group effects are shrunk all the way to the mean, or onto a line."
+    return "\n".join(notes(fit, singular_detail=singular))
+
+
+def notes(fit: RemlFit, singular_detail: str = "", extra: Sequence[str] = ()) -> list[str]:
+    """The notes under a summary: dropped rows, aliased columns, a singular fit, the optimizer.
+
+    ``singular_detail`` ends the singular-fit note; ``extra`` notes go
+    before the optimizer's line.
+    """
+    lines = []
     if fit.n_dropped:
-        notes.append(f"{fit.n_dropped} row(s) dropped for missing values (na.omit).")
+        lines.append(f"{fit.n_dropped} row(s) dropped for missing values (na.omit).")
     if fit.spec.aliased:
-        notes.append(
+        lines.append(
             "fixed-effect model matrix is rank deficient so dropping "
             f"{len(fit.spec.aliased)} column(s): {', '.join(fit.spec.aliased)}"
         )
     if fit.is_singular:
-        notes.append(
+        lines.append(
             "boundary (singular) fit: a random-effect standard deviation is estimated as 0 "
-            "or a correlation as +-1 (lme4's isSingular); the group effects are shrunk all "
-            "the way to the mean, or onto a line."
+            "or a correlation as +-1 (lme4's isSingular)"
+            + (f"; {singular_detail}" if singular_detail else ".")
         )
+    lines.extend(extra)
     opt = fit.optimization
     status = "converged" if opt.converged else f"NOT converged: {opt.message}"
-    notes.append(f"optimizer ({opt.method}): {status} after {opt.evaluations} evaluations")
-    return "\n".join(notes)
+    lines.append(f"optimizer ({opt.method}): {status} after {opt.evaluations} evaluations")
+    return lines
 
 
 def summary_html(fit: RemlFit) -> str:
     """Return the summary as an HTML fragment for notebooks."""
     method = "REML" if fit.reml else "maximum likelihood"
     crit_name = "REML criterion" if fit.reml else "deviance"
+    return html_summary(
+        fit,
+        css_class="bayeshier-remlfit",
+        title=f"Linear mixed model fit by {method}",
+        criteria=f"{crit_name} {fit.criterion:.2f}, logLik {fit.loglik:.2f}",
+        fixed=fixed_effects_table(fit),
+        note_lines=_notes_block(fit).splitlines(),
+    )
+
+
+def html_summary(
+    fit: RemlFit,
+    *,
+    css_class: str,
+    title: str,
+    criteria: str,
+    fixed: pd.DataFrame,
+    note_lines: Sequence[str],
+    subtitle: str = "",
+) -> str:
+    """The HTML summary of a fit (REML or GLMM): title, criteria, both tables and the notes."""
     parts = [
-        "<div class='bayeshier-remlfit'>",
-        f"<p><b>Linear mixed model fit by {method}</b><br>"
-        f"<code>{html.escape(fit.spec.formula.text)}</code><br>"
+        f"<div class='{css_class}'>",
+        f"<p><b>{html.escape(title)}</b><br>"
+        + (f"{html.escape(subtitle)}<br>" if subtitle else "")
+        + f"<code>{html.escape(fit.spec.formula.text)}</code><br>"
         f"{fit.nobs} rows used"
         + (f", {fit.n_dropped} dropped for missing values" if fit.n_dropped else "")
-        + f"; {crit_name} {fit.criterion:.2f}, logLik {fit.loglik:.2f}, "
-        f"AIC {fit.aic:.2f}, BIC {fit.bic:.2f}</p>",
+        + f"; {criteria}, AIC {fit.aic:.2f}, BIC {fit.bic:.2f}</p>",
         "<p><b>Random effects</b></p>",
         random_effects_table(fit).to_html(index=False, float_format=_significant),
         "<p><b>Fixed effects</b></p>",
-        fixed_effects_table(fit).to_html(float_format=lambda v: f"{v:.5g}"),
+        fixed.to_html(float_format=lambda v: f"{v:.5g}"),
     ]
-    notes = _notes_block(fit).splitlines()
-    parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in note_lines) + "</ul>")
     parts.append("</div>")
     return "\n".join(parts)

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from bayeshier.reml.crossprod import CrossProducts
+from bayeshier.reml.level_pairs import level_pairs
 from bayeshier.spec.model_spec import GroupingFactor
 
 __all__ = ["RandomDesign"]
@@ -211,32 +212,13 @@ def outer_structure(
     Returns the slots (positions in ``K.data``) of the left and right factor
     of every stored product, in the csr order of the returned pattern.
     """
-    n_rest, n_columns = template.shape
-    n_levels = n_columns // k
-    entries = template.tocoo()
-    slots = np.arange(entries.nnz)
-    level, column = np.divmod(entries.col, k)
-    by_level = sp.csc_matrix(
-        (slots + 1.0, (entries.row.astype(np.int64) * k + column, level)),
-        shape=(n_rest * k, n_levels),
-    )
-    by_level.sort_indices()
-    lengths = np.diff(by_level.indptr)
-    entry_level = np.repeat(np.arange(n_levels), lengths)
-    repeats = lengths[entry_level]
-    left = np.repeat(np.arange(by_level.nnz), repeats)
-    block_start = np.repeat(np.cumsum(repeats) - repeats, repeats)
-    right = by_level.indptr[entry_level[left]] + (np.arange(left.size) - block_start)
-    row_left, col_left = np.divmod(by_level.indices[left], k)
-    row_right, col_right = np.divmod(by_level.indices[right], k)
-    lower = row_left >= row_right
-    keys = row_left[lower].astype(np.int64) * n_rest + row_right[lower]
-    index, pair = np.unique(keys, return_inverse=True)
-    position = (entry_level[left[lower]] * k + col_left[lower]) * k + col_right[lower]
+    n_columns = template.shape[1]
+    pairs = level_pairs(template, k, np.arange(1.0, template.nnz + 1))
+    index, pair = np.unique(pairs.keys, return_inverse=True)
     order = np.arange(1.0, pair.size + 1)
-    outer = sp.csr_matrix((order, (pair, position)), shape=(index.size, n_levels * k * k))
+    outer = sp.csr_matrix((order, (pair, pairs.position)), shape=(index.size, n_columns * k))
     stored = outer.data.astype(np.intp) - 1
-    left_slot = by_level.data[left[lower]].astype(np.intp) - 1
-    right_slot = by_level.data[right[lower]].astype(np.intp) - 1
+    left_slot = pairs.values[pairs.left].astype(np.intp) - 1
+    right_slot = pairs.values[pairs.right].astype(np.intp) - 1
     # slots of template.tocoo() entries equal csr slots (tocoo keeps the csr order)
     return left_slot[stored], right_slot[stored], outer, index

@@ -13,7 +13,7 @@ from bayeshier.errors import DataError
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.glmm.families import Family
 from bayeshier.reml.optimize import OptimizationSummary
-from bayeshier.reml.results import SINGULAR_TOLERANCE, RemlFit, _factor_rows, _warn_unseen
+from bayeshier.reml.results import FitMeasures, RemlFit, _factor_rows, _warn_unseen
 from bayeshier.spec.model_spec import ModelSpec
 
 __all__ = ["GlmmFit"]
@@ -22,7 +22,7 @@ ResidualType = Literal["pearson", "deviance", "response"]
 
 
 @dataclass(frozen=True, eq=False)
-class GlmmFit:
+class GlmmFit(FitMeasures):
     """A generalized linear mixed model fitted by maximum likelihood (Laplace or AGQ).
 
     The numbers match lme4's ``glmer`` (same deviance, same optimum, the
@@ -109,44 +109,13 @@ class GlmmFit:
         return self.family.link
 
     @property
-    def nobs(self) -> int:
-        """Number of rows used."""
-        return self.spec.nobs
-
-    @property
-    def n_dropped(self) -> int:
-        """Rows dropped for missing values."""
-        return self.spec.n_dropped
-
-    @property
     def df(self) -> int:
         """Number of estimated parameters: fixed effects and thetas."""
         return self.spec.n_fixed + len(self.theta)
 
     @property
-    def loglik(self) -> float:
-        """Log-likelihood at the optimum (glmer's ``logLik``)."""
-        return -0.5 * self.deviance
-
-    @property
-    def aic(self) -> float:
-        """Akaike information criterion, ``deviance + 2 df``."""
-        return self.deviance + 2.0 * self.df
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion, ``deviance + df log(n)``."""
-        return self.deviance + self.df * float(np.log(self.nobs))
-
-    @property
-    def is_singular(self) -> bool:
-        """lme4's ``isSingular``: a diagonal theta below 1e-4."""
-        return bool(np.any(self.theta[self.layout.diagonal] < SINGULAR_TOLERANCE))
-
-    @property
-    def theta_names(self) -> list[str]:
-        """lme4's names of theta, e.g. ``"herd.(Intercept)"``."""
-        return list(self.layout.names)
+    def _minus_two_loglik(self) -> float:
+        return self.deviance
 
     @cached_property
     def covariances(self) -> dict[str, pd.DataFrame]:

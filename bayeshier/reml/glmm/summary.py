@@ -9,7 +9,6 @@ value`` and ``Pr(>|z|)`` follow ``summary(glmerMod)``.
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +20,10 @@ from bayeshier.reml.summary import (
     _lme4_name,
     _random_block,
     _significant,
-    random_effects_table,
+    criteria_block,
+    html_summary,
+    notes,
+    scaled_residuals_block,
 )
 
 if TYPE_CHECKING:
@@ -31,6 +33,10 @@ __all__ = ["fixed_effects_table", "summary_html", "summary_text"]
 
 _CODES = ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, "."), (1.0, " "))
 _LEGEND = "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"
+_QUADRATURE_NOTE = (
+    "logLik by quadrature is on glmer's deviance-residual scale: it leaves out the "
+    "saturated model's log-likelihood, so it is not comparable with a Laplace fit's.",
+)
 
 
 def method_text(fit: GlmmFit) -> str:
@@ -81,29 +87,11 @@ def _header(fit: GlmmFit) -> str:
 
 
 def _criterion_block(fit: GlmmFit) -> str:
-    labels = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
-    values = [
-        f"{fit.aic:.1f}",
-        f"{fit.bic:.1f}",
-        f"{fit.loglik:.1f}",
-        f"{fit.deviance:.1f}",
-        str(fit.nobs - fit.df),
-    ]
-    width = max(8, *(len(v) for v in values))
-    return (
-        " ".join(f"{lab:>{width}}" for lab in labels)
-        + "\n"
-        + " ".join(f"{val:>{width}}" for val in values)
-    )
+    return criteria_block(fit, fit.deviance)
 
 
 def _residuals_block(fit: GlmmFit) -> str:
-    quantiles = np.quantile(fit.residuals("pearson"), [0.0, 0.25, 0.5, 0.75, 1.0])
-    labels = ["Min", "1Q", "Median", "3Q", "Max"]
-    values = [f"{q:.4f}" for q in quantiles]
-    width = max(len(v) for v in values)
-    header = " ".join(f"{lab:>{width}}" for lab in labels)
-    return "Scaled residuals:\n" + header + "\n" + " ".join(f"{v:>{width}}" for v in values)
+    return scaled_residuals_block(fit.residuals("pearson"))
 
 
 def _stars(p: float) -> str:
@@ -130,48 +118,17 @@ def _fixed_block(fit: GlmmFit) -> str:
 
 
 def _notes_block(fit: GlmmFit) -> str:
-    notes = []
-    if fit.n_dropped:
-        notes.append(f"{fit.n_dropped} row(s) dropped for missing values (na.omit).")
-    if fit.spec.aliased:
-        notes.append(
-            "fixed-effect model matrix is rank deficient so dropping "
-            f"{len(fit.spec.aliased)} column(s): {', '.join(fit.spec.aliased)}"
-        )
-    if fit.is_singular:
-        notes.append(
-            "boundary (singular) fit: a random-effect standard deviation is estimated as 0 "
-            "or a correlation as +-1 (lme4's isSingular)."
-        )
-    if fit.nagq > 1:
-        notes.append(
-            "logLik by quadrature is on glmer's deviance-residual scale: it leaves out the "
-            "saturated model's log-likelihood, so it is not comparable with a Laplace fit's."
-        )
-    opt = fit.optimization
-    status = "converged" if opt.converged else f"NOT converged: {opt.message}"
-    notes.append(f"optimizer ({opt.method}): {status} after {opt.evaluations} evaluations")
-    return "\n".join(notes)
+    return "\n".join(notes(fit, extra=_QUADRATURE_NOTE if fit.nagq > 1 else ()))
 
 
 def summary_html(fit: GlmmFit) -> str:
     """Return the summary as an HTML fragment for notebooks."""
-    parts = [
-        "<div class='bayeshier-glmmfit'>",
-        f"<p><b>Generalized linear mixed model fit by maximum likelihood "
-        f"({html.escape(method_text(fit))})</b><br>"
-        f"Family: {html.escape(str(fit.family))}<br>"
-        f"<code>{html.escape(fit.formula)}</code><br>"
-        f"{fit.nobs} rows used"
-        + (f", {fit.n_dropped} dropped for missing values" if fit.n_dropped else "")
-        + f"; logLik {fit.loglik:.2f}, deviance {fit.deviance:.2f}, "
-        f"AIC {fit.aic:.2f}, BIC {fit.bic:.2f}</p>",
-        "<p><b>Random effects</b></p>",
-        random_effects_table(fit).to_html(index=False, float_format=_significant),
-        "<p><b>Fixed effects</b></p>",
-        fixed_effects_table(fit).to_html(float_format=lambda v: f"{v:.5g}"),
-    ]
-    notes = _notes_block(fit).splitlines()
-    parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
-    parts.append("</div>")
-    return "\n".join(parts)
+    return html_summary(
+        fit,
+        css_class="bayeshier-glmmfit",
+        title=f"Generalized linear mixed model fit by maximum likelihood ({method_text(fit)})",
+        subtitle=f"Family: {fit.family}",
+        criteria=f"logLik {fit.loglik:.2f}, deviance {fit.deviance:.2f}",
+        fixed=fixed_effects_table(fit),
+        note_lines=_notes_block(fit).splitlines(),
+    )
