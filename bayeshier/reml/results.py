@@ -47,6 +47,7 @@ class FitMeasures:
     spec: ModelSpec
     theta: np.ndarray
     layout: ThetaLayout
+    ranef: dict[str, pd.DataFrame]
     df: int
 
     @property
@@ -91,6 +92,18 @@ class FitMeasures:
     def theta_names(self) -> list[str]:
         """lme4's names of theta, e.g. ``"Subject.(Intercept)"``, ``"Subject.Days.(Intercept)"``."""
         return list(self.layout.names)
+
+    def _random_part(self, newdata: pd.DataFrame) -> np.ndarray:
+        """``z'b`` of every new row; unseen levels contribute 0 (with a warning)."""
+        total = np.zeros(len(newdata))
+        for factor in self.spec.factors:
+            codes = factor.codes_for(newdata)
+            effects = self.ranef[factor.name].to_numpy()[np.maximum(codes, 0)]
+            seen = codes >= 0
+            contribution = np.einsum("ik,ik->i", factor.design_for(newdata), effects)
+            total += np.where(seen, contribution, 0.0)
+            _warn_unseen(factor.name, seen)
+        return total
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,13 +269,7 @@ class RemlFit(FitMeasures):
         if offset is not None:  # offset() terms (and offset= given as a column) included, as lme4
             prediction = prediction + offset
         if include_random:
-            for factor in self.spec.factors:
-                codes = factor.codes_for(newdata)
-                effects = self.ranef[factor.name].to_numpy()[np.maximum(codes, 0)]
-                seen = codes >= 0
-                contribution = np.einsum("ik,ik->i", factor.design_for(newdata), effects)
-                prediction = prediction + np.where(seen, contribution, 0.0)
-                _warn_unseen(factor.name, seen)
+            prediction = prediction + self._random_part(newdata)
         series = pd.Series(prediction, index=newdata.index, name=self.spec.response)
         if interval is None:
             return series

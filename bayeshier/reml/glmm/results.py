@@ -13,8 +13,8 @@ from bayeshier.errors import DataError
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.glmm.families import Family
 from bayeshier.reml.optimize import OptimizationSummary
-from bayeshier.reml.results import FitMeasures, RemlFit, _factor_rows, _warn_unseen
-from bayeshier.spec.model_spec import ModelSpec
+from bayeshier.reml.results import FitMeasures, RemlFit, _factor_rows
+from bayeshier.spec.model_spec import ModelSpec, as_frame
 
 __all__ = ["GlmmFit"]
 
@@ -193,6 +193,7 @@ class GlmmFit(FitMeasures):
         """
         if type not in ("link", "response"):
             raise DataError(f"Unknown prediction type {type!r}: use 'response' or 'link'.")
+        newdata = as_frame(newdata, "new data")
         eta = self.spec.fixed_design(newdata) @ self.fixef.to_numpy()
         if include_random:
             eta = eta + self._random_part(newdata)
@@ -209,18 +210,6 @@ class GlmmFit(FitMeasures):
             eta = eta + values
         values = eta if type == "link" else self.family.linkinv(eta)
         return pd.Series(values, index=newdata.index, name=self.response)
-
-    def _random_part(self, newdata: pd.DataFrame) -> np.ndarray:
-        """``z'b`` of every new row; unseen levels contribute 0 (with a warning)."""
-        total = np.zeros(len(newdata))
-        for factor in self.spec.factors:
-            codes = factor.codes_for(newdata)
-            effects = self.ranef[factor.name].to_numpy()[np.maximum(codes, 0)]
-            seen = codes >= 0
-            contribution = np.einsum("ik,ik->i", factor.design_for(newdata), effects)
-            total += np.where(seen, contribution, 0.0)
-            _warn_unseen(factor.name, seen)
-        return total
 
     def confint(
         self, parm: str | list[str] | None = None, level: float = 0.95, method: str = "wald"

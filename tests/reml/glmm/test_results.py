@@ -20,6 +20,8 @@ def test_predict_the_fitted_rows(glmer):
     )
     np.testing.assert_allclose(fit.predict(data), expected, atol=1e-4)
     assert list(link.index) == list(data.index)
+    columns = {name: data[name].tolist() for name in data.columns}  # a dict, as fit_glmm takes
+    np.testing.assert_allclose(fit.predict(columns, type="link"), link, atol=1e-12)
 
 
 def test_new_levels_get_the_population_value(glmer):
