@@ -204,6 +204,12 @@ def test_eager_spec_refuses_a_dask_frame_with_what_to_do() -> None:
         build_spec("Reaction ~ Days + (1|Subject)", ddf)
 
 
+def test_glmm_on_a_dask_frame_says_it_needs_the_rows() -> None:
+    ddf = dd.from_pandas(datasets.load("cbpp"), npartitions=2)
+    with pytest.raises(DataError, match=r"fit_glmm needs the rows in memory.*data\.compute\(\)"):
+        bayeshier.fit_glmm("cbind(incidence, nonincidence) ~ period + (1|herd)", ddf, "binomial")
+
+
 # ------------------------------------------------------------- Model on Dask
 def _dask_and_pandas_models(case: str, **options) -> tuple[bayeshier.Model, bayeshier.Model]:
     dataset, formula = CASES[case]

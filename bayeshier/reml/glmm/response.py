@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bayeshier.errors import DataError
 from bayeshier.reml.glmm.checks import (
     check_bernoulli,
     check_counts,
@@ -24,6 +25,7 @@ from bayeshier.reml.glmm.checks import (
 )
 from bayeshier.reml.glmm.families import Family
 from bayeshier.spec.model_spec import ModelSpec, build_spec
+from bayeshier.spec.specification import is_dask_frame
 
 __all__ = ["GlmmData", "glmm_data", "looks_like_glmm_response"]
 
@@ -77,6 +79,13 @@ def glmm_data(
         For responses the family cannot take, naming the rows.
 
     """
+    if is_dask_frame(data):
+        raise DataError(
+            "fit_glmm needs the rows in memory, and data is a Dask DataFrame: a GLMM is not "
+            "reduced to sufficient statistics (each PIRLS step revisits every row). Pass "
+            "data.compute(), or a sample of the rows, if they fit in memory; fit_reml and "
+            "bayeshier.Model take a Dask DataFrame for a Gaussian response."
+        )
     spec = build_spec(formula, data, family=family.name, weights=weights, offset=offset)
     index = spec.row_index
     prior = np.ones(spec.nobs) if spec.weights is None else np.asarray(spec.weights, float)
