@@ -21,13 +21,21 @@ from bayeshier.reml.glmm import Family, GlmmFit
 from bayeshier.spec.model_spec import ModelSpec
 
 __all__ = [
+    "DRAW_CHUNK",
     "cell_linear_predictor",
     "constant_data",
     "fit_record",
+    "flat_draws",
     "glmm_attrs",
     "observed_data",
     "pointwise_loglik",
 ]
+
+#: Draws whose log-likelihood is computed at once: the temporaries of a chunk
+#: stay in cache (contraception, 4,000 draws x 1,934 rows, best of 12 on a
+#: loaded machine: 0.13 to 0.16 s with 32 or 64, 0.17 to 0.5 s with 256, 0.2
+#: to 0.3 s with all draws at once, 0.24 to 0.31 s for the former row-wise code).
+DRAW_CHUNK = 64
 
 
 def observed_data(spec: ModelSpec, cells: Cells, name: str) -> xr.Dataset:
@@ -49,28 +57,26 @@ def constant_data(spec: ModelSpec, cells: Cells) -> xr.Dataset:
 
 def row_linear_predictor(spec: ModelSpec, cells: Cells, posterior: xr.Dataset) -> np.ndarray:
     """``X beta + b[codes] + offset`` per draw and row (chain x draw x rows)."""
-    beta = posterior["beta"].transpose("chain", "draw", "fixed").to_numpy()
-    shape = beta.shape[:2]
-    flat = beta.reshape(-1, beta.shape[-1])  # one matrix product over every draw
-    eta = flat @ np.asarray(spec.X, dtype=float).T
-    eta += cells.offset[cells.row_cell]
-    for factor in spec.factors:
-        effects = posterior[factor.name].transpose("chain", "draw", ...).to_numpy()
-        eta += effects.reshape(len(flat), -1)[:, np.asarray(factor.codes)]
-    return eta.reshape(*shape, -1)
+    beta, *effects = flat_draws(posterior, [f.name for f in spec.factors])
+    eta = np.take(cell_linear_predictor(cells, beta, effects), cells.row_cell, axis=1)
+    return eta.reshape(posterior.sizes["chain"], posterior.sizes["draw"], -1)
 
 
-def cell_linear_predictor(
-    cells: Cells, posterior: xr.Dataset, factor_names: list[str]
-) -> np.ndarray:
-    """``X beta + b[codes] + offset`` per draw and cell (draws x cells, chains flattened)."""
-    beta = posterior["beta"].transpose("chain", "draw", "fixed").to_numpy()
-    flat = beta.reshape(-1, beta.shape[-1])  # one matrix product over every draw
-    eta = flat @ cells.X.T
+def flat_draws(posterior: xr.Dataset, factor_names: list[str]) -> list[np.ndarray]:
+    """``beta`` and each factor's effects as (draws x values) arrays, chains flattened."""
+    arrays = []
+    for name in ["beta", *factor_names]:
+        values = posterior[name].transpose("chain", "draw", ...).to_numpy()
+        arrays.append(values.reshape(-1, values.shape[-1]))
+    return arrays
+
+
+def cell_linear_predictor(cells: Cells, beta: np.ndarray, effects: list[np.ndarray]) -> np.ndarray:
+    """``X beta + b[codes] + offset`` per draw and cell, from :func:`flat_draws`'s arrays."""
+    eta = beta @ cells.X.T  # one matrix product over every draw
     eta += cells.offset
-    for name, codes in zip(factor_names, cells.codes, strict=True):
-        effects = posterior[name].transpose("chain", "draw", ...).to_numpy()
-        eta += effects.reshape(len(flat), -1)[:, codes]
+    for values, codes in zip(effects, cells.codes, strict=True):
+        eta += np.take(values, codes, axis=1)
     return eta
 
 
@@ -84,16 +90,18 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 def _cell_terms(eta: np.ndarray, family: Family) -> tuple[np.ndarray, np.ndarray]:
-    """Per cell, what a success (count) and a failure (unit of exposure) add to the log density.
+    """``a`` and ``c`` per cell with a row's log density ``k a - n c`` (plus its constant).
 
-    Binomial: ``log mu`` and ``log(1 - mu)``; Poisson: ``eta`` and ``-exp(eta)``.
+    Poisson: ``eta`` and ``exp(eta)``; logit: ``eta`` and ``log(1 + e^eta)``;
+    other binomial links: ``log(mu / (1 - mu))`` and ``-log(1 - mu)``.
     """
     if family.name == "poisson":
-        return eta, -np.exp(eta)
+        return eta, np.exp(eta)
     if family.link == "logit":
-        return -_softplus(-eta), -_softplus(eta)
+        return eta, _softplus(eta)
     mu = np.clip(family.linkinv(eta.ravel()).reshape(eta.shape), 1e-300, 1 - 1e-16)
-    return np.log(mu), np.log1p(-mu)
+    log_failure = np.log1p(-mu)
+    return np.log(mu) - log_failure, -log_failure
 
 
 def _row_constants(k: np.ndarray, n: np.ndarray, family: Family) -> np.ndarray:
@@ -108,20 +116,26 @@ def pointwise_loglik(
 ) -> xr.Dataset:
     """Log density of every row at every draw (the ``log_likelihood`` group).
 
-    Binomial rows (``k`` successes of ``n``): ``k log mu + (n - k) log(1 - mu)``;
-    Poisson rows with weight ``n``: ``k log(n mu) - n mu``; plus each row's
-    constant, computed once. The rows of a cell share ``mu``: its logarithms
-    are computed once per cell (:func:`cell_linear_predictor`), then spread
-    to the rows.
+    Binomial rows (``k`` successes of ``n``): ``k log mu + (n - k) log(1 - mu)``
+    (for the logit, ``k eta - n log(1 + e^eta)``); Poisson rows with weight
+    ``n``: ``k log(n mu) - n mu``; plus each row's constant, computed once.
+    The rows of a cell share ``mu``: its logarithms are computed once per
+    cell (:func:`cell_linear_predictor`), then spread to the rows, for
+    :data:`DRAW_CHUNK` draws at a time (the temporaries stay small).
     """
-    eta = cell_linear_predictor(cells, posterior, [f.name for f in spec.factors])
-    success, failure = _cell_terms(eta, family)
+    beta, *effects = flat_draws(posterior, [f.name for f in spec.factors])
     k, n = cells.row_successes, cells.row_trials
-    weight = n if family.name == "poisson" else n - k
-    values = np.take(success, cells.row_cell, axis=1)
-    values *= k
-    values += np.take(failure, cells.row_cell, axis=1) * weight
-    values += _row_constants(k, n, family)
+    constants = _row_constants(k, n, family)
+    values = np.empty((len(beta), len(k)))
+    for start in range(0, len(beta), DRAW_CHUNK):
+        part = slice(start, start + DRAW_CHUNK)
+        eta = cell_linear_predictor(cells, beta[part], [e[part] for e in effects])
+        per_success, per_trial = _cell_terms(eta, family)
+        rows = values[part]
+        np.take(per_success, cells.row_cell, axis=1, out=rows, mode="clip")  # unbuffered
+        rows *= k
+        rows -= np.take(per_trial, cells.row_cell, axis=1) * n
+        rows += constants
     shape = (posterior.sizes["chain"], posterior.sizes["draw"], len(k))
     coords = {"chain": posterior["chain"], "draw": posterior["draw"], "obs": obs_labels(spec)}
     return xr.Dataset(

@@ -65,3 +65,58 @@ def test_poisson_pointwise_loglik_at_glmer_fitted_values(grouse_case) -> None:
     ]
     expected = stats.poisson.logpmf(data["TICKS"], reference["fitted_response"])
     np.testing.assert_allclose(values.to_numpy().ravel(), expected, atol=1e-5)
+
+
+def test_bernoulli_rows_merged_into_cells_get_their_own_loglik(glmer_case) -> None:
+    from bayeshier.bayes.glmm import GlmmModel
+
+    reference, data = glmer_case("contraception_bernoulli")
+    model = GlmmModel(reference["formula"], data, "binomial")
+    assert model.cells.n_cells < len(data)  # rows with 0 and 1 share cells
+    posterior = _glmer_posterior(model, reference)
+    values = glmm_post.pointwise_loglik(model.spec, model.cells, model.family, posterior, "use")
+    expected = stats.bernoulli.logpmf(data["use"] == "Y", reference["fitted_response"])
+    np.testing.assert_allclose(values["use"].to_numpy().ravel(), expected, atol=1e-5)
+
+
+def test_probit_pointwise_loglik_is_the_bernoulli_density(seed_case) -> None:
+    from bayeshier.bayes.glmm import GlmmModel
+
+    _, data = seed_case
+    model = GlmmModel("y ~ 1 + (1|g)", data, "binomial", link="probit")
+    effects = np.array([-0.4, 0.1, 0.0, 0.3, 2.5])
+    posterior = xr.Dataset(
+        {
+            "beta": (("chain", "draw", "fixed"), [[[0.2]]]),
+            "g": (("chain", "draw", "g_level"), [[effects]]),
+        },
+        coords={"chain": [0], "draw": [0]},
+    )
+    values = glmm_post.pointwise_loglik(model.spec, model.cells, model.family, posterior, "y")
+    eta = 0.2 + effects[data["g"].cat.codes.to_numpy()]
+    expected = stats.bernoulli.logpmf(data["y"], stats.norm.cdf(eta))
+    np.testing.assert_allclose(values["y"].to_numpy().ravel(), expected, rtol=1e-10)
+
+
+def test_pointwise_loglik_of_many_draws_in_chunks(cbpp_model, cbpp_case) -> None:
+    _, data = cbpp_case
+    assert 2 * 70 % glmm_post.DRAW_CHUNK != 0  # a last, partial chunk
+    rng = np.random.default_rng(5)
+    beta = rng.normal(0.0, 0.3, size=(2, 70, 4)) + np.array([-1.4, -1.0, -1.1, -1.6])
+    herd = rng.normal(0.0, 0.6, size=(2, 70, 15))
+    posterior = xr.Dataset(
+        {
+            "beta": (("chain", "draw", "fixed"), beta),
+            "herd": (("chain", "draw", "herd_level"), herd),
+        },
+        coords={"chain": [0, 1], "draw": np.arange(70)},
+    )
+    values = glmm_post.pointwise_loglik(
+        cbpp_model.spec, cbpp_model.cells, cbpp_model.family, posterior, "y"
+    )["y"].to_numpy()
+    period = data["period"].astype(str).to_numpy()
+    X = np.column_stack([np.ones(len(data))] + [period == p for p in ("2", "3", "4")])
+    eta = beta @ X.T + herd[:, :, data["herd"].cat.codes.to_numpy()]
+    trials = data["incidence"] + data["nonincidence"]
+    expected = stats.binom.logpmf(data["incidence"], trials, 1.0 / (1.0 + np.exp(-eta)))
+    np.testing.assert_allclose(values, expected, rtol=1e-9)
