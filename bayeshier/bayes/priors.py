@@ -113,25 +113,35 @@ def default_priors(spec: ModelSpec, moments: DataMoments | None = None) -> dict[
     y_mean = float(moments.y.mean[0])
     intercept = intercept_index(spec)
     x_scales = moments.X.scales(centered=intercept is not None)
+    y = response_label(spec)
     priors: dict[str, Prior] = {}
     for j, name in enumerate(spec.fixed_names):
         if j == intercept:
             why = (
-                f"autoscaled: Normal(mean(y), {AUTOSCALE} sd(y)), "
+                f"autoscaled: Normal(mean({y}), {AUTOSCALE} sd({y})), "
                 "intercept at the predictors' means"
             )
             priors[name] = normal_prior(name, y_mean, AUTOSCALE * y_sd, why)
             continue
         x_sd = float(x_scales[j])
-        why = f"autoscaled: Normal(0, {AUTOSCALE} sd(y) / sd({name}))"
+        why = f"autoscaled: Normal(0, {AUTOSCALE} sd({y}) / sd({name}))"
         priors[name] = normal_prior(name, 0.0, AUTOSCALE * y_sd / x_sd, why)
-    priors["sigma"] = exponential_prior("sigma", 1.0 / y_sd, "autoscaled: Exponential(1 / sd(y))")
+    priors["sigma"] = exponential_prior(
+        "sigma", 1.0 / y_sd, f"autoscaled: Exponential(1 / sd({y}))"
+    )
     for factor, columns in zip(spec.factors, moments.random, strict=True):
-        priors.update(_factor_priors(factor, random_column_scales(columns), y_sd))
+        priors.update(_factor_priors(factor, random_column_scales(columns), y_sd, y))
     return priors
 
 
-def _factor_priors(factor: GroupingFactor, scales: np.ndarray, y_sd: float) -> dict[str, Prior]:
+def response_label(spec: ModelSpec) -> str:
+    """What the default priors are scaled by: ``y``, or ``y - offset`` with an offset."""
+    return "y" if spec.offset is None else "y - offset"
+
+
+def _factor_priors(
+    factor: GroupingFactor, scales: np.ndarray, y_sd: float, y: str = "y"
+) -> dict[str, Prior]:
     """Default priors of one factor's sds (and of its correlation, if any).
 
     ``scales`` are those of the factor's random-effect columns
@@ -140,10 +150,10 @@ def _factor_priors(factor: GroupingFactor, scales: np.ndarray, y_sd: float) -> d
     priors: dict[str, Prior] = {}
     for name, column, scale in zip(factor_sd_terms(factor), factor.terms, scales, strict=True):
         if column == "Intercept":
-            why = "autoscaled: Exponential(1 / sd(y)), group-level sd"
+            why = f"autoscaled: Exponential(1 / sd({y})), group-level sd"
         else:
             why = (
-                f"autoscaled: Exponential(sd({column}) / sd(y)), group-level sd of the "
+                f"autoscaled: Exponential(sd({column}) / sd({y})), group-level sd of the "
                 f"{column} effects"
             )
         priors[name] = exponential_prior(name, scale / y_sd, why)

@@ -162,3 +162,15 @@ def test_default_priors_scale_each_sd_to_its_column(slopes, sleep):
 def test_bad_slope_priors_are_named(sleep, formula, priors, fragment):
     with pytest.raises(ModelError, match=fragment):
         Model(formula, sleep, priors=priors)
+
+
+def test_the_reasons_name_what_the_priors_are_scaled_by() -> None:
+    """With an offset the scales come from y - offset, and the reasons say so."""
+    sleep = datasets.load("sleepstudy")
+    plain = default_priors(build_spec("Reaction ~ Days + (1|Subject)", sleep))
+    shifted = default_priors(build_spec("Reaction ~ Days + offset(10 * Days) + (1|Subject)", sleep))
+    assert "sd(y)" in plain["sigma"].why and "offset" not in plain["sigma"].why
+    for name in ("Intercept", "Days", "sigma", "sd_Subject"):
+        assert "sd(y - offset)" in shifted[name].why, name
+    # the numbers follow: sd(Reaction - 10 Days) is smaller than sd(Reaction)
+    assert shifted["sigma"].parameters != plain["sigma"].parameters
