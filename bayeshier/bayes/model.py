@@ -14,6 +14,7 @@ How and why it samples as it does, and which module does what, is explained in
 
 from __future__ import annotations
 
+import inspect
 import pickle
 from abc import ABCMeta
 from collections.abc import Mapping
@@ -413,3 +414,7 @@ class Model(PredictiveMethods, metaclass=ABCMeta):
 
 
 Model.register(GlmmModel)
+# help() and IDEs show __init__'s parameters, not __new__'s (*args, family, **options)
+Model.__signature__ = inspect.signature(Model.__init__).replace(  # type: ignore[attr-defined]
+    parameters=list(inspect.signature(Model.__init__).parameters.values())[1:]
+)

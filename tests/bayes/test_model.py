@@ -347,3 +347,12 @@ def test_unpickled_model_samples(sleep_model):
     again = pickle.loads(pickle.dumps(sleep_model))
     idata = again.sample(draws=50, tune=50, chains=1, random_seed=2, progressbar=False)
     assert idata["posterior"].sizes["draw"] == 50
+
+
+def test_the_signature_is_that_of_the_gaussian_model_with_family() -> None:
+    """help(bayeshier.Model) shows the real parameters, not __new__'s (*args, **options)."""
+    import inspect
+
+    parameters = inspect.signature(Model).parameters
+    assert list(parameters)[:3] == ["formula", "data", "family"]
+    assert {"priors", "parameterization", "likelihood", "weights", "offset"} <= set(parameters)
