@@ -46,6 +46,7 @@ from bayeshier.present.intervals import CiKind, CredibleInterval, resolve_interv
 from bayeshier.present.posterior_summary import level_draws, posterior_summary, scalar_summary
 from bayeshier.present.saved import SavedPosterior, read_posterior
 from bayeshier.reml.glmm import Family, GlmmFit
+from bayeshier.reml.glmm.objective import glm_fit
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 __all__ = ["GlmmComparison", "compare_glmm", "glm_fit", "require_glmm_fit"]
 
 Scale = Literal["link", "response"]
-_IRLS_STEPS, _IRLS_TOL = 100, 1e-10
 
 
 @dataclass(frozen=True)
@@ -171,33 +171,6 @@ def _check_posterior(fit: GlmmFit, posterior: xr.Dataset) -> None:
 
 
 # ------------------------------------------------------------------ glm
-def glm_fit(
-    X: np.ndarray, y: np.ndarray, n: np.ndarray, offset: np.ndarray, family: Family
-) -> tuple[np.ndarray, np.ndarray]:
-    """Maximum-likelihood glm by iteratively reweighted least squares: estimates and ses.
-
-    Coefficients of columns that are not estimable (separation) run off; the
-    caller decides what they mean.
-    """
-    mu0 = (y * n + 0.5) / (n + 1.0) if family.name == "binomial" else y + 0.5
-    eta = family.linkfun(np.clip(mu0, 1e-6, None if family.name == "poisson" else 1 - 1e-6))
-    beta = np.zeros(X.shape[1])
-    for _ in range(_IRLS_STEPS):
-        terms = family.row_terms(eta, y, n)
-        w = np.maximum(terms.weights, 1e-300)
-        z = eta - offset + terms.score / np.where(terms.weights > 0, terms.weights, 1.0)
-        gram = X.T @ (w[:, None] * X)
-        new = np.linalg.lstsq(gram, X.T @ (w * z), rcond=None)[0]
-        eta = np.clip(X @ new + offset, -40.0, 40.0)
-        done = np.max(np.abs(new - beta)) < _IRLS_TOL * (1.0 + np.max(np.abs(new)))
-        beta = new
-        if done:
-            break
-    terms = family.row_terms(eta, y, n)
-    covariance = np.linalg.pinv(X.T @ (terms.weights[:, None] * X))
-    return beta, np.sqrt(np.maximum(np.diag(covariance), 0.0))
-
-
 # --------------------------------------------------------------- tables
 def _with_posterior(
     table: pd.DataFrame, summary: pd.DataFrame, interval: CredibleInterval

@@ -15,12 +15,13 @@ import numpy as np
 
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.glmm.agq import agq_deviance
+from bayeshier.reml.glmm.families import Family
 from bayeshier.reml.glmm.laplace import laplace_deviance, laplace_gradient
 from bayeshier.reml.glmm.pirls import Mode, Problem, pirls
 
-__all__ = ["Evaluation", "Objective", "glm_start"]
+__all__ = ["Evaluation", "Objective", "glm_fit", "glm_start"]
 
-_GLM_ITERATIONS = 50
+_GLM_ITERATIONS = 100
 _GLM_TOLERANCE = 1e-10
 
 
@@ -86,22 +87,31 @@ class Objective:
 
 def glm_start(problem: Problem) -> np.ndarray:
     """The fixed effects of the GLM without random effects (IRLS), glmer's start for beta."""
-    family, X = problem.family, problem.X
-    y, n = problem.y, problem.n
-    if family.name == "binomial":
-        mu = (n * y + 0.5) / (n + 1.0)
-    else:
-        mu = y + 0.1
-    eta = family.linkfun(mu)
+    return glm_fit(problem.X, problem.y, problem.n, problem.offset, problem.family)[0]
+
+
+def glm_fit(
+    X: np.ndarray, y: np.ndarray, n: np.ndarray, offset: np.ndarray, family: Family
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum-likelihood glm by iteratively reweighted least squares: estimates and ses.
+
+    Coefficients of columns that are not estimable (separation) run off; the
+    caller decides what they mean.
+    """
+    mu0 = (y * n + 0.5) / (n + 1.0) if family.name == "binomial" else y + 0.5
+    eta = family.linkfun(np.clip(mu0, 1e-6, None if family.name == "poisson" else 1 - 1e-6))
     beta = np.zeros(X.shape[1])
     for _ in range(_GLM_ITERATIONS):
         terms = family.row_terms(eta, y, n)
-        work = terms.weights * (eta - problem.offset) + terms.score
-        weighted = X * terms.weights[:, None]
-        new = np.linalg.lstsq(weighted.T @ X, X.T @ work, rcond=None)[0]
-        change = np.max(np.abs(new - beta))
+        w = np.maximum(terms.weights, 1e-300)
+        z = eta - offset + terms.score / np.where(terms.weights > 0, terms.weights, 1.0)
+        gram = X.T @ (w[:, None] * X)
+        new = np.linalg.lstsq(gram, X.T @ (w * z), rcond=None)[0]
+        eta = np.clip(X @ new + offset, -40.0, 40.0)
+        done = np.max(np.abs(new - beta)) < _GLM_TOLERANCE * (1.0 + np.max(np.abs(new)))
         beta = new
-        eta = X @ beta + problem.offset
-        if change <= _GLM_TOLERANCE * max(1.0, np.max(np.abs(beta))):
+        if done:
             break
-    return beta
+    terms = family.row_terms(eta, y, n)
+    covariance = np.linalg.pinv(X.T @ (terms.weights[:, None] * X))
+    return beta, np.sqrt(np.maximum(np.diag(covariance), 0.0))
