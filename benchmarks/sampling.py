@@ -56,7 +56,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import arviz as az
 import numpy as np
 import pandas as pd
 from sampling_common import (
@@ -66,9 +65,9 @@ from sampling_common import (
     not_run,
     print_header,
     ratio,
-    result_row,
     sample_bambi,
     sample_bayeshier,
+    summarize,
 )
 
 from bayeshier import datasets
@@ -121,12 +120,6 @@ CASES = (
     ),
 )
 QUICK_CASES = ("mpg", "4k")
-
-
-def summarize(case: str, tool: str, tree, names, times: dict[str, float]) -> Result:
-    """Diagnostics of a sampled tree (ArviZ's summary of the variables ``names``)."""
-    summary = az.summary(tree, var_names=names, kind="diagnostics", round_to="none")
-    return result_row(case, tool, tree, summary, times, note="")
 
 
 def run_bayeshier(case: Case, data: pd.DataFrame, likelihood: str) -> Result:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import arviz as az
 import pandas as pd
 
 SEED = 20240611
@@ -83,17 +84,23 @@ def sample_bayeshier(model: Any) -> tuple[Any, dict[str, float]]:
     return tree, {"compile_s": compile_s, "wall_s": time.perf_counter() - start}
 
 
-def sample_bambi(formula: str, data: pd.DataFrame) -> tuple[Any, list[str], dict[str, float]]:
-    """bambi's PyMC model for ``formula``, compiled and sampled by nutpie (warm).
+def sample_bambi(
+    formula: str,
+    data: pd.DataFrame,
+    family: str = "gaussian",
+    derived: tuple[str, ...] = (),
+) -> tuple[Any, list[str], dict[str, float]]:
+    """bambi's PyMC model for ``formula`` (and ``family``), compiled and sampled by nutpie (warm).
 
-    Returns the tree, its parameters (not bambi's ``_offset`` coordinates)
-    and the times (``setup_s``: ``Model`` and ``build``).
+    Returns the tree, its parameters (not bambi's ``_offset`` coordinates,
+    nor the ``derived`` variables, e.g. a GLMM's ``p`` or ``mu``) and the
+    times (``setup_s``: ``Model`` and ``build``).
     """
     import bambi as bmb
     import nutpie
 
     start = time.perf_counter()
-    model = bmb.Model(formula, data)
+    model = bmb.Model(formula, data, family=family)
     model.build()
     setup_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -104,7 +111,11 @@ def sample_bambi(formula: str, data: pd.DataFrame) -> tuple[Any, list[str], dict
     start = time.perf_counter()
     tree = nutpie.sample(compiled, seed=2, draws=DRAWS, tune=TUNE, **settings)
     wall_s = time.perf_counter() - start
-    names = [str(v) for v in tree["posterior"].data_vars if not str(v).endswith("_offset")]
+    names = [
+        str(v)
+        for v in tree["posterior"].data_vars
+        if not str(v).endswith("_offset") and str(v) not in derived
+    ]
     return tree, names, {"setup_s": setup_s, "compile_s": compile_s, "wall_s": wall_s}
 
 
@@ -137,3 +148,9 @@ def cells(result: Result, setup: bool = False) -> dict[str, Any]:
 def print_header() -> None:
     """The line above a table: what was run, and how."""
     print(f"\nnutpie, {CHAINS} chains x {DRAWS} draws (+{TUNE} tune), {CORES} cores, warm cache\n")
+
+
+def summarize(case: str, tool: str, tree, names, times: dict[str, float]) -> Result:
+    """Diagnostics of a sampled tree (ArviZ's summary of the variables ``names``)."""
+    summary = az.summary(tree, var_names=names, kind="diagnostics", round_to="none")
+    return result_row(case, tool, tree, summary, times, note="")

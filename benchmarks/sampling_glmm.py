@@ -32,21 +32,16 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import arviz as az
 import pandas as pd
 from sampling_common import (
-    CHAINS,
-    CORES,
-    DRAWS,
-    TUNE,
-    WARMUP,
     Result,
     cells,
     not_run,
     print_header,
     ratio,
-    result_row,
+    sample_bambi,
     sample_bayeshier,
+    summarize,
 )
 
 from bayeshier.bayes.glmm import GlmmModel
@@ -102,11 +97,6 @@ def bambi_data(case: Case, data: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
-def summarize(case: str, tool: str, tree, names, times: dict[str, float]) -> Result:
-    summary = az.summary(tree, var_names=names, kind="diagnostics", round_to="none")
-    return result_row(case, tool, tree, summary, times, note="")
-
-
 def run_bayeshier(case: Case) -> Result:
     reference, data = load(case.fixture)
     start = time.perf_counter()
@@ -122,27 +112,10 @@ def run_bayeshier(case: Case) -> Result:
 
 
 def run_bambi(case: Case) -> Result:
-    import bambi as bmb
-    import nutpie
-
     _, data = load(case.fixture)
-    start = time.perf_counter()
-    model = bmb.Model(case.bambi_formula, bambi_data(case, data), family=case.bambi_family)
-    model.build()
-    setup_s = time.perf_counter() - start
-    start = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model.backend.model)
-    compile_s = time.perf_counter() - start
-    settings = {"chains": CHAINS, "cores": CORES, "progress_bar": False}
-    nutpie.sample(compiled, seed=1, **WARMUP, **settings)
-    start = time.perf_counter()
-    tree = nutpie.sample(compiled, seed=2, draws=DRAWS, tune=TUNE, **settings)
-    times = {"setup_s": setup_s, "compile_s": compile_s, "wall_s": time.perf_counter() - start}
-    names = [
-        str(v)
-        for v in tree["posterior"].data_vars
-        if not str(v).endswith("_offset") and str(v) not in ("p", "mu")
-    ]
+    tree, names, times = sample_bambi(
+        case.bambi_formula, bambi_data(case, data), case.bambi_family, derived=("p", "mu")
+    )
     return summarize(case.key, "bambi", tree, names, times)
 
 
