@@ -10,12 +10,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from bayeshier import datasets, fit_reml
 from bayeshier.reml import RemlFit
 
 TESTS = Path(__file__).parent
 FIXTURES = TESTS / "fixtures" / "lme4"
+GLMER_FIXTURES = TESTS / "fixtures" / "glmer"
 
 #: lme4 reference case -> bundled data set it was fitted on.
 CASE_DATA = {
@@ -44,6 +46,16 @@ SLOPE_CASE_DATA = {
 CASE_DATA.update(SLOPE_CASE_DATA)
 SLOPE_CASES = sorted(SLOPE_CASE_DATA)
 ALL_CASES = sorted(CASE_DATA)
+
+
+def load_glmer_case(name: str) -> tuple[dict, pd.DataFrame]:
+    """glmer's record of a case in ``fixtures/glmer`` and its data (factors in R's level order)."""
+    reference = json.loads((GLMER_FIXTURES / f"{name}.json").read_text())
+    levels = reference["factor_levels"]
+    data = pd.read_csv(GLMER_FIXTURES / f"{name}.csv", dtype={k: str for k in levels})
+    for column, categories in levels.items():
+        data[column] = pd.Categorical(data[column], categories=categories)
+    return reference, data
 
 
 def load_reference(case: str) -> dict:

@@ -2,42 +2,30 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from reference_cases import load_glmer_case
 from scipy import special
 
 from bayeshier.errors import DataError
 from bayeshier.present.glmm_comparison import compare_glmm
 from bayeshier.reml.glmm import fit_glmm
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "glmer"
 #: R 4.x: glm(cbind(incidence, nonincidence) ~ period, binomial, cbpp) (coef, sqrt(diag(vcov)))
 R_GLM = [-1.26902348936715, -1.17076272514038, -1.30140533385642, -1.78227863534165]
 R_GLM_SE = [0.144919762428695, 0.291467787718858, 0.312881171641315, 0.413056442968482]
 
 
-def _case(name: str) -> tuple[dict, pd.DataFrame]:
-    reference = json.loads((FIXTURES / f"{name}.json").read_text())
-    levels = reference["factor_levels"]
-    data = pd.read_csv(FIXTURES / f"{name}.csv", dtype={k: str for k in levels})
-    for column, categories in levels.items():
-        data[column] = pd.Categorical(data[column], categories=categories)
-    return reference, data
-
-
 @pytest.fixture(scope="module")
 def seed() -> tuple[dict, pd.DataFrame, object]:
-    reference, data = _case("seed_binary")
+    reference, data = load_glmer_case("seed_binary")
     return reference, data, fit_glmm(reference["formula"], data, "binomial")
 
 
 def test_fixed_glm_matches_r() -> None:
-    reference, data = _case("cbpp_binomial")
+    reference, data = load_glmer_case("cbpp_binomial")
     table = compare_glmm(fit_glmm(reference["formula"], data, "binomial")).fixed
     np.testing.assert_allclose(table["glm"], R_GLM, atol=1e-6)
     np.testing.assert_allclose(table["glm_se"], R_GLM_SE, atol=1e-6)

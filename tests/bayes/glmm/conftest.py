@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pandas as pd
 import pytest
+from reference_cases import load_glmer_case
 
 from bayeshier.bayes.glmm import GlmmModel
-
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "glmer"
-
-
-def load_glmer_case(name: str) -> tuple[dict, pd.DataFrame]:
-    """glmer's record of a case and its data (factors in R's level order)."""
-    reference = json.loads((FIXTURES / f"{name}.json").read_text())
-    levels = reference["factor_levels"]
-    data = pd.read_csv(FIXTURES / f"{name}.csv", dtype={k: str for k in levels})
-    for column, categories in levels.items():
-        data[column] = pd.Categorical(data[column], categories=categories)
-    return reference, data
 
 
 @pytest.fixture(scope="session")
