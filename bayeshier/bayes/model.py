@@ -31,7 +31,7 @@ from bayeshier.bayes import assemble, budget, collapse, names, pymc_graph, sampl
 from bayeshier.bayes.cell_sums import Cells, cell_statistics
 from bayeshier.bayes.collapse import collapsed_factors
 from bayeshier.bayes.fixed_scale import InternalDesign, internal_design
-from bayeshier.bayes.glmm.model import GlmmModel, glmm_twin, is_gaussian
+from bayeshier.bayes.glmm import GlmmModel, twin
 from bayeshier.bayes.moments import data_moments
 from bayeshier.bayes.plan import (
     SamplingPlan,
@@ -132,8 +132,8 @@ class Model(PredictiveMethods, metaclass=ABCMeta):
 
         The twin is registered as a virtual subclass: ``isinstance(twin, Model)`` holds.
         """
-        if cls is Model and not is_gaussian(family):
-            return glmm_twin(*args, family=family, **options)  # type: ignore[arg-type,return-value]
+        if cls is Model and not twin.is_gaussian(family):
+            return twin.glmm_twin(*args, family=family, **options)  # type: ignore[arg-type,return-value]
         return super().__new__(cls)
 
     def __init__(
@@ -415,6 +415,8 @@ class Model(PredictiveMethods, metaclass=ABCMeta):
 
 Model.register(GlmmModel)
 # help() and IDEs show __init__'s parameters, not __new__'s (*args, family, **options)
-Model.__signature__ = inspect.signature(Model.__init__).replace(  # type: ignore[attr-defined]
+Model.__signature__ = inspect.signature(
+    Model.__init__
+).replace(  # type: ignore[attr-defined]
     parameters=list(inspect.signature(Model.__init__).parameters.values())[1:]
 )

@@ -9,7 +9,11 @@ Two densities of the data:
 * ``"pointwise"``: an observed Binomial or Poisson variable with one entry per
   row (dimension ``obs``), for prior and posterior predictive sampling.
 
-Both are equal up to a constant. The fixed effects are sampled on the
+Both are equal up to a constant. The ``"aggregated"`` graph also integrates
+out the effects of a factor that a nested one is centred on
+(:attr:`GlmmPlan.collapsed`, :mod:`bayeshier.bayes.glmm.nested`); the
+``"pointwise"`` graph keeps every effect, so that it can be sampled forwards
+(prior predictive). The fixed effects are sampled on the
 internal scale of :class:`~bayeshier.bayes.glmm.plan.GlmmPlan` (centered
 design, whitened by glmer's ``vcov``) and reported as ``beta``; each factor
 is centered (standardized by its conditional modes and variances, and
@@ -30,6 +34,7 @@ from pytensor.tensor.variable import TensorVariable
 from bayeshier.bayes.fixed_scale import Affine
 from bayeshier.bayes.glmm.aggregate import Cells
 from bayeshier.bayes.glmm.centering import Hierarchy, centered_name
+from bayeshier.bayes.glmm.nested import add_collapsed_nest
 from bayeshier.bayes.glmm.plan import GlmmPlan
 from bayeshier.bayes.names import FIXED_RV, level_dim, model_coords, noncentered_name
 from bayeshier.bayes.prior_parse import Prior
@@ -105,7 +110,8 @@ def build_glmm_model(
         raise ModelError(f"density must be 'aggregated' or 'pointwise'; got {density!r}.")
     with pm.Model(coords=model_coords(spec)) as model:
         beta = _add_fixed_effects(spec, priors, plan)
-        effects = _add_all_group_effects(spec, priors, plan, beta)
+        collapsed = plan.collapsed if density == "aggregated" else ()
+        effects = _add_all_group_effects(spec, priors, plan, beta, collapsed)
         kept = _row_columns(spec, plan)
         if density == "aggregated":
             eta = _linear_predictor(
@@ -173,36 +179,43 @@ def _add_fixed_effects(
 
 
 def _add_all_group_effects(
-    spec: ModelSpec, priors: Mapping[str, Prior], plan: GlmmPlan, beta: TensorVariable
+    spec: ModelSpec,
+    priors: Mapping[str, Prior],
+    plan: GlmmPlan,
+    beta: TensorVariable,
+    collapsed: tuple[str, ...],
 ) -> list[TensorVariable | None]:
     """Every factor's effects as they enter the linear predictor, in ``spec.factors`` order.
 
     A factor with a :attr:`GlmmPlan.hierarchy` enters as its levels' whole
-    linear predictor ``c``; a parent it absorbs then enters through it (None).
+    linear predictor ``c``; a parent it absorbs then enters through it (None),
+    its effects integrated out if ``collapsed`` names it.
     """
     made: dict[str, TensorVariable] = {}
     for factor in sorted(spec.factors, key=lambda f: f.name in plan.hierarchy):
         name = factor.name
-        if name in plan.hierarchy:
-            hierarchy = plan.hierarchy[name]
-            mean = _hierarchy_mean(hierarchy, beta, made)
-            made[name] = _add_centered_on(priors, plan, name, mean)
-        else:
+        if name in collapsed:
+            continue
+        if name not in plan.hierarchy:
             made[name] = _add_group_effects(priors, plan, name)
+            continue
+        hierarchy = plan.hierarchy[name]
+        fixed_part = _level_fixed_part(hierarchy, beta)
+        if hierarchy.parent in collapsed:
+            scale = plan.effect_scale[name]
+            made[name] = add_collapsed_nest(priors, name, hierarchy, fixed_part, plan.start, scale)
+        else:
+            mean = fixed_part + made[str(hierarchy.parent)][hierarchy.parent_codes]
+            made[name] = _add_centered_on(priors, plan, name, mean)
     absorbed = {h.parent for h in plan.hierarchy.values()}
     return [None if f.name in absorbed else made[f.name] for f in spec.factors]
 
 
-def _hierarchy_mean(
-    hierarchy: Hierarchy, beta: TensorVariable, made: dict[str, TensorVariable]
-) -> TensorVariable:
-    """The levels' prior mean: absorbed fixed part plus the parent's effects."""
-    mean = pt.zeros(hierarchy.level_values.shape[0])
+def _level_fixed_part(hierarchy: Hierarchy, beta: TensorVariable) -> TensorVariable:
+    """The fixed part of the levels' prior mean (the columns they absorb)."""
     if hierarchy.columns.size:
-        mean = pt.dot(hierarchy.level_values, beta[hierarchy.columns])
-    if hierarchy.parent is not None:
-        mean = mean + made[hierarchy.parent][hierarchy.parent_codes]
-    return mean
+        return pt.dot(hierarchy.level_values, beta[hierarchy.columns])
+    return pt.zeros(hierarchy.level_values.shape[0])
 
 
 def _add_sd(priors: Mapping[str, Prior], plan: GlmmPlan, name: str) -> TensorVariable:

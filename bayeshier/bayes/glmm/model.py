@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ from bayeshier.bayes.budget import LogLikelihoodChoice
 from bayeshier.bayes.glmm import posterior as glmm_post
 from bayeshier.bayes.glmm.aggregate import Cells, aggregate_rows
 from bayeshier.bayes.glmm.graph import GlmmDensity, build_glmm_model
+from bayeshier.bayes.glmm.nested import draw_collapsed_parents
 from bayeshier.bayes.glmm.plan import GlmmPlan, glmm_plan
 from bayeshier.bayes.glmm.predictive import plan_glmm_storage, posterior_predictive
 from bayeshier.bayes.glmm.priors import LINK_SCALE, glmm_priors
@@ -40,7 +41,7 @@ from bayeshier.reml.glmm.response import glmm_data
 if TYPE_CHECKING:  # nutpie is optional, and heavy to import
     from nutpie.sample import CompiledModel
 
-__all__ = ["GlmmModel", "glmm_twin", "is_gaussian"]
+__all__ = ["GlmmModel", "glmm_adaptation"]
 
 
 class GlmmModel:
@@ -69,6 +70,10 @@ class GlmmModel:
         The Laplace fit of the same model, if already computed (else fitted on first use).
     nagq : int, default 1
         Quadrature points of the fit that sets the start and the parameterization.
+    likelihood : {"auto", "full"}
+        ``"auto"`` integrates out the effects of a factor that a nested factor
+        is centred on (locations of broods; drawn after sampling, exact:
+        :mod:`~bayeshier.bayes.glmm.nested`); ``"full"`` samples every effect.
 
     Raises
     ------
@@ -91,6 +96,7 @@ class GlmmModel:
         parameterization: Parameterization | Mapping[str, Parameterization] = "auto",
         fit: GlmmFit | None = None,
         nagq: int = 1,
+        likelihood: Literal["auto", "full"] = "auto",
     ) -> None:
         self.formula = formula
         self.family = make_family(family, link)
@@ -100,6 +106,14 @@ class GlmmModel:
         _check_supported(self.spec)
         names.check_factor_names(self.spec)
         self._choices = parse_parameterization(parameterization, self.spec)
+        if likelihood not in ("auto", "full"):
+            raise ModelError(
+                f"likelihood={likelihood!r}: a {self.family.name} model takes 'auto' (integrate "
+                "out the effects of a factor a nested one is centred on) or 'full' (sample "
+                "every effect); the effects of the data's own factors integrate out of a "
+                "normal likelihood only."
+            )
+        self._collapse = likelihood == "auto"
         self.cells: Cells = aggregate_rows(self.spec, prepared.y, prepared.n, prepared.offset)
         X = np.asarray(self.spec.X, dtype=float)
         self._priors = glmm_priors(self.spec, X, self.cells, self.family, priors)
@@ -140,12 +154,13 @@ class GlmmModel:
     @cached_property
     def plan(self) -> GlmmPlan:
         """Parameterization and starting point, chosen from :attr:`fit`."""
-        return glmm_plan(self.fit, LINK_SCALE[self.family.link], dict(self._choices))
+        unit = LINK_SCALE[self.family.link]
+        return glmm_plan(self.fit, unit, dict(self._choices), self._collapse)
 
     @property
     def parameterization(self) -> dict[str, str]:
-        """Factor name -> ``"centered"`` or ``"noncentered"``."""
-        return dict(self.plan.parameterization)
+        """Factor name -> ``"centered"``, ``"noncentered"`` or ``"collapsed"`` (drawn after)."""
+        return self.plan.parameterization | {name: "collapsed" for name in self.plan.collapsed}
 
     @property
     def observed_name(self) -> str:
@@ -174,21 +189,24 @@ class GlmmModel:
     def compile_nutpie(self) -> CompiledModel:
         """Compile (once) and return the nutpie model used by :meth:`sample`."""
         if self._compiled is None:
-            self._compiled = sampling.compile_nutpie(self.build(), dict(self.plan.start))
+            model = self.build()
+            self._compiled = sampling.compile_nutpie(model, sampled_start(model, self.plan))
         return self._compiled
 
     def default_target_accept(self) -> float:
-        """0.99 with a factor of at most 10 levels, else 0.95 with several factors, else 0.8.
+        """0.99 with a factor of at most 10 levels, else 0.95 with 2+ sampled factors, else 0.8.
 
         Few levels: the sd's posterior reaches into the neck near 0 (seed_binary,
         5 groups, centered: 0 to 2 divergences per 4,000 draws at 0.95 over six
         seeds, none at 0.99). Several factors: their sds trade off (grouseticks,
-        broods nested in locations: 50 to 115 divergences per 4,000 draws at
-        0.8 whichever the parameterization, none at 0.95).
+        broods nested in locations, every effect sampled: 50 to 115 divergences
+        per 4,000 draws at 0.8 whichever the parameterization, none at 0.95); a
+        collapsed factor does not count (grouseticks with the locations
+        integrated out: none at 0.8 over seeds 2 to 9).
         """
         if any(f.n_levels <= sampling.FEW_LEVELS for f in self.spec.factors):
             return 0.99
-        return 0.95 if len(self.spec.factors) > 1 else 0.8
+        return 0.95 if len(self.spec.factors) - len(self.plan.collapsed) > 1 else 0.8
 
     # -------------------------------------------------------------- sampling
     def sample(
@@ -258,9 +276,11 @@ class GlmmModel:
             adaptation = glmm_adaptation(int(compiled.n_dim))
             raw = sampling.run_nutpie(compiled, settings, random_seed, progressbar, adaptation)
         else:
-            start = dict(self.plan.start)
-            raw = sampling.run_pymc(self.build(), start, settings, random_seed, progressbar)
-        return self._finish(raw, sampler, choice, (draws, chains))
+            model = self.build()
+            start = sampled_start(model, self.plan)
+            raw = sampling.run_pymc(model, start, settings, random_seed, progressbar)
+        rng = np.random.default_rng(random_seed)
+        return self._finish(raw, sampler, choice, (draws, chains), rng)
 
     def _finish(
         self,
@@ -268,10 +288,17 @@ class GlmmModel:
         sampler: str,
         choice: LogLikelihoodChoice,
         requested: tuple[int, int],
+        rng: np.random.Generator,
     ) -> xr.DataTree:
-        posterior = post.public_variables(raw["posterior"].to_dataset())
         stats = post.numeric_statistics(raw["sample_stats"].to_dataset())
-        posterior, stats, interruption = interrupt.trim_to_completed(posterior, stats, *requested)
+        posterior, stats, interruption = interrupt.trim_to_completed(
+            raw["posterior"].to_dataset(), stats, *requested
+        )
+        levels = {f.name: list(f.levels) for f in self.spec.factors}
+        posterior = draw_collapsed_parents(
+            posterior, self.plan.hierarchy, self.plan.collapsed, levels, rng
+        )
+        posterior = post.public_variables(posterior)
         groups = {
             "posterior": posterior,
             "sample_stats": stats,
@@ -360,40 +387,10 @@ def glmm_adaptation(n_dim: int) -> str:
     return sampling.NUTPIE_ADAPTATION if n_dim <= GLMM_LOW_RANK_MAX_DIM else "diag"
 
 
-def is_gaussian(family: object) -> bool:
-    """Whether ``Model(family=)`` asks for the Gaussian model (None or ``"gaussian"``)."""
-    return family is None or (isinstance(family, str) and family.lower() == "gaussian")
-
-
-def glmm_twin(formula: str, data: pd.DataFrame, family: object, **options: object) -> GlmmModel:
-    """``bayeshier.Model(formula, data, family=...)`` for a binomial or Poisson family.
-
-    ``options`` are :class:`GlmmModel`'s; ``likelihood=`` (of the Gaussian
-    model) is accepted as ``"auto"`` or ``"full"`` only: a GLMM samples every
-    group effect.
-
-    Raises
-    ------
-    ModelError
-        Another ``likelihood``, an unknown family or option.
-
-    """
-    likelihood = options.pop("likelihood", "auto")
-    if likelihood not in ("auto", "full"):
-        raise ModelError(
-            f"likelihood={likelihood!r}: a {family} model samples every group effect "
-            "(the effects integrate out of a normal likelihood only); leave likelihood out."
-        )
-    unknown = sorted(set(options) - _GLMM_OPTIONS)
-    if unknown:
-        raise ModelError(
-            f"Model(family={family!r}) takes no {', '.join(unknown)}; its options are "
-            f"{', '.join(sorted(_GLMM_OPTIONS))}."
-        )
-    return GlmmModel(formula, data, family, **options)  # type: ignore[arg-type]
-
-
-_GLMM_OPTIONS = {"link", "weights", "offset", "priors", "parameterization", "fit", "nagq"}
+def sampled_start(model: pm.Model, plan: GlmmPlan) -> dict[str, np.ndarray]:
+    """The plan's starting point for the variables ``model`` samples (not the collapsed ones)."""
+    sampled = {rv.name for rv in model.free_RVs}
+    return {name: value for name, value in plan.start.items() if name in sampled}
 
 
 def _check_supported(spec: object) -> None:

@@ -13,7 +13,11 @@ non-centered (``b = sd_f z``).
 
 A centered factor is centred on what it absorbs (the fixed columns constant
 within its levels, the factor it is nested in): see
-:mod:`bayeshier.bayes.glmm.centering` (:attr:`GlmmPlan.hierarchy`).
+:mod:`bayeshier.bayes.glmm.centering` (:attr:`GlmmPlan.hierarchy`). The
+effects of a factor so absorbed are integrated out of the sampled model and
+drawn after sampling (:mod:`bayeshier.bayes.glmm.nested`,
+:attr:`GlmmPlan.collapsed`), unless ``likelihood="full"`` or the factor's
+parameterization was chosen by the user.
 
 The fixed effects are sampled as the coefficients ``nu`` of the design with
 the predictors centered (the intercept at their means), in the coordinates
@@ -24,7 +28,7 @@ effects, the sds (kept away from zero) and the conditional modes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -64,6 +68,9 @@ class GlmmPlan:
     hierarchy : dict
         Centered factor -> :class:`~bayeshier.bayes.glmm.centering.Hierarchy`,
         what its levels are centred on.
+    collapsed : tuple of str
+        Factors whose effects are integrated out of the sampled model (each
+        the parent of a :attr:`hierarchy`), drawn after sampling.
 
     """
 
@@ -76,6 +83,7 @@ class GlmmPlan:
     effect_scale: dict[str, np.ndarray]
     start: dict[str, np.ndarray]
     hierarchy: dict[str, Hierarchy] = field(default_factory=dict)
+    collapsed: tuple[str, ...] = ()
 
 
 def centering_matrix(spec: ModelSpec) -> np.ndarray:
@@ -104,7 +112,9 @@ def explained_share(condvar: np.ndarray, sd: float) -> float:
     return float(np.clip(np.mean(1.0 - condvar / sd**2), 0.0, 1.0))
 
 
-def glmm_plan(fit: GlmmFit, unit: float, choices: dict[str, str] | None = None) -> GlmmPlan:
+def glmm_plan(
+    fit: GlmmFit, unit: float, choices: dict[str, str] | None = None, collapse: bool = True
+) -> GlmmPlan:
     """The plan for ``fit`` (its spec, estimates, modes and conditional variances).
 
     Parameters
@@ -115,6 +125,9 @@ def glmm_plan(fit: GlmmFit, unit: float, choices: dict[str, str] | None = None) 
         The link's unit (:data:`bayeshier.bayes.glmm.priors.LINK_SCALE`).
     choices : dict, optional
         Factor name -> ``"centered"``/``"noncentered"``/``"auto"`` (default ``"auto"``).
+    collapse : bool
+        Integrate out the effects of a factor absorbed by a nested one (if
+        its parameterization is ``"auto"``).
 
     """
     spec, choices = fit.spec, choices or {}
@@ -142,8 +155,13 @@ def glmm_plan(fit: GlmmFit, unit: float, choices: dict[str, str] | None = None) 
             plan.start[name] = mode
         else:
             plan.start[noncentered_name(name)] = mode / sd_start
-    _center(plan, hierarchies(spec, plan.parameterization), fit.fixef.to_numpy(dtype=float))
-    return plan
+    found = hierarchies(spec, plan.parameterization)
+    _center(plan, found, fit.fixef.to_numpy(dtype=float))
+    if not collapse:
+        return plan
+    parents = [h.parent for h in found.values() if h.parent is not None]
+    collapsed = tuple(p for p in parents if choices.get(p, "auto") == "auto")
+    return replace(plan, collapsed=collapsed)
 
 
 def _center(plan: GlmmPlan, found: dict[str, Hierarchy], beta: np.ndarray) -> None:

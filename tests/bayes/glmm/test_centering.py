@@ -45,7 +45,7 @@ def test_a_factor_that_is_not_nested_is_not_centred_on_anything(cbpp_model) -> N
 
 def test_effects_are_reported_uncentred(grouse_case) -> None:
     reference, data = grouse_case
-    model = GlmmModel(reference["formula"], data, "poisson").build()
+    model = GlmmModel(reference["formula"], data, "poisson", likelihood="full").build()
     point = model.initial_point()
     effects = model.replace_rvs_by_values([model["BROOD"]])[0]
     values = model.compile_fn(effects, inputs=model.value_vars, on_unused_input="ignore")(point)

@@ -36,7 +36,10 @@ def test_bad_parameterization_and_target_accept(seed_case, seed_model) -> None:
 def test_default_target_accept(seed_model, grouse_case, cbpp_model) -> None:
     reference, data = grouse_case
     assert seed_model.default_target_accept() == 0.99  # 5 levels
-    assert GlmmModel(reference["formula"], data, "poisson").default_target_accept() == 0.95
+    # broods in locations: 0.8 with the locations collapsed, 0.95 with both factors sampled
+    assert GlmmModel(reference["formula"], data, "poisson").default_target_accept() == 0.8
+    full = GlmmModel(reference["formula"], data, "poisson", likelihood="full")
+    assert full.default_target_accept() == 0.95
     assert cbpp_model.default_target_accept() == 0.8
 
 
@@ -77,7 +80,7 @@ def test_model_with_a_family_refuses_gaussian_options(seed_case) -> None:
     import bayeshier
 
     reference, data = seed_case
-    with pytest.raises(ModelError, match="samples every group effect"):
+    with pytest.raises(ModelError, match="normal likelihood only"):
         bayeshier.Model(reference["formula"], data, family="binomial", likelihood="collapsed")
     with pytest.raises(ModelError, match="takes no sigma_prior"):
         bayeshier.Model(reference["formula"], data, family="binomial", sigma_prior=1)
@@ -118,14 +121,15 @@ def test_interrupted_run_keeps_the_completed_draws(seed_model) -> None:
     from bayeshier.bayes.interrupt import was_interrupted
 
     raw = _raw_trace(seed_model, [30, 12, 30, 0], 40)
-    tree = seed_model._finish(raw, "nutpie", LogLikelihoodChoice("pointwise"), (40, 4))
+    rng = np.random.default_rng(1)
+    tree = seed_model._finish(raw, "nutpie", LogLikelihoodChoice("pointwise"), (40, 4), rng)
     assert was_interrupted(tree.attrs)
     assert "30 of 40 draws per chain (2 of 4 chains kept" in tree.attrs["interruption"]
     assert tree["posterior"]["beta"].shape == (2, 30, 1)
     assert not np.isnan(tree["log_likelihood"]["y"]).any()
     assert "_fixed_internal" not in tree["posterior"]
     complete = seed_model._finish(
-        _raw_trace(seed_model, [40, 40], 40), "nutpie", LogLikelihoodChoice("none"), (40, 2)
+        _raw_trace(seed_model, [40, 40], 40), "nutpie", LogLikelihoodChoice("none"), (40, 2), rng
     )
     assert not was_interrupted(complete.attrs) and "log_likelihood" not in complete.children
     assert complete.attrs["log_likelihood"] == "none"
