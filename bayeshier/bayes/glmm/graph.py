@@ -35,7 +35,7 @@ from bayeshier.bayes.fixed_scale import Affine
 from bayeshier.bayes.glmm.aggregate import Cells
 from bayeshier.bayes.glmm.centering import Hierarchy, centered_name
 from bayeshier.bayes.glmm.nested import add_collapsed_nest
-from bayeshier.bayes.glmm.plan import GlmmPlan
+from bayeshier.bayes.glmm.plan import GlmmPlan, mixed_names
 from bayeshier.bayes.names import FIXED_RV, level_dim, model_coords, noncentered_name
 from bayeshier.bayes.prior_parse import Prior
 from bayeshier.bayes.priors import sd_term
@@ -231,9 +231,26 @@ def _add_group_effects(priors: Mapping[str, Prior], plan: GlmmPlan, name: str) -
     if plan.parameterization[name] == "centered":
         transform = Affine(plan.effect_loc[name], plan.effect_scale[name])
         return pm.Normal(name, 0.0, sd, dims=dim, transform=transform, initval=plan.start[name])
+    if plan.parameterization[name] == "mixed":
+        return pm.Deterministic(name, _mixed_effects(plan, name, sd), dims=dim)
     z_name = noncentered_name(name)
     z = pm.Normal(z_name, 0.0, 1.0, dims=dim, initval=plan.start[z_name])
     return pm.Deterministic(name, sd * z, dims=dim)
+
+
+def _mixed_effects(plan: GlmmPlan, name: str, sd: TensorVariable) -> TensorVariable:
+    """The effects of a mixed factor: its centered levels, then ``sd z``, put in level order."""
+    centered = plan.centered_levels[name]
+    others = np.setdiff1d(np.arange(len(plan.effect_loc[name])), centered)
+    centered_name_, z_name = mixed_names(name)
+    transform = Affine(plan.effect_loc[name][centered], plan.effect_scale[name][centered])
+    start = plan.start[centered_name_]
+    kept = pm.Normal(
+        centered_name_, 0.0, sd, shape=len(centered), transform=transform, initval=start
+    )
+    z = pm.Normal(z_name, 0.0, 1.0, shape=len(others), initval=plan.start[z_name])
+    order = np.argsort(np.concatenate([centered, others]))
+    return pt.concatenate([kept, sd * z])[order]
 
 
 def _add_centered_on(

@@ -9,7 +9,12 @@ parameterization. From the Laplace fit, a level's conditional variance
 ``lambda_f >= 0.5`` the data dominate and the factor is centered
 (``b ~ Normal(0, sd_f)``, sampled in the standardized coordinates
 ``(b - mode) / sqrt(condVar)``); otherwise, and for a singular fit, it is
-non-centered (``b = sd_f z``).
+non-centered (``b = sd_f z``). A factor non-centered by this rule whose
+levels differ in information is ``"mixed"``: the levels with
+``1 - condVar_j / sd_f^2 >= 0.5`` are centered, the others non-centered
+(contraception, 102 districts of 2 to 118 women, 53 centered: smallest bulk
+ESS 1,328 to 1,453 per 4,000 draws and 7.1 steps per draw over seeds 1 to 4,
+against 927 to 1,095 and 8.4 non-centered).
 
 A centered factor is centred on what it absorbs (the fixed columns constant
 within its levels, the factor it is nested in): see
@@ -39,7 +44,7 @@ from bayeshier.bayes.priors import intercept_index, sd_term
 from bayeshier.reml.glmm import GlmmFit
 from bayeshier.spec.model_spec import ModelSpec
 
-__all__ = ["GlmmPlan", "centering_matrix", "glmm_plan"]
+__all__ = ["GlmmPlan", "centering_matrix", "glmm_plan", "mixed_names"]
 
 #: A group sd below this (relative to the link's unit) counts as singular: non-centered.
 SINGULAR_SD = 1e-3
@@ -54,7 +59,7 @@ class GlmmPlan:
     Attributes
     ----------
     parameterization : dict
-        Factor name -> ``"centered"`` or ``"noncentered"``.
+        Factor name -> ``"centered"``, ``"noncentered"`` or ``"mixed"``.
     explained : dict
         Factor name -> share of prior variance explained by the data (lambda_f).
     to_user : numpy.ndarray
@@ -63,6 +68,8 @@ class GlmmPlan:
         ``nu`` at the Laplace estimate and the Cholesky factor of its covariance.
     effect_loc, effect_scale : dict
         Factor name -> conditional modes and ``sqrt(condVar)``.
+    centered_levels : dict
+        ``"mixed"`` factor name -> indices of its centered levels.
     start : dict
         Variable name -> starting value (constrained scale).
     hierarchy : dict
@@ -83,6 +90,7 @@ class GlmmPlan:
     effect_scale: dict[str, np.ndarray]
     start: dict[str, np.ndarray]
     hierarchy: dict[str, Hierarchy] = field(default_factory=dict)
+    centered_levels: dict[str, np.ndarray] = field(default_factory=dict)
     collapsed: tuple[str, ...] = ()
 
 
@@ -105,11 +113,16 @@ def _fixed_chol(covariance: np.ndarray, se: np.ndarray) -> np.ndarray:
         return np.diag(np.where(se > 0, se, 1.0))
 
 
+def explained_shares(condvar: np.ndarray, sd: float) -> np.ndarray:
+    """``1 - condVar_j / sd^2`` per level, in [0, 1]: 0 for a singular fit."""
+    if sd <= 0 or not np.isfinite(sd):
+        return np.zeros_like(condvar)
+    return np.clip(1.0 - condvar / sd**2, 0.0, 1.0)
+
+
 def explained_share(condvar: np.ndarray, sd: float) -> float:
     """``mean_j(1 - condVar_j / sd^2)``: 0 for a singular fit."""
-    if sd <= 0 or not np.isfinite(sd):
-        return 0.0
-    return float(np.clip(np.mean(1.0 - condvar / sd**2), 0.0, 1.0))
+    return float(np.mean(explained_shares(condvar, sd)))
 
 
 def glmm_plan(
@@ -140,21 +153,20 @@ def glmm_plan(
         mode = fit.ranef[name].iloc[:, 0].to_numpy(dtype=float)
         condvar = fit.condvar[name].iloc[:, 0].to_numpy(dtype=float)
         sd = float(np.sqrt(fit.covariances[name].to_numpy()[0, 0]))
-        explained = explained_share(condvar, sd)
-        auto = explained >= CENTERED_THRESHOLD and sd > SINGULAR_SD * unit
+        shares = explained_shares(condvar, sd) if sd > SINGULAR_SD * unit else 0.0 * condvar
         choice = choices.get(name, "auto")
         if choice == "auto":
-            choice = "centered" if auto else "noncentered"
+            choice = _automatic_choice(shares)
         sd_start = max(sd, START_SD_FLOOR * unit)
         plan.parameterization[name] = choice
-        plan.explained[name] = explained
+        plan.explained[name] = explained_share(condvar, sd)
         plan.effect_loc[name] = mode
         plan.effect_scale[name] = np.sqrt(np.maximum(condvar, 1e-12))
         plan.start[sd_term(name)] = np.asarray(sd_start)
-        if choice == "centered":
-            plan.start[name] = mode
-        else:
-            plan.start[noncentered_name(name)] = mode / sd_start
+        centered = _centered_levels(choice, shares)
+        if choice == "mixed":
+            plan.centered_levels[name] = np.flatnonzero(centered)
+        _start_effects(plan, name, choice, centered, mode / sd_start)
     found = hierarchies(spec, plan.parameterization)
     _center(plan, found, fit.fixef.to_numpy(dtype=float))
     if not collapse:
@@ -162,6 +174,43 @@ def glmm_plan(
     parents = [h.parent for h in found.values() if h.parent is not None]
     collapsed = tuple(p for p in parents if choices.get(p, "auto") == "auto")
     return replace(plan, collapsed=collapsed)
+
+
+def _automatic_choice(shares: np.ndarray) -> str:
+    """Centered if the data explain half the prior variance on average, else mixed or not.
+
+    Mixed when some levels are explained that much, else non-centered.
+    """
+    if np.mean(shares) >= CENTERED_THRESHOLD:
+        return "centered"
+    return "mixed" if np.any(shares >= CENTERED_THRESHOLD) else "noncentered"
+
+
+def _centered_levels(choice: str, shares: np.ndarray) -> np.ndarray:
+    """Which levels are centered: all, none, or (mixed) those the data explain."""
+    if choice == "mixed":
+        return shares >= CENTERED_THRESHOLD
+    return np.full(len(shares), choice == "centered")
+
+
+def mixed_names(factor_name: str) -> tuple[str, str]:
+    """The centered levels' and the non-centered levels' variables of a mixed factor."""
+    return f"_{factor_name}_centered_levels", noncentered_name(factor_name)
+
+
+def _start_effects(
+    plan: GlmmPlan, name: str, choice: str, centered: np.ndarray, scaled_modes: np.ndarray
+) -> None:
+    """Starting values of the factor's sampled effects (modes, or modes / sd for ``z``)."""
+    mode = plan.effect_loc[name]
+    if choice == "centered":
+        plan.start[name] = mode
+    elif choice == "noncentered":
+        plan.start[noncentered_name(name)] = scaled_modes
+    else:
+        centered_name_, z_name = mixed_names(name)
+        plan.start[centered_name_] = mode[centered]
+        plan.start[z_name] = scaled_modes[~centered]
 
 
 def _center(plan: GlmmPlan, found: dict[str, Hierarchy], beta: np.ndarray) -> None:

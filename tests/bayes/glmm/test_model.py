@@ -33,14 +33,17 @@ def test_bad_parameterization_and_target_accept(seed_case, seed_model) -> None:
         seed_model.sample(draws=5, tune=5, chains=1, target_accept=1.5, progressbar=False)
 
 
-def test_default_target_accept(seed_model, grouse_case, cbpp_model) -> None:
+def test_default_target_accept(seed_model, grouse_case, cbpp_model, glmer_case) -> None:
     reference, data = grouse_case
     assert seed_model.default_target_accept() == 0.99  # 5 levels
     # broods in locations: 0.8 with the locations collapsed, 0.95 with both factors sampled
     assert GlmmModel(reference["formula"], data, "poisson").default_target_accept() == 0.8
     full = GlmmModel(reference["formula"], data, "poisson", likelihood="full")
     assert full.default_target_accept() == 0.95
-    assert cbpp_model.default_target_accept() == 0.8
+    assert cbpp_model.default_target_accept() == 0.9  # 15 herds, centered
+    contraception, rows = glmer_case("contraception_bernoulli")
+    mixed = GlmmModel(contraception["formula"], rows, contraception["family"])
+    assert mixed.default_target_accept() == 0.8  # 102 districts, mixed
 
 
 @pytest.mark.sampling

@@ -120,7 +120,7 @@ def test_the_location_effects_are_collapsed_by_default(grouse_case) -> None:
     assert set(polar_names("BROOD")) <= sampled
     assert "LOCATION" in model.build("pointwise").named_vars  # forward sampling needs every effect
     full = GlmmModel(reference["formula"], data, "poisson", likelihood="full")
-    assert full.parameterization == {"BROOD": "centered", "LOCATION": "noncentered"}
+    assert full.parameterization == {"BROOD": "centered", "LOCATION": "mixed"}
     forced = GlmmModel(
         reference["formula"], data, "poisson", parameterization={"LOCATION": "noncentered"}
     )

@@ -39,7 +39,7 @@ def test_seed_binary_is_centered_at_glmer(seed_model, seed_case) -> None:
 def test_nested_broods_start_at_their_whole_linear_predictor(grouse_case) -> None:
     reference, data = grouse_case
     plan = GlmmModel(reference["formula"], data, "poisson").plan
-    assert plan.parameterization == {"BROOD": "centered", "LOCATION": "noncentered"}
+    assert plan.parameterization == {"BROOD": "centered", "LOCATION": "mixed"}
     assert set(plan.hierarchy) == {"BROOD"} and "BROOD" not in plan.start
     # glmer's fitted rate of a brood's rows is exp(X beta + b_brood + b_location)
     first_row = data.reset_index().groupby("BROOD", observed=True)["index"].first()
@@ -63,3 +63,26 @@ def test_centering_moves_the_intercept_to_the_means(cbpp_model, cbpp_case) -> No
     shares = data["period"].value_counts(normalize=True).sort_index().to_numpy()
     np.testing.assert_allclose(M[0], np.r_[1.0, shares[1:]])
     np.testing.assert_allclose(M[1:, 1:], np.eye(3))
+
+
+def test_levels_the_data_determine_are_centered_in_a_mixed_factor(glmer_case) -> None:
+    reference, data = glmer_case("contraception_bernoulli")
+    model = GlmmModel(reference["formula"], data, reference["family"])
+    plan = model.plan
+    (name,) = reference["condVar"]
+    assert plan.parameterization == {name: "mixed"}
+    # glmer's own numbers: the share of each level's prior variance its data explain
+    sd = reference["theta"][f"{name}.(Intercept)"]
+    levels = list(model.spec.factor(name).levels)
+    shares = 1 - np.array([reference["condVar"][name][level] for level in levels]) / sd**2
+    clear = np.abs(shares - 0.5) > 0.01
+    centered = np.isin(np.arange(len(levels)), plan.centered_levels[name])
+    np.testing.assert_array_equal(centered[clear], shares[clear] >= 0.5)
+    assert 0 < centered.sum() < len(levels)
+    graph = model.build()
+    effects = graph.replace_rvs_by_values([graph[name]])[0]
+    values = graph.compile_fn(effects, inputs=graph.value_vars, on_unused_input="ignore")(
+        graph.initial_point()
+    )
+    modes = np.array([reference["ranef"][name]["(Intercept)"][level] for level in levels])
+    np.testing.assert_allclose(values, modes, atol=1e-3)  # the levels back in their order
