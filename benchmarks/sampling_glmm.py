@@ -2,7 +2,7 @@
 
 Run from the repository root (needs ``pip install bambi==0.21.0``)::
 
-    python benchmarks/sampling_glmm.py                  # every case (about 5 minutes on 2 cores)
+    python benchmarks/sampling_glmm.py                  # every case (about a minute on 2 cores)
     python benchmarks/sampling_glmm.py --cases cbpp     # some cases
     python benchmarks/sampling_glmm.py --no-bambi       # bayeshier only
 

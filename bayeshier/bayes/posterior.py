@@ -26,6 +26,7 @@ from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 __all__ = [
     "covariance_root",
     "linear_predictor",
+    "new_rows_predictor",
     "numeric_statistics",
     "observed_data",
     "pointwise_loglik",
@@ -148,7 +149,7 @@ def linear_predictor(
     """
     designs = _default_designs(spec, X) if designs is None else designs
     mu = np.einsum("cdp,np->cdn", posterior["beta"].to_numpy(), X) if X.shape[1] else 0.0
-    mu = np.broadcast_to(mu, (*posterior["sigma"].shape, X.shape[0])).copy()
+    mu = np.broadcast_to(mu, (*_draw_shape(posterior), X.shape[0])).copy()
     for factor, code, columns in zip(spec.factors, codes, designs, strict=True):
         effects = _effects(posterior, factor)
         seen = code >= 0
@@ -253,15 +254,7 @@ def predictions(
         plus residual noise), dims (chain, draw, obs).
 
     """
-    X = spec.fixed_design(newdata)
-    codes = [np.full(len(newdata), -1) for _ in spec.factors]
-    designs = [np.ones((len(newdata), f.n_columns)) for f in spec.factors]
-    if include_random:
-        codes = [factor.codes_for(newdata) for factor in spec.factors]
-        designs = [factor.design_for(newdata) for factor in spec.factors]
-    mu = linear_predictor(spec, posterior, X, codes, designs)
-    if include_random:
-        mu += _new_level_effects(spec, newdata, posterior, codes, designs, rng)
+    mu = new_rows_predictor(spec, posterior, newdata, include_random, rng)
     sigma = posterior["sigma"].to_numpy()[..., None]
     draws = mu + sigma * rng.standard_normal(mu.shape)
     dims = ("chain", "draw", "obs")
@@ -275,6 +268,35 @@ def predictions(
         name: xr.DataArray(draws, dims=dims, coords=coords),
     }
     return xr.DataTree.from_dict({"predictions": xr.Dataset(data)})
+
+
+def new_rows_predictor(
+    spec: ModelSpec,
+    posterior: xr.Dataset,
+    newdata: pd.DataFrame,
+    include_random: bool,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Posterior draws of new rows' ``X beta`` plus, if ``include_random``, their groups' effects.
+
+    A level not seen in fitting gets an effect drawn from the factor's prior
+    per posterior draw (chain x draw x rows). Offsets are not included.
+    """
+    X = spec.fixed_design(newdata)
+    codes = [np.full(len(newdata), -1) for _ in spec.factors]
+    designs = [np.ones((len(newdata), f.n_columns)) for f in spec.factors]
+    if include_random:
+        codes = [factor.codes_for(newdata) for factor in spec.factors]
+        designs = [factor.design_for(newdata) for factor in spec.factors]
+    eta = linear_predictor(spec, posterior, X, codes, designs)
+    if include_random:
+        eta += _new_level_effects(spec, newdata, posterior, codes, designs, rng)
+    return eta
+
+
+def _draw_shape(posterior: xr.Dataset) -> tuple[int, int]:
+    """(chains, draws) of a posterior."""
+    return posterior.sizes["chain"], posterior.sizes["draw"]
 
 
 def _new_level_effects(
@@ -291,7 +313,7 @@ def _new_level_effects(
     ``MvNormal(0, Sigma_f)`` (``Sigma_f`` from ``sd_<factor>`` and
     ``corr_<factor>``), applied to the rows' random-effect columns.
     """
-    shape = (*posterior["sigma"].shape, len(newdata))
+    shape = (*_draw_shape(posterior), len(newdata))
     extra = np.zeros(shape)
     for factor, code, columns in zip(spec.factors, codes, designs, strict=True):
         unseen = code < 0

@@ -29,7 +29,7 @@ from bayeshier.bayes.glmm.aggregate import Cells, aggregate_rows
 from bayeshier.bayes.glmm.graph import GlmmDensity, build_glmm_model
 from bayeshier.bayes.glmm.nested import draw_collapsed_parents
 from bayeshier.bayes.glmm.plan import GlmmPlan, glmm_plan
-from bayeshier.bayes.glmm.predictive import plan_glmm_storage, posterior_predictive
+from bayeshier.bayes.glmm.predictive import GlmmPredictiveMethods, plan_glmm_storage
 from bayeshier.bayes.glmm.priors import LINK_SCALE, glmm_priors
 from bayeshier.bayes.plan import parse_parameterization
 from bayeshier.bayes.prior_parse import PriorInput
@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # nutpie is optional, and heavy to import
 __all__ = ["GlmmModel", "glmm_adaptation"]
 
 
-class GlmmModel:
+class GlmmModel(GlmmPredictiveMethods):
     """A Bayesian generalized linear mixed model (Bernoulli, binomial, Poisson), with PyMC.
 
     Parameters
@@ -323,55 +323,6 @@ class GlmmModel:
         if choice.message:
             tree.attrs["log_likelihood_note"] = choice.message
         tree.attrs.update(interrupt.interruption_attrs(interruption))
-        return tree
-
-    # ------------------------------------------------------------ predictive
-    def sample_posterior_predictive(
-        self, idata: xr.DataTree, random_seed: int | None = None
-    ) -> xr.DataTree:
-        """Add a ``posterior_predictive`` group: one replicate of the data per posterior draw.
-
-        Each row's replicate is ``Binomial(trials, mu)`` (``Poisson(mu)`` for
-        counts) at that draw's fixed and group effects, under
-        ``observed_data``'s name with dims (chain, draw, obs), so
-        ``az.plot_ppc_dist(idata)`` works on the result.
-
-        Raises
-        ------
-        ModelError
-            ``idata`` without this model's posterior, a bad seed, or replicates
-            that would not fit in memory.
-
-        """
-        sampling.check_sampling_args(1, 0, 1, "pymc", random_seed)
-        if "posterior" not in idata.children:
-            raise ModelError("idata has no posterior group: pass the result of sample().")
-        posterior = idata["posterior"].to_dataset()
-        needed = ["beta", *(f.name for f in self.spec.factors)]
-        missing = [name for name in needed if name not in posterior.data_vars]
-        if missing:
-            raise ModelError(
-                f"idata's posterior lacks {', '.join(map(repr, missing))}: pass the result "
-                "of sample() of this model."
-            )
-        rng = np.random.default_rng(random_seed)
-        replicates = posterior_predictive(
-            self.spec, self.cells, self.family, posterior, self.observed_name, rng
-        )
-        idata["posterior_predictive"] = xr.DataTree(replicates)
-        if "observed_data" not in idata.children:
-            observed = glmm_post.observed_data(self.spec, self.cells, self.observed_name)
-            idata["observed_data"] = xr.DataTree(observed)
-        return idata
-
-    def sample_prior_predictive(
-        self, draws: int = 500, random_seed: int | None = None
-    ) -> xr.DataTree:
-        """Draw from the prior and the prior predictive (groups ``prior``, ``prior_predictive``)."""
-        tree = pm.sample_prior_predictive(
-            draws=draws, model=self.build("pointwise"), random_seed=random_seed
-        )
-        tree["prior"] = xr.DataTree(post.public_variables(tree["prior"].to_dataset()))
         return tree
 
     def __repr__(self) -> str:

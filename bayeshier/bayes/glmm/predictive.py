@@ -11,25 +11,39 @@ said in one :class:`~bayeshier.bayes.budget.MemoryBudgetWarning`.
 :func:`posterior_predictive` draws one replicate of the observed successes
 (counts) of every row per posterior draw, as
 :meth:`GlmmModel.sample_posterior_predictive
-<bayeshier.bayes.glmm.GlmmModel.sample_posterior_predictive>` stores it.
+<bayeshier.bayes.glmm.GlmmModel.sample_posterior_predictive>` stores it;
+:func:`glmm_predictions` draws new rows' linear predictors, means and
+responses (:meth:`GlmmModel.predict <bayeshier.bayes.glmm.GlmmModel.predict>`).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
+import pymc as pm
 import xarray as xr
 
-from bayeshier.bayes import budget
+from bayeshier.bayes import budget, sampling
+from bayeshier.bayes import posterior as post
+from bayeshier.bayes.glmm import posterior as glmm_post
 from bayeshier.bayes.glmm.aggregate import Cells
 from bayeshier.bayes.glmm.posterior import row_linear_predictor
 from bayeshier.bayes.names import obs_labels
+from bayeshier.bayes.posterior import new_rows_predictor
 from bayeshier.errors import ModelError
 from bayeshier.reml.glmm import Family
-from bayeshier.spec.model_spec import ModelSpec
+from bayeshier.reml.glmm.results import new_rows_offset
+from bayeshier.spec.model_spec import ModelSpec, as_frame
 
-__all__ = ["plan_glmm_storage", "posterior_predictive"]
+__all__ = [
+    "GlmmPredictiveMethods",
+    "glmm_predictions",
+    "plan_glmm_storage",
+    "posterior_predictive",
+]
 
 
 def _check_request(log_likelihood: object, memory_budget: object) -> tuple[str | None, int]:
@@ -126,18 +140,210 @@ def posterior_predictive(
         "Thin the draws first: idata.isel(draw=slice(None, None, 10)).",
     )
     eta = row_linear_predictor(spec, cells, posterior)
-    trials = cells.row_trials
-    if family.name == "poisson":
-        values = rng.poisson(trials * np.exp(eta))
-    else:
-        whole = np.round(trials)
-        if not np.allclose(trials, whole):
-            raise ModelError(
-                "The posterior predictive of a binomial model needs whole numbers of trials; "
-                "these rows have weights= that are not (proportions with fractional weights)."
-            )
-        mu = family.linkinv(eta.ravel()).reshape(eta.shape)
-        values = rng.binomial(whole.astype(np.int64), np.clip(mu, 0.0, 1.0))
+    values = _replicates(family, eta, cells.row_trials, rng)
     coords = {"chain": posterior["chain"], "draw": posterior["draw"], "obs": obs_labels(spec)}
     array = xr.DataArray(values, dims=("chain", "draw", "obs"), coords=coords)
     return xr.Dataset({name: array})
+
+
+def _replicates(
+    family: Family, eta: np.ndarray, trials: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """``Binomial(trials, mu)`` or ``Poisson(trials * mu)`` at linear predictors ``eta``."""
+    if family.name == "poisson":
+        return rng.poisson(trials * np.exp(eta))
+    whole = np.round(trials)
+    if not np.allclose(trials, whole) or np.any(whole < 0):
+        raise ModelError(
+            "Binomial replicates need whole, non-negative numbers of trials; these rows have "
+            "weights= (or trials=) that are not (proportions with fractional weights)."
+        )
+    return rng.binomial(whole.astype(np.int64), np.clip(_mean(family, eta), 0.0, 1.0))
+
+
+def _mean(family: Family, eta: np.ndarray) -> np.ndarray:
+    """The inverse link of ``eta``, any shape."""
+    return family.linkinv(eta.ravel()).reshape(eta.shape)
+
+
+def glmm_predictions(
+    spec: ModelSpec,
+    family: Family,
+    posterior: xr.Dataset,
+    newdata: pd.DataFrame,
+    include_random: bool,
+    offset: np.ndarray | None,
+    trials: np.ndarray,
+    rng: np.random.Generator,
+    name: str,
+) -> xr.DataTree:
+    """Posterior draws for new rows (see :meth:`GlmmModel.predict`).
+
+    ``offset`` is every new row's whole offset (None: none); ``trials``
+    each row's trials (binomial) or exposure weight (Poisson).
+
+    Returns
+    -------
+    xarray.DataTree
+        Group ``predictions`` with ``eta`` (linear predictor), ``mu`` (the
+        probability, or the Poisson mean with the offset) and the response
+        ``name`` (successes of ``trials``, or counts), dims (chain, draw, obs).
+
+    """
+    eta = new_rows_predictor(spec, posterior, newdata, include_random, rng)
+    if offset is not None:
+        eta += offset
+    mu = _mean(family, eta)
+    dims = ("chain", "draw", "obs")
+    coords = {
+        "chain": posterior["chain"],
+        "draw": posterior["draw"],
+        "obs": np.asarray(newdata.index),
+    }
+    data = {
+        "eta": xr.DataArray(eta, dims=dims, coords=coords),
+        "mu": xr.DataArray(mu, dims=dims, coords=coords),
+        name: xr.DataArray(_replicates(family, eta, trials, rng), dims=dims, coords=coords),
+    }
+    return xr.DataTree.from_dict({"predictions": xr.Dataset(data)})
+
+
+class GlmmPredictiveMethods:
+    """Replicates of the data and predictions of new rows (a mixin of ``GlmmModel``).
+
+    Attributes
+    ----------
+    spec, cells, family, observed_name
+        The model's specification, aggregated data, family and observed name.
+    build : callable
+        ``build(density="pointwise")``: the PyMC model with every effect.
+
+    """
+
+    spec: ModelSpec
+    cells: Cells
+    family: Family
+    observed_name: str
+    build: Callable[..., pm.Model]
+
+    def predict(
+        self,
+        newdata: pd.DataFrame,
+        idata: xr.DataTree,
+        include_random: bool = True,
+        *,
+        trials: float | np.ndarray | pd.Series = 1,
+        offset: np.ndarray | pd.Series | None = None,
+        random_seed: int | None = None,
+    ) -> xr.DataTree:
+        """Posterior draws for new rows: linear predictor, mean and a replicate of the response.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame
+            Rows with the predictor columns (and grouping columns when
+            ``include_random``, and the columns of ``offset(...)`` terms).
+        idata : xarray.DataTree
+            The result of :meth:`sample`.
+        include_random : bool
+            Add the group effects. A level not seen in fitting gets an effect
+            drawn from ``Normal(0, sd_f)`` per posterior draw, shared by all
+            rows of that level; ``False`` predicts at the population level.
+        trials : number or array-like, default 1
+            Trials of each new row (binomial: 1 is a 0/1 outcome); for a
+            Poisson model, each row's weight (exposure outside the offset).
+        offset : array-like, optional
+            Every new row's whole offset, replacing the model's ``offset(...)``
+            terms and ``offset=`` column (needed when the fit was given
+            ``offset=`` as values).
+        random_seed : int, optional
+            Seed of the new-level effects and of the replicates.
+
+        Returns
+        -------
+        xarray.DataTree
+            Group ``predictions`` with ``eta`` (link scale), ``mu`` (the
+            probability, or the Poisson mean) and the response (successes of
+            ``trials``, or counts), dims (chain, draw, obs), ``obs`` labeled by
+            ``newdata.index``.
+
+        Raises
+        ------
+        ModelError
+            ``idata`` without this model's posterior, or ``trials`` that are
+            not whole numbers (binomial).
+        DataError
+            ``newdata`` without a needed column, ``trials`` or ``offset``
+            without one value per row.
+
+        """
+        sampling.check_sampling_args(1, 0, 1, "pymc", random_seed)
+        posterior = self._checked_posterior(idata)
+        newdata = as_frame(newdata, "new data")
+        offset_values = new_rows_offset(self.spec, newdata, offset)
+        counts = np.broadcast_to(np.asarray(trials, dtype=float), (len(newdata),))
+        rng = np.random.default_rng(random_seed)
+        return glmm_predictions(
+            self.spec,
+            self.family,
+            posterior,
+            newdata,
+            include_random,
+            offset_values,
+            counts,
+            rng,
+            self.observed_name,
+        )
+
+    def _checked_posterior(self, idata: xr.DataTree) -> xr.Dataset:
+        """``idata``'s posterior, checked to hold this model's variables."""
+        if "posterior" not in idata.children:
+            raise ModelError("idata has no posterior group: pass the result of sample().")
+        posterior = idata["posterior"].to_dataset()
+        needed = ["beta", *(f.name for f in self.spec.factors)]
+        missing = [name for name in needed if name not in posterior.data_vars]
+        if missing:
+            raise ModelError(
+                f"idata's posterior lacks {', '.join(map(repr, missing))}: pass the result "
+                "of sample() of this model."
+            )
+        return posterior
+
+    def sample_posterior_predictive(
+        self, idata: xr.DataTree, random_seed: int | None = None
+    ) -> xr.DataTree:
+        """Add a ``posterior_predictive`` group: one replicate of the data per posterior draw.
+
+        Each row's replicate is ``Binomial(trials, mu)`` (``Poisson(mu)`` for
+        counts) at that draw's fixed and group effects, under
+        ``observed_data``'s name with dims (chain, draw, obs), so
+        ``az.plot_ppc_dist(idata)`` works on the result.
+
+        Raises
+        ------
+        ModelError
+            ``idata`` without this model's posterior, a bad seed, or replicates
+            that would not fit in memory.
+
+        """
+        sampling.check_sampling_args(1, 0, 1, "pymc", random_seed)
+        posterior = self._checked_posterior(idata)
+        rng = np.random.default_rng(random_seed)
+        replicates = posterior_predictive(
+            self.spec, self.cells, self.family, posterior, self.observed_name, rng
+        )
+        idata["posterior_predictive"] = xr.DataTree(replicates)
+        if "observed_data" not in idata.children:
+            observed = glmm_post.observed_data(self.spec, self.cells, self.observed_name)
+            idata["observed_data"] = xr.DataTree(observed)
+        return idata
+
+    def sample_prior_predictive(
+        self, draws: int = 500, random_seed: int | None = None
+    ) -> xr.DataTree:
+        """Draw from the prior and the prior predictive (groups ``prior``, ``prior_predictive``)."""
+        tree = pm.sample_prior_predictive(
+            draws=draws, model=self.build("pointwise"), random_seed=random_seed
+        )
+        tree["prior"] = xr.DataTree(post.public_variables(tree["prior"].to_dataset()))
+        return tree

@@ -16,7 +16,7 @@ from bayeshier.reml.optimize import OptimizationSummary
 from bayeshier.reml.results import FitMeasures, RemlFit, _factor_rows
 from bayeshier.spec.model_spec import ModelSpec, as_frame
 
-__all__ = ["GlmmFit"]
+__all__ = ["GlmmFit", "new_rows_offset"]
 
 ResidualType = Literal["pearson", "deviance", "response"]
 
@@ -197,17 +197,9 @@ class GlmmFit(FitMeasures):
         eta = self.spec.fixed_design(newdata) @ self.fixef.to_numpy()
         if include_random:
             eta = eta + self._random_part(newdata)
-        if offset is None:
-            model_offset = self.spec.offset_for(newdata)
-            eta = eta if model_offset is None else eta + model_offset
-        else:
-            values = np.asarray(offset, dtype=float).ravel()
-            if values.shape[0] != len(newdata):
-                raise DataError(
-                    f"offset has {values.shape[0]} values for {len(newdata)} new rows: give "
-                    "one per row."
-                )
-            eta = eta + values
+        new_offset = new_rows_offset(self.spec, newdata, offset)
+        if new_offset is not None:
+            eta = eta + new_offset
         values = eta if type == "link" else self.family.linkinv(eta)
         return pd.Series(values, index=newdata.index, name=self.response)
 
@@ -240,3 +232,28 @@ class GlmmFit(FitMeasures):
         from bayeshier.reml.glmm.summary import summary_html
 
         return summary_html(self)
+
+
+def new_rows_offset(
+    spec: ModelSpec, newdata: pd.DataFrame, offset: np.ndarray | pd.Series | None
+) -> np.ndarray | None:
+    """The whole offset of new rows: ``offset`` (one value per row) or the model's own.
+
+    The model's own is its ``offset(...)`` terms and ``offset=`` column
+    evaluated on ``newdata`` (None if it has none).
+
+    Raises
+    ------
+    DataError
+        ``offset`` without one value per row, or an ``offset=`` given as values
+        to the fit and no ``offset`` here.
+
+    """
+    if offset is None:
+        return spec.offset_for(newdata)
+    values = np.asarray(offset, dtype=float).ravel()
+    if values.shape[0] != len(newdata):
+        raise DataError(
+            f"offset has {values.shape[0]} values for {len(newdata)} new rows: give one per row."
+        )
+    return values

@@ -95,3 +95,67 @@ def test_prior_predictive(seed_model) -> None:
     tree = seed_model.sample_prior_predictive(draws=20, random_seed=2)
     assert set(tree["prior"].data_vars) == {"beta", "g", "sd_g"}
     assert tree["prior_predictive"]["y"].shape == (1, 20, 100)
+
+
+def test_predictions_at_glmer_are_its_fitted_values(cbpp_model, cbpp_case) -> None:
+    reference, data = cbpp_case
+    tree = xr.DataTree.from_dict({"posterior": _at_glmer(cbpp_model, reference, 20)})
+    new = data.iloc[:6]
+    trials = (new["incidence"] + new["nonincidence"]).to_numpy()
+    out = cbpp_model.predict(new, tree, trials=trials, random_seed=1)["predictions"]
+    fitted = np.asarray(reference["fitted_response"])[:6]
+    assert out["mu"].dims == ("chain", "draw", "obs") and list(out["obs"].values) == list(new.index)
+    np.testing.assert_allclose(out["mu"].values[0], np.tile(fitted, (20, 1)), rtol=1e-4)
+    np.testing.assert_allclose(out["eta"].values[0, 0], np.log(fitted / (1 - fitted)), rtol=1e-4)
+    successes = out[cbpp_model.observed_name].values
+    assert np.all((successes >= 0) & (successes <= trials)) and successes.std() > 0
+    population = cbpp_model.predict(new, tree, include_random=False)["predictions"]["eta"]
+    fixef = np.array(list(reference["fixef"].values()))
+    expected = cbpp_model.spec.fixed_design(new) @ fixef
+    np.testing.assert_allclose(population.values[0, 0], expected, rtol=1e-12)
+
+
+def test_poisson_predictions_are_glmer_rates(grouse_case) -> None:
+    from bayeshier.bayes.glmm import GlmmModel
+
+    reference, data = grouse_case
+    model = GlmmModel(reference["formula"], data, "poisson")
+    tree = xr.DataTree.from_dict({"posterior": _at_glmer(model, reference, 5)})
+    out = model.predict(data.iloc[:8], tree, random_seed=2)["predictions"]
+    rate = np.asarray(reference["fitted_response"])[:8]
+    np.testing.assert_allclose(out["mu"].values[0, 0], rate, rtol=1e-4)
+    assert out["TICKS"].dtype.kind == "i"
+
+
+def test_a_new_level_gets_one_effect_from_the_group_prior(seed_model, seed_case) -> None:
+    import pandas as pd
+
+    reference, _ = seed_case
+    posterior = _at_glmer(seed_model, reference, 4000)
+    posterior["sd_g"] = (("chain", "draw"), np.full((1, 4000), 0.7))
+    tree = xr.DataTree.from_dict({"posterior": posterior})
+    new = pd.DataFrame({"g": ["unseen", "unseen", "other"]})
+    eta = seed_model.predict(new, tree, random_seed=3)["predictions"]["eta"].values[0]
+    effect = eta - reference["fixef"]["(Intercept)"]
+    np.testing.assert_array_equal(eta[:, 0], eta[:, 1])  # one effect per new level
+    assert abs(np.corrcoef(effect[:, 0], effect[:, 2])[0, 1]) < 0.1
+    assert effect[:, 0].std() == pytest.approx(0.7, rel=0.05)
+
+
+def test_prediction_offsets_and_trials(seed_model, seed_case) -> None:
+    import pandas as pd
+
+    from bayeshier.errors import DataError
+
+    reference, data = seed_case
+    tree = xr.DataTree.from_dict({"posterior": _at_glmer(seed_model, reference, 4)})
+    new = data.iloc[:3]
+    base = seed_model.predict(new, tree)["predictions"]["eta"].values
+    shifted = seed_model.predict(new, tree, offset=np.array([0.0, 1.0, -2.0]))["predictions"]
+    np.testing.assert_allclose(shifted["eta"].values - base, np.tile([0.0, 1.0, -2.0], (1, 4, 1)))
+    with pytest.raises(DataError, match="3 new rows"):
+        seed_model.predict(new, tree, offset=np.zeros(2))
+    with pytest.raises(ModelError, match="whole"):
+        seed_model.predict(new, tree, trials=pd.Series([1.5, 2.0, 1.0]))
+    with pytest.raises(ModelError, match="no posterior"):
+        seed_model.predict(new, xr.DataTree())
