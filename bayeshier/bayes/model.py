@@ -14,7 +14,6 @@ How and why it samples as it does, and which module does what, is explained in
 
 from __future__ import annotations
 
-import inspect
 import pickle
 from abc import ABCMeta
 from collections.abc import Mapping
@@ -31,7 +30,7 @@ from bayeshier.bayes import assemble, budget, collapse, names, pymc_graph, sampl
 from bayeshier.bayes.cell_sums import Cells, cell_statistics
 from bayeshier.bayes.collapse import collapsed_factors
 from bayeshier.bayes.fixed_scale import InternalDesign, internal_design
-from bayeshier.bayes.glmm import GlmmModel, twin
+from bayeshier.bayes.glmm import twin
 from bayeshier.bayes.moments import data_moments
 from bayeshier.bayes.plan import (
     SamplingPlan,
@@ -413,10 +412,4 @@ class Model(PredictiveMethods, metaclass=ABCMeta):
         return f"<bayeshier.Model {self.spec.formula.text!r}: {self.spec.nobs} rows; {factors}>"
 
 
-Model.register(GlmmModel)
-# help() and IDEs show __init__'s parameters, not __new__'s (*args, family, **options)
-Model.__signature__ = inspect.signature(
-    Model.__init__
-).replace(  # type: ignore[attr-defined]
-    parameters=list(inspect.signature(Model.__init__).parameters.values())[1:]
-)
+twin.register_twin(Model)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+from abc import ABCMeta
+
 import pandas as pd
 
 from bayeshier.bayes.glmm.model import GlmmModel
 from bayeshier.errors import ModelError
 
-__all__ = ["glmm_twin", "is_gaussian"]
+__all__ = ["glmm_twin", "is_gaussian", "register_twin"]
 
 
 def is_gaussian(family: object) -> bool:
@@ -46,3 +49,14 @@ _GLMM_OPTIONS = {
     "nagq",
     "likelihood",
 }
+
+
+def register_twin(model_class: ABCMeta) -> None:
+    """Make :class:`GlmmModel` a virtual subclass of ``model_class`` (``bayeshier.Model``).
+
+    ``isinstance(twin, Model)`` then holds, and ``help()`` and IDEs show
+    ``Model.__init__``'s parameters, not ``__new__``'s (``*args, family, **options``).
+    """
+    model_class.register(GlmmModel)
+    init = inspect.signature(model_class.__init__)  # type: ignore[misc]
+    model_class.__signature__ = init.replace(parameters=list(init.parameters.values())[1:])
