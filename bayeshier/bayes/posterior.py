@@ -32,6 +32,7 @@ __all__ = [
     "pointwise_loglik",
     "posterior_predictive",
     "predictions",
+    "predictions_group",
     "public_variables",
     "reml_record",
     "sampling_attrs",
@@ -257,16 +258,16 @@ def predictions(
     mu = new_rows_predictor(spec, posterior, newdata, include_random, rng)
     sigma = posterior["sigma"].to_numpy()[..., None]
     draws = mu + sigma * rng.standard_normal(mu.shape)
+    return predictions_group(posterior, newdata.index, {"mu": mu, name: draws})
+
+
+def predictions_group(
+    posterior: xr.Dataset, index: pd.Index, values: dict[str, np.ndarray]
+) -> xr.DataTree:
+    """The ``predictions`` group: each array (chain x draw x new rows) with ``obs`` = ``index``."""
     dims = ("chain", "draw", "obs")
-    coords = {
-        "chain": posterior["chain"],
-        "draw": posterior["draw"],
-        "obs": np.asarray(newdata.index),
-    }
-    data = {
-        "mu": xr.DataArray(mu, dims=dims, coords=coords),
-        name: xr.DataArray(draws, dims=dims, coords=coords),
-    }
+    coords = {"chain": posterior["chain"], "draw": posterior["draw"], "obs": np.asarray(index)}
+    data = {key: xr.DataArray(array, dims=dims, coords=coords) for key, array in values.items()}
     return xr.DataTree.from_dict({"predictions": xr.Dataset(data)})
 
 

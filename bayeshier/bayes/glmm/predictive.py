@@ -32,7 +32,7 @@ from bayeshier.bayes.glmm import posterior as glmm_post
 from bayeshier.bayes.glmm.aggregate import Cells
 from bayeshier.bayes.glmm.posterior import row_linear_predictor
 from bayeshier.bayes.names import obs_labels
-from bayeshier.bayes.posterior import new_rows_predictor
+from bayeshier.bayes.posterior import new_rows_predictor, predictions_group
 from bayeshier.errors import ModelError
 from bayeshier.reml.glmm import Family
 from bayeshier.reml.glmm.results import new_rows_offset
@@ -193,19 +193,8 @@ def glmm_predictions(
     eta = new_rows_predictor(spec, posterior, newdata, include_random, rng)
     if offset is not None:
         eta += offset
-    mu = _mean(family, eta)
-    dims = ("chain", "draw", "obs")
-    coords = {
-        "chain": posterior["chain"],
-        "draw": posterior["draw"],
-        "obs": np.asarray(newdata.index),
-    }
-    data = {
-        "eta": xr.DataArray(eta, dims=dims, coords=coords),
-        "mu": xr.DataArray(mu, dims=dims, coords=coords),
-        name: xr.DataArray(_replicates(family, eta, trials, rng), dims=dims, coords=coords),
-    }
-    return xr.DataTree.from_dict({"predictions": xr.Dataset(data)})
+    values = {"eta": eta, "mu": _mean(family, eta), name: _replicates(family, eta, trials, rng)}
+    return predictions_group(posterior, newdata.index, values)
 
 
 class GlmmPredictiveMethods:
