@@ -146,3 +146,37 @@ def test_collapsed_and_full_posteriors_agree(grouse_case) -> None:
         assert float(gap.max()) < 0.25, (name, float(gap.max()))
         ratio = a.std(("chain", "draw")) / spread
         assert 0.8 < float(ratio.min()) and float(ratio.max()) < 1.25, name
+
+
+def test_an_interrupted_run_draws_the_collapsed_effects_of_its_kept_draws(grouse_case) -> None:
+    from bayeshier.bayes.budget import LogLikelihoodChoice
+
+    reference, data = grouse_case
+    model = GlmmModel(reference["formula"], data, "poisson")
+    rng = np.random.default_rng(4)
+    chains, draws = 2, 30
+    n_broods, n_fixed = model.spec.factor("BROOD").n_levels, len(model.spec.fixed_names)
+    posterior = xr.Dataset(
+        {
+            "beta": (("chain", "draw", "fixed"), rng.normal(size=(chains, draws, n_fixed))),
+            centered_name("BROOD"): (
+                ("chain", "draw", "BROOD_level"),
+                rng.normal(size=(chains, draws, n_broods)),
+            ),
+            "sd_BROOD": (("chain", "draw"), rng.uniform(0.5, 1.0, (chains, draws))),
+            "sd_LOCATION": (("chain", "draw"), rng.uniform(0.2, 0.6, (chains, draws))),
+        },
+        coords={
+            "fixed": list(model.spec.fixed_names),
+            "BROOD_level": list(model.spec.factor("BROOD").levels),
+        },
+    )
+    posterior = posterior.where(posterior["draw"] < 20, drop=False)  # both chains stopped at 20
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((chains, draws), bool))})
+    raw = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+    tree = model._finish(raw, "nutpie", LogLikelihoodChoice("none"), (draws, chains), rng)
+    kept = tree["posterior"]
+    assert kept.sizes["draw"] == 20 and tree.attrs["interrupted"] == "true"
+    assert {"LOCATION", "BROOD"} <= set(kept.data_vars)
+    assert centered_name("BROOD") not in kept.data_vars
+    assert not np.isnan(kept["LOCATION"]).any() and not np.isnan(kept["BROOD"]).any()
