@@ -74,7 +74,7 @@ from bayeshier.present.comparison_tables import (
     kept_shares,
     variance_table,
 )
-from bayeshier.present.glmm_comparison import GlmmComparison, compare_glmm, require_glmm_fit
+from bayeshier.present.glmm_comparison import GlmmComparison, compare_glmm
 from bayeshier.present.intervals import CiKind, CredibleInterval, resolve_interval
 from bayeshier.present.matching import check_same_model
 from bayeshier.present.saved import read_posterior, refit
@@ -116,9 +116,10 @@ def compare(
     Parameters
     ----------
     reml_fit : RemlFit, optional
-        From :func:`bayeshier.fit_reml`. Omitted, it is rebuilt from
-        ``idata`` (its ``constant_data`` group and ``attrs["formula"]``,
-        refitted and checked against ``attrs["reml"]``): a posterior saved
+        From :func:`bayeshier.fit_reml` (or :func:`bayeshier.fit_glmm`).
+        Omitted, it is rebuilt from ``idata`` (its ``constant_data`` group and
+        ``attrs["formula"]``, refitted and checked against ``attrs["reml"]``;
+        a GLMM's posterior is refitted by ``fit_glmm``): a posterior saved
         with ``to_netcdf`` / ``to_zarr`` and reopened with
         ``xarray.open_datatree`` is compared on its own.
     idata : xarray.DataTree, optional
@@ -166,20 +167,20 @@ def compare(
 
     """
     interval = resolve_interval(ci_prob, ci_kind, hdi_prob)
-    if isinstance(reml_fit, GlmmFit):
-        chosen = {"ci_prob": interval.prob, "ci_kind": interval.kind}
-        return compare_glmm(reml_fit, idata, scale, **chosen)  # type: ignore[arg-type]
     if scale not in ("link", "response"):
         raise DataError(f"scale must be 'link' or 'response', got {scale!r}.")
-    saved = read_posterior(idata)
+    saved = read_posterior(idata) if reml_fit is None else None
     if reml_fit is None:
-        require_glmm_fit(saved)
         if saved is None:
             raise DataError(
                 "compare() needs a REML fit, a posterior, or both: compare(fit), "
                 "compare(fit, idata) or compare(idata=idata)."
             )
         reml_fit = refit(saved)
+    if isinstance(reml_fit, GlmmFit):
+        chosen = {"ci_prob": interval.prob, "ci_kind": interval.kind}
+        return compare_glmm(reml_fit, idata, scale, **chosen)  # type: ignore[arg-type]
+    saved = read_posterior(idata) if saved is None else saved
     _require_rows(reml_fit)
     posterior = None
     if saved is not None:

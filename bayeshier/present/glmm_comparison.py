@@ -44,14 +44,14 @@ import pandas as pd
 from bayeshier.errors import DataError
 from bayeshier.present.intervals import CiKind, CredibleInterval, resolve_interval
 from bayeshier.present.posterior_summary import level_draws, posterior_summary, scalar_summary
-from bayeshier.present.saved import SavedPosterior, read_posterior
+from bayeshier.present.saved import read_posterior
 from bayeshier.reml.glmm import Family, GlmmFit
 from bayeshier.reml.glmm.objective import glm_fit
 
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["GlmmComparison", "compare_glmm", "glm_fit", "require_glmm_fit"]
+__all__ = ["GlmmComparison", "compare_glmm", "glm_fit"]
 
 Scale = Literal["link", "response"]
 
@@ -135,23 +135,6 @@ def compare_glmm(
         interval=interval,
         scale=scale,
     )
-
-
-def require_glmm_fit(saved: SavedPosterior | None) -> None:
-    """Refuse to rebuild a GLMM's fit from its posterior alone (``compare(idata=...)``).
-
-    Raises
-    ------
-    DataError
-        ``saved`` is the posterior of a binomial or Poisson model.
-
-    """
-    family = None if saved is None else saved.attrs.get("family")
-    if family in ("binomial", "poisson"):
-        raise DataError(
-            f"This posterior is of a {family} GLMM: compare it with its Laplace fit, "
-            "bayeshier.compare(bayeshier.fit_glmm(formula, data, family), idata)."
-        )
 
 
 def _check_posterior(fit: GlmmFit, posterior: xr.Dataset) -> None:

@@ -10,7 +10,9 @@ return fixed-width or numpy ``StringDType`` arrays).
 
 :func:`refit` rebuilds the REML fit from a posterior alone
 (``compare(idata=...)``): the data frame from ``constant_data``, refitted with
-:func:`bayeshier.fit_reml` and checked against ``attrs["reml"]``.
+:func:`bayeshier.fit_reml` (a binomial or Poisson GLMM's with
+:func:`bayeshier.fit_glmm`, its family, link and ``nagq`` from ``attrs``) and
+checked against ``attrs["reml"]``.
 
 What ``constant_data`` holds (written by ``bayeshier.bayes``)
 -------------------------------------------------------------
@@ -29,7 +31,9 @@ A model fitted with ``weights=`` or ``offset=`` records them too: as text in
 name or an expression of columns (those columns are then among the
 variables), or as the variables ``(weights)`` / ``(offset)`` (one value per
 row) when they were given as values. An ``offset()`` term of the formula
-needs nothing more: it is recomputed from its columns.
+needs nothing more: it is recomputed from its columns. A GLMM's
+``constant_data`` also holds every row's ``trials`` and whole ``offset``,
+which the refit leaves out (they are named in ``attrs["derived"]``).
 """
 
 from __future__ import annotations
@@ -43,11 +47,13 @@ import pandas as pd
 
 from bayeshier.errors import DataError, ModelError
 from bayeshier.reml import RemlFit, fit_reml
+from bayeshier.reml.glmm import GlmmFit, fit_glmm
 
 if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = [
+    "GLMM_FAMILIES",
     "REFIT_RTOL",
     "SavedPosterior",
     "read_posterior",
@@ -59,6 +65,8 @@ __all__ = [
 REFIT_RTOL = 1e-6
 #: The entries of ``attrs["reml"]`` the refit is checked against.
 CHECKED_ENTRIES = ("fixef", "se", "sigma", "theta")
+#: ``attrs["family"]`` of a GLMM's posterior (refitted by :func:`bayeshier.fit_glmm`).
+GLMM_FAMILIES = ("binomial", "poisson")
 #: Arguments of :func:`bayeshier.fit_reml` a saved posterior may record besides the formula.
 ROW_ARGUMENTS = ("weights", "offset")
 
@@ -182,8 +190,8 @@ def _text(value: Any) -> str:
 
 
 # ================================================================ refit
-def refit(saved: SavedPosterior) -> RemlFit:
-    """The REML fit of a saved posterior, refitted from its ``constant_data`` and checked.
+def refit(saved: SavedPosterior) -> RemlFit | GlmmFit:
+    """The REML (or Laplace) fit of a saved posterior, refitted from ``constant_data``, checked.
 
     Parameters
     ----------
@@ -193,9 +201,13 @@ def refit(saved: SavedPosterior) -> RemlFit:
 
     Returns
     -------
-    RemlFit
-        ``fit_reml(attrs["formula"], frame)``, whose fixed effects, standard
-        errors, sigma and theta equal ``attrs["reml"]`` to :data:`REFIT_RTOL`.
+    RemlFit or GlmmFit
+        ``fit_reml(attrs["formula"], frame)`` or, for the posterior of a
+        binomial or Poisson GLMM (``attrs["family"]``), ``fit_glmm`` with the
+        recorded family, link and ``nagq`` (the variables listed in
+        ``constant_data.attrs["derived"]`` left out); its fixed effects,
+        standard errors, sigma and theta equal ``attrs["reml"]`` to
+        :data:`REFIT_RTOL`.
 
     Raises
     ------
@@ -204,27 +216,42 @@ def refit(saved: SavedPosterior) -> RemlFit:
         or a refit that differs from it.
 
     """
+    family = _text(saved.attrs.get("family", "gaussian"))
+    fitter = "fit_glmm" if family in GLMM_FAMILIES else "fit_reml"
+    formula, record, constant = _refit_inputs(saved, fitter)
+    frame = saved_frame(constant)
+    derived = json.loads(_text(constant.attrs.get("derived", "[]")))
+    frame = frame.drop(columns=[name for name in derived if name in frame.columns])
+    given = {key: _row_argument(saved, frame, key) for key in ROW_ARGUMENTS}
+    rows = {key: value for key, value in given.items() if value is not None}
+    fit: RemlFit | GlmmFit
+    if family in GLMM_FAMILIES:
+        link, nagq = _text(saved.attrs.get("link")), int(record.get("nagq", 1))
+        fit = fit_glmm(formula, frame, family, link=link, nagq=nagq, **rows)
+    else:
+        reml = str(record.get("method", "REML")).upper() != "ML"
+        fit = fit_reml(formula, frame, reml=reml, **rows)
+    _check_refit(fit, record, formula)
+    return fit
+
+
+def _refit_inputs(saved: SavedPosterior, fitter: str) -> tuple[str, dict[str, Any], xr.Dataset]:
+    """The formula, the fit's record and ``constant_data``, or a ModelError saying what lacks."""
     formula = saved.formula
     if formula is None:
         raise ModelError(
-            "The posterior records no formula (attrs['formula']), so its REML fit cannot be "
-            "rebuilt: pass the fit as well, compare(fit_reml(formula, data), idata)."
+            "The posterior records no formula (attrs['formula']), so its fit cannot be "
+            f"rebuilt: pass the fit as well, compare({fitter}(formula, data), idata)."
         )
     record = saved.reml_record()
     if saved.constant is None or record is None:
         missing = "constant_data group" if saved.constant is None else "attrs['reml']"
         raise ModelError(
             f"The posterior of {formula!r} has no {missing} (the model's data columns and the "
-            "REML fit it was sampled with), so compare() cannot rebuild the REML fit from it. "
-            f"Pass the fit as well: compare(fit_reml({formula!r}, data), idata)."
+            "fit it was sampled with), so compare() cannot rebuild the fit from it. "
+            f"Pass the fit as well: compare({fitter}({formula!r}, data), idata)."
         )
-    method = str(record.get("method", "REML")).upper()
-    frame = saved_frame(saved.constant)
-    given = {key: _row_argument(saved, frame, key) for key in ROW_ARGUMENTS}
-    rows = {key: value for key, value in given.items() if value is not None}
-    fit = fit_reml(formula, frame, reml=method != "ML", **rows)
-    _check_refit(fit, record, formula)
-    return fit
+    return formula, record, saved.constant
 
 
 def _row_argument(saved: SavedPosterior, frame: pd.DataFrame, key: str) -> Any:
@@ -255,8 +282,8 @@ def saved_frame(constant: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(columns, index=index)
 
 
-def _check_refit(fit: RemlFit, record: dict[str, Any], formula: str) -> None:
-    """Raise :class:`ModelError` unless ``fit`` reproduces the recorded REML numbers."""
+def _check_refit(fit: RemlFit | GlmmFit, record: dict[str, Any], formula: str) -> None:
+    """Raise :class:`ModelError` unless ``fit`` reproduces the recorded REML (Laplace) numbers."""
     ours = {
         "fixef": fit.fixef.to_dict(),
         "se": fit.se.to_dict(),
@@ -273,8 +300,13 @@ def _check_refit(fit: RemlFit, record: dict[str, Any], formula: str) -> None:
             f"The REML fit rebuilt from the posterior's constant_data ({formula!r}, "
             f"{fit.nobs} rows) differs from the fit it was sampled with (attrs['reml']): "
             f"{'; '.join(differences)}. The saved data are not those of the sample; pass the "
-            "fit as well: compare(fit_reml(formula, data), idata)."
+            f"fit as well: compare({_fitter(fit)}(formula, data), idata)."
         )
+
+
+def _fitter(fit: RemlFit | GlmmFit) -> str:
+    """The function that makes fits like ``fit``."""
+    return "fit_glmm" if isinstance(fit, GlmmFit) else "fit_reml"
 
 
 def _close(ours: Any, saved: Any) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ import xarray as xr
 from reference_cases import load_glmer_case
 from scipy import special
 
-from bayeshier.errors import DataError
+from bayeshier.errors import DataError, ModelError
 from bayeshier.present.glmm_comparison import compare_glmm
 from bayeshier.reml.glmm import fit_glmm
 
@@ -124,8 +126,33 @@ def test_compare_dispatches_on_a_glmm_fit(seed) -> None:
     assert type(result).__name__ == "GlmmComparison"
     assert result.interval.label == "80% ETI" and result.scale == "response"
     tree.attrs["family"] = "binomial"
-    with pytest.raises(DataError, match="fit_glmm"):
-        bayeshier.compare(idata=tree)
+    with pytest.raises(ModelError, match="fit_glmm"):
+        bayeshier.compare(idata=tree)  # no constant_data to refit from
+
+
+@pytest.mark.sampling
+def test_a_saved_glmm_posterior_is_compared_on_its_own(tmp_path) -> None:
+    import bayeshier
+
+    reference, data = load_glmer_case("cbpp_binomial")
+    data = data.rename(columns={"nonincidence": "trials"})  # a data column named like a derived one
+    formula = "cbind(incidence, trials) ~ period + (1|herd)"
+    model = bayeshier.Model(formula, data, family="binomial")
+    tree = model.sample(draws=100, tune=100, chains=2, random_seed=1, progressbar=False)
+    tree.to_netcdf(tmp_path / "cbpp.nc")
+    reloaded = xr.open_datatree(tmp_path / "cbpp.nc")
+    alone = bayeshier.compare(idata=reloaded, scale="response")
+    given = bayeshier.compare(model.fit, tree, scale="response")
+    assert type(alone).__name__ == "GlmmComparison"
+    for table in ("fixed", "groups", "variances"):
+        pd.testing.assert_frame_equal(getattr(alone, table), getattr(given, table))
+    fixef = np.array(list(reference["fixef"].values()))
+    np.testing.assert_allclose(alone.fixed["laplace"], fixef, atol=1e-3)  # glmer's estimates
+    record = json.loads(reloaded.attrs["reml"])
+    record["fixef"]["Intercept"] += 0.01
+    reloaded.attrs["reml"] = json.dumps(record)
+    with pytest.raises(ModelError, match=r"differs.*fit_glmm\(formula"):
+        bayeshier.compare(idata=reloaded)
 
 
 def test_bad_input(seed) -> None:

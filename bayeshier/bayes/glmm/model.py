@@ -37,6 +37,7 @@ from bayeshier.bayes.priors import prior_table
 from bayeshier.errors import ModelError
 from bayeshier.reml.glmm import Family, GlmmFit, fit_glmm, make_family
 from bayeshier.reml.glmm.response import glmm_data
+from bayeshier.spec.model_spec import as_frame
 
 if TYPE_CHECKING:  # nutpie is optional, and heavy to import
     from nutpie.sample import CompiledModel
@@ -100,6 +101,7 @@ class GlmmModel(GlmmPredictiveMethods):
     ) -> None:
         self.formula = formula
         self.family = make_family(family, link)
+        data = as_frame(data)  # a dict, polars or pyarrow frame becomes pandas
         prepared = glmm_data(formula, data, self.family, weights=weights, offset=offset)
         self.spec = prepared.spec
         self.response = prepared.response
@@ -309,7 +311,7 @@ class GlmmModel(GlmmPredictiveMethods):
             "posterior": posterior,
             "sample_stats": stats,
             "observed_data": glmm_post.observed_data(self.spec, self.cells, self.observed_name),
-            "constant_data": glmm_post.constant_data(self.spec, self.cells),
+            "constant_data": glmm_post.constant_data(self.spec, self.cells, self._fit_args[1]),
         }
         if choice.kind == "pointwise":
             groups["log_likelihood"] = glmm_post.pointwise_loglik(

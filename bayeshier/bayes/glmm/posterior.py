@@ -11,9 +11,11 @@ import json
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy import special
 
+from bayeshier.bayes import data_groups
 from bayeshier.bayes.glmm.aggregate import Cells
 from bayeshier.bayes.names import obs_labels
 from bayeshier.bayes.posterior import reml_record
@@ -21,6 +23,7 @@ from bayeshier.reml.glmm import Family, GlmmFit
 from bayeshier.spec.model_spec import ModelSpec
 
 __all__ = [
+    "DERIVED_ATTR",
     "DRAW_CHUNK",
     "cell_linear_predictor",
     "constant_data",
@@ -44,15 +47,30 @@ def observed_data(spec: ModelSpec, cells: Cells, name: str) -> xr.Dataset:
     return xr.Dataset({name: values})
 
 
-def constant_data(spec: ModelSpec, cells: Cells) -> xr.Dataset:
-    """Trials (or prior weights) and offset of every row, dimension ``obs``."""
+#: ``constant_data.attrs`` entry naming the variables computed by the model, not data columns.
+DERIVED_ATTR = "derived"
+
+
+def constant_data(spec: ModelSpec, cells: Cells, data: pd.DataFrame) -> xr.Dataset:
+    """The model's data columns and every row's trials and offset, dimension ``obs``.
+
+    The data columns are :func:`bayeshier.bayes.data_groups.constant_data`'s
+    (what :func:`bayeshier.compare` refits the Laplace fit from); ``trials``
+    (or prior weights) and ``offset`` (the whole offset) are added unless a
+    data column has that name, and listed in ``attrs["derived"]`` (JSON).
+    """
     coords = {"obs": obs_labels(spec)}
-    return xr.Dataset(
-        {
-            "trials": xr.DataArray(cells.row_trials, dims="obs", coords=coords),
-            "offset": xr.DataArray(cells.offset[cells.row_cell], dims="obs", coords=coords),
-        }
-    )
+    columns = data_groups.constant_data(spec, data)
+    dataset = xr.Dataset(coords=coords) if columns is None else columns
+    derived = {
+        "trials": cells.row_trials,
+        "offset": cells.offset[cells.row_cell],
+    }
+    added = [name for name in derived if name not in dataset.data_vars]
+    for name in added:
+        dataset[name] = xr.DataArray(derived[name], dims="obs", coords=coords)
+    dataset.attrs[DERIVED_ATTR] = json.dumps(added)
+    return dataset
 
 
 def row_linear_predictor(spec: ModelSpec, cells: Cells, posterior: xr.Dataset) -> np.ndarray:
@@ -164,7 +182,7 @@ def glmm_attrs(
     fit: GlmmFit, sampler: str, parameterization: dict[str, str], cells: Cells
 ) -> dict[str, str]:
     """The DataTree's ``attrs``: formula, family, sampler, parameterization, the fit (JSON)."""
-    return {
+    return data_groups.row_argument_attrs(fit.spec) | {
         "formula": fit.formula,
         "family": fit.family.name,
         "link": fit.link,

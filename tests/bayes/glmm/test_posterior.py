@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
+from bayeshier.bayes.glmm import GlmmModel
 from bayeshier.bayes.glmm import posterior as glmm_post
 
 
@@ -36,10 +37,19 @@ def test_pointwise_loglik_at_glmer_fitted_values(cbpp_model, cbpp_case) -> None:
 def test_observed_and_constant_data(cbpp_model, cbpp_case) -> None:
     _, data = cbpp_case
     observed = glmm_post.observed_data(cbpp_model.spec, cbpp_model.cells, "y")
-    constant = glmm_post.constant_data(cbpp_model.spec, cbpp_model.cells)
+    constant = glmm_post.constant_data(cbpp_model.spec, cbpp_model.cells, data)
     np.testing.assert_allclose(observed["y"], data["incidence"])
     np.testing.assert_allclose(constant["trials"], data["incidence"] + data["nonincidence"])
     np.testing.assert_allclose(constant["offset"], 0.0)
+    # the data columns, for compare(idata=...) to refit the Laplace fit
+    np.testing.assert_array_equal(constant["nonincidence"], data["nonincidence"])
+    assert list(constant["herd"].values) == [str(h) for h in data["herd"]]
+    assert json.loads(constant.attrs[glmm_post.DERIVED_ATTR]) == ["trials", "offset"]
+    renamed = data.rename(columns={"nonincidence": "trials"})
+    model = GlmmModel("cbind(incidence, trials) ~ period + (1|herd)", renamed, "binomial")
+    clash = glmm_post.constant_data(model.spec, model.cells, renamed)
+    np.testing.assert_array_equal(clash["trials"], data["nonincidence"])  # the data column kept
+    assert json.loads(clash.attrs[glmm_post.DERIVED_ATTR]) == ["offset"]
 
 
 def test_attrs_record_the_laplace_fit(seed_model, seed_case) -> None:
