@@ -21,6 +21,7 @@ from bayeshier.bayes.names import corr_name, effect_dims, obs_labels, term_bis_d
 from bayeshier.bayes.priors import sd_term
 from bayeshier.errors import ModelError
 from bayeshier.reml import RemlFit
+from bayeshier.reml.results import new_rows_offset
 from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = [
@@ -277,11 +278,15 @@ def new_rows_predictor(
     newdata: pd.DataFrame,
     include_random: bool,
     rng: np.random.Generator,
+    offset: np.ndarray | pd.Series | None = None,
 ) -> np.ndarray:
-    """Posterior draws of new rows' ``X beta`` plus, if ``include_random``, their groups' effects.
+    """Posterior draws of new rows' ``X beta + offset`` plus, if ``include_random``, group effects.
 
     A level not seen in fitting gets an effect drawn from the factor's prior
-    per posterior draw (chain x draw x rows). Offsets are not included.
+    per posterior draw (chain x draw x rows). The offset is ``offset`` (one
+    value per row) or else the model's own ``offset(...)`` terms and
+    ``offset=`` column evaluated on ``newdata``
+    (:func:`~bayeshier.reml.results.new_rows_offset`).
     """
     X = spec.fixed_design(newdata)
     codes = [np.full(len(newdata), -1) for _ in spec.factors]
@@ -292,6 +297,9 @@ def new_rows_predictor(
     eta = linear_predictor(spec, posterior, X, codes, designs)
     if include_random:
         eta += _new_level_effects(spec, newdata, posterior, codes, designs, rng)
+    whole_offset = new_rows_offset(spec, newdata, offset)
+    if whole_offset is not None:
+        eta += whole_offset
     return eta
 
 

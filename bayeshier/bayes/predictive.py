@@ -97,7 +97,8 @@ class PredictiveMethods:
         ----------
         newdata : pandas.DataFrame
             Rows with the predictor columns (and grouping columns when
-            ``include_random``).
+            ``include_random``, and the columns of ``offset(...)`` terms,
+            which are added to ``mu`` as :meth:`RemlFit.predict` adds them).
         idata : xarray.DataTree
             The result of :meth:`Model.sample <bayeshier.bayes.model.Model.sample>`.
         include_random : bool

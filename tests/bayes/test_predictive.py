@@ -42,6 +42,19 @@ def test_predict_population_level(sleep_model, fake_posterior):
     np.testing.assert_allclose(mu.to_numpy(), fixef["Intercept"] + 3 * fixef["Days"])
 
 
+def test_predict_adds_the_offset_of_the_new_rows(sleep, fake_posterior):
+    from bayeshier import Model
+
+    model = Model("Reaction ~ Days + offset(2 * Days) + (1|Subject)", sleep)
+    new = pd.DataFrame({"Days": [3.0, 0.0]})
+    mu = model.predict(new, fake_posterior(model), include_random=False)["predictions"]["mu"]
+    fixef = model.reml.fixef
+    expected = fixef["Intercept"] + np.array([3.0, 0.0]) * (fixef["Days"] + 2.0)
+    np.testing.assert_allclose(mu.to_numpy()[0, 0], expected)
+    # the REML fit predicts the same rows the same way (lme4 adds offset() terms too)
+    np.testing.assert_allclose(model.reml.predict(new, include_random=False), expected)
+
+
 def test_predict_needs_a_posterior(sleep_model):
     with pytest.raises(ModelError, match="posterior"):
         sleep_model.predict(pd.DataFrame({"Days": [1.0]}), xr.DataTree())

@@ -35,7 +35,6 @@ from bayeshier.bayes.names import obs_labels
 from bayeshier.bayes.posterior import new_rows_predictor, predictions_group
 from bayeshier.errors import ModelError
 from bayeshier.reml.glmm import Family
-from bayeshier.reml.glmm.results import new_rows_offset
 from bayeshier.spec.model_spec import ModelSpec, as_frame
 
 __all__ = [
@@ -172,14 +171,15 @@ def glmm_predictions(
     posterior: xr.Dataset,
     newdata: pd.DataFrame,
     include_random: bool,
-    offset: np.ndarray | None,
+    offset: np.ndarray | pd.Series | None,
     trials: np.ndarray,
     rng: np.random.Generator,
     name: str,
 ) -> xr.DataTree:
     """Posterior draws for new rows (see :meth:`GlmmModel.predict`).
 
-    ``offset`` is every new row's whole offset (None: none); ``trials``
+    ``offset`` is every new row's whole offset (None: the model's own
+    offset terms, if any, evaluated on ``newdata``); ``trials``
     each row's trials (binomial) or exposure weight (Poisson).
 
     Returns
@@ -190,9 +190,7 @@ def glmm_predictions(
         ``name`` (successes of ``trials``, or counts), dims (chain, draw, obs).
 
     """
-    eta = new_rows_predictor(spec, posterior, newdata, include_random, rng)
-    if offset is not None:
-        eta += offset
+    eta = new_rows_predictor(spec, posterior, newdata, include_random, rng, offset)
     values = {"eta": eta, "mu": _mean(family, eta), name: _replicates(family, eta, trials, rng)}
     return predictions_group(posterior, newdata.index, values)
 
@@ -269,7 +267,6 @@ class GlmmPredictiveMethods:
         sampling.check_sampling_args(1, 0, 1, "pymc", random_seed)
         posterior = self._checked_posterior(idata)
         newdata = as_frame(newdata, "new data")
-        offset_values = new_rows_offset(self.spec, newdata, offset)
         counts = np.broadcast_to(np.asarray(trials, dtype=float), (len(newdata),))
         rng = np.random.default_rng(random_seed)
         return glmm_predictions(
@@ -278,7 +275,7 @@ class GlmmPredictiveMethods:
             posterior,
             newdata,
             include_random,
-            offset_values,
+            offset,
             counts,
             rng,
             self.observed_name,

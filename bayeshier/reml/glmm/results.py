@@ -13,10 +13,10 @@ from bayeshier.errors import DataError
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.glmm.families import Family
 from bayeshier.reml.optimize import OptimizationSummary
-from bayeshier.reml.results import FitMeasures, RemlFit, _factor_rows
+from bayeshier.reml.results import FitMeasures, RemlFit, _factor_rows, new_rows_offset
 from bayeshier.spec.model_spec import ModelSpec, as_frame
 
-__all__ = ["GlmmFit", "new_rows_offset"]
+__all__ = ["GlmmFit"]
 
 ResidualType = Literal["pearson", "deviance", "response"]
 
@@ -232,28 +232,3 @@ class GlmmFit(FitMeasures):
         from bayeshier.reml.glmm.summary import summary_html
 
         return summary_html(self)
-
-
-def new_rows_offset(
-    spec: ModelSpec, newdata: pd.DataFrame, offset: np.ndarray | pd.Series | None
-) -> np.ndarray | None:
-    """The whole offset of new rows: ``offset`` (one value per row) or the model's own.
-
-    The model's own is its ``offset(...)`` terms and ``offset=`` column
-    evaluated on ``newdata`` (None if it has none).
-
-    Raises
-    ------
-    DataError
-        ``offset`` without one value per row, or an ``offset=`` given as values
-        to the fit and no ``offset`` here.
-
-    """
-    if offset is None:
-        return spec.offset_for(newdata)
-    values = np.asarray(offset, dtype=float).ravel()
-    if values.shape[0] != len(newdata):
-        raise DataError(
-            f"offset has {values.shape[0]} values for {len(newdata)} new rows: give one per row."
-        )
-    return values
