@@ -22,7 +22,6 @@ from bayeshier.bayes import collapse, data_groups, interrupt
 from bayeshier.bayes import posterior as post
 from bayeshier.bayes.budget import LogLikelihoodChoice, require_memory
 from bayeshier.bayes.group_loglik import group_loglik, group_moments
-from bayeshier.errors import ModelError
 
 if TYPE_CHECKING:
     from bayeshier.bayes.cell_sums import Cells
@@ -31,7 +30,13 @@ if TYPE_CHECKING:
     from bayeshier.reml import RemlFit
     from bayeshier.spec.model_spec import ModelSpec
 
-__all__ = ["LOG_LIKELIHOOD_ATTR", "SampledModel", "assemble", "posterior_predictive_group"]
+__all__ = [
+    "LOG_LIKELIHOOD_ATTR",
+    "SampledModel",
+    "assemble",
+    "posterior_predictive_group",
+    "storage_attrs",
+]
 
 #: ``attrs`` key saying which log-likelihood is stored: ``"pointwise"``, ``"group"`` or ``"none"``.
 LOG_LIKELIHOOD_ATTR = "log_likelihood"
@@ -106,11 +111,18 @@ def assemble(
         post.sampling_attrs(spec, sampler, model.parameterization, model.reml, model.likelihood)
     )
     tree.attrs.update(data_groups.row_argument_attrs(spec))
-    tree.attrs[LOG_LIKELIHOOD_ATTR] = choice.kind
-    if choice.message:
-        tree.attrs["log_likelihood_note"] = choice.message
-    tree.attrs.update(interrupt.interruption_attrs(interruption))
+    tree.attrs.update(storage_attrs(choice, interruption))
     return tree
+
+
+def storage_attrs(
+    choice: LogLikelihoodChoice, interruption: interrupt.Interruption | None
+) -> dict[str, str]:
+    """``attrs`` saying which log-likelihood is stored (and why), and whether the run was cut."""
+    attrs = {LOG_LIKELIHOOD_ATTR: choice.kind}
+    if choice.message:
+        attrs["log_likelihood_note"] = choice.message
+    return attrs | interrupt.interruption_attrs(interruption)
 
 
 def _log_likelihood(model: SampledModel, posterior: xr.Dataset, kind: str) -> xr.Dataset | None:
@@ -135,16 +147,7 @@ def posterior_predictive_group(
         or the replicates would not fit in memory.
 
     """
-    if "posterior" not in idata.children:
-        raise ModelError("idata has no posterior group: pass the result of Model.sample().")
-    posterior = idata["posterior"].to_dataset()
-    needed = ["beta", "sigma", *(f.name for f in model.spec.factors)]
-    missing = [name for name in needed if name not in posterior.data_vars]
-    if missing:
-        raise ModelError(
-            f"idata's posterior lacks {', '.join(map(repr, missing))}: pass the result of "
-            "Model.sample() of this model."
-        )
+    posterior = post.posterior_of(idata, ["beta", "sigma", *(f.name for f in model.spec.factors)])
     size = posterior["sigma"].size * model.spec.nobs * 8
     require_memory(
         size,

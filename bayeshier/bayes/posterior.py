@@ -10,6 +10,7 @@ graph.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ __all__ = [
     "numeric_statistics",
     "observed_data",
     "pointwise_loglik",
+    "posterior_of",
     "posterior_predictive",
     "predictions",
     "predictions_group",
@@ -43,6 +45,27 @@ _LOGLIK_CHUNK = 2_000_000
 
 
 # ------------------------------------------------------------ the DataTree
+def posterior_of(idata: xr.DataTree, needed: Iterable[str] = ()) -> xr.Dataset:
+    """The ``posterior`` group of ``idata`` as a Dataset, checked to hold ``needed``.
+
+    Raises
+    ------
+    ModelError
+        ``idata`` has no posterior group, or its posterior lacks a needed variable.
+
+    """
+    if "posterior" not in idata.children:
+        raise ModelError("idata has no posterior group: pass the result of the model's sample().")
+    posterior = idata["posterior"].to_dataset()
+    missing = [name for name in needed if name not in posterior.data_vars]
+    if missing:
+        raise ModelError(
+            f"idata's posterior lacks {', '.join(map(repr, missing))}: pass the result of "
+            "sample() of this model."
+        )
+    return posterior
+
+
 def public_variables(dataset: xr.Dataset) -> xr.Dataset:
     """Drop internal variables and their coordinates (named with a leading underscore)."""
     hidden = [name for name in dataset.variables if str(name).startswith("_")]

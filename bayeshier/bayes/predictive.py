@@ -122,9 +122,7 @@ class PredictiveMethods:
             ``idata`` has no ``posterior`` group.
 
         """
-        if "posterior" not in idata.children:
-            raise ModelError("idata has no posterior group: pass the result of Model.sample().")
-        posterior = idata["posterior"].to_dataset()
+        posterior = post.posterior_of(idata)
         rng = np.random.default_rng(random_seed)
         return post.predictions(
             self.spec, posterior, newdata, include_random, rng, self.observed_name

@@ -22,7 +22,7 @@ import xarray as xr
 from bayeshier._choices import Parameterization, Sampler
 from bayeshier.bayes import budget, interrupt, names, sampling
 from bayeshier.bayes import posterior as post
-from bayeshier.bayes.assemble import LOG_LIKELIHOOD_ATTR
+from bayeshier.bayes.assemble import storage_attrs
 from bayeshier.bayes.budget import LogLikelihoodChoice
 from bayeshier.bayes.glmm import posterior as glmm_post
 from bayeshier.bayes.glmm.aggregate import Cells, aggregate_rows
@@ -321,10 +321,7 @@ class GlmmModel(GlmmPredictiveMethods):
         tree.attrs.update(
             glmm_post.glmm_attrs(self.fit, sampler, self.parameterization, self.cells)
         )
-        tree.attrs[LOG_LIKELIHOOD_ATTR] = choice.kind
-        if choice.message:
-            tree.attrs["log_likelihood_note"] = choice.message
-        tree.attrs.update(interrupt.interruption_attrs(interruption))
+        tree.attrs.update(storage_attrs(choice, interruption))
         return tree
 
     def __repr__(self) -> str:

@@ -283,17 +283,7 @@ class GlmmPredictiveMethods:
 
     def _checked_posterior(self, idata: xr.DataTree) -> xr.Dataset:
         """``idata``'s posterior, checked to hold this model's variables."""
-        if "posterior" not in idata.children:
-            raise ModelError("idata has no posterior group: pass the result of sample().")
-        posterior = idata["posterior"].to_dataset()
-        needed = ["beta", *(f.name for f in self.spec.factors)]
-        missing = [name for name in needed if name not in posterior.data_vars]
-        if missing:
-            raise ModelError(
-                f"idata's posterior lacks {', '.join(map(repr, missing))}: pass the result "
-                "of sample() of this model."
-            )
-        return posterior
+        return post.posterior_of(idata, ["beta", *(f.name for f in self.spec.factors)])
 
     def sample_posterior_predictive(
         self, idata: xr.DataTree, random_seed: int | None = None
