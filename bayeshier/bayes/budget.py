@@ -35,6 +35,7 @@ __all__ = [
     "LogLikelihoodChoice",
     "MemoryBudgetWarning",
     "available_memory",
+    "check_budget",
     "check_fits_in_memory",
     "choose_log_likelihood",
     "estimate_footprint",
@@ -281,7 +282,7 @@ def check_fits_in_memory(total: int, footprint: Footprint, what: str, loglik: in
     )
 
 
-def _check_budget(budget: object) -> int:
+def check_budget(budget: object) -> int:
     """``memory_budget=``: a positive whole number of bytes."""
     if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
         raise ModelError(
@@ -326,7 +327,7 @@ def plan_storage(
 
     """
     requested = parse_log_likelihood(log_likelihood)
-    budget = _check_budget(budget)
+    budget = check_budget(budget)
     draws, tune, chains = sizes
     footprint = estimate_footprint(spec, draws, tune, chains, collapsed)
     choice = choose_log_likelihood(requested, spec, footprint, budget)

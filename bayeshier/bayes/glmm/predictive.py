@@ -54,12 +54,7 @@ def _check_request(log_likelihood: object, memory_budget: object) -> tuple[str |
             "likelihood, which a binomial or Poisson GLMM cannot do exactly: pass True "
             "(one value per row, for az.loo) or False."
         )
-    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget <= 0:
-        raise ModelError(
-            f"memory_budget must be a positive integer number of bytes (default "
-            f"{budget.MEMORY_BUDGET:,}, 512 MiB), got {memory_budget!r}."
-        )
-    return requested, memory_budget
+    return requested, budget.check_budget(memory_budget)
 
 
 def plan_glmm_storage(
