@@ -119,6 +119,7 @@ class GlmmModel(GlmmPredictiveMethods):
         self.cells: Cells = aggregate_rows(self.spec, prepared.y, prepared.n, prepared.offset)
         X = np.asarray(self.spec.X, dtype=float)
         self._priors = glmm_priors(self.spec, X, self.cells, self.family, priors)
+        self.data = data
         self._fit_args = (formula, data, self.family, nagq, weights, offset)
         if fit is not None:
             self.__dict__["fit"] = fit
@@ -311,7 +312,7 @@ class GlmmModel(GlmmPredictiveMethods):
             "posterior": posterior,
             "sample_stats": stats,
             "observed_data": glmm_post.observed_data(self.spec, self.cells, self.observed_name),
-            "constant_data": glmm_post.constant_data(self.spec, self.cells, self._fit_args[1]),
+            "constant_data": glmm_post.constant_data(self.spec, self.cells, self.data),
         }
         if choice.kind == "pointwise":
             groups["log_likelihood"] = glmm_post.pointwise_loglik(
