@@ -33,7 +33,7 @@ from bayeshier.bayes.glmm.aggregate import Cells
 from bayeshier.bayes.glmm.posterior import row_linear_predictor
 from bayeshier.bayes.names import obs_labels
 from bayeshier.bayes.posterior import new_rows_predictor, predictions_group
-from bayeshier.errors import ModelError
+from bayeshier.errors import DataError, ModelError
 from bayeshier.reml.glmm import Family
 from bayeshier.spec.model_spec import ModelSpec, as_frame
 
@@ -231,9 +231,10 @@ class GlmmPredictiveMethods:
             Add the group effects. A level not seen in fitting gets an effect
             drawn from ``Normal(0, sd_f)`` per posterior draw, shared by all
             rows of that level; ``False`` predicts at the population level.
-        trials : number or array-like, default 1
-            Trials of each new row (binomial: 1 is a 0/1 outcome); for a
-            Poisson model, each row's weight (exposure outside the offset).
+        trials : number, array-like or str, default 1
+            Trials of each new row (binomial: 1 is a 0/1 outcome), or the
+            name of a column of ``newdata`` holding them; for a Poisson
+            model, each row's weight (exposure outside the offset).
         offset : array-like, optional
             Every new row's whole offset, replacing the model's ``offset(...)``
             terms and ``offset=`` column (needed when the fit was given
@@ -262,7 +263,7 @@ class GlmmPredictiveMethods:
         sampling.check_sampling_args(1, 0, 1, "pymc", random_seed)
         posterior = self._checked_posterior(idata)
         newdata = as_frame(newdata, "new data")
-        counts = np.broadcast_to(np.asarray(trials, dtype=float), (len(newdata),))
+        counts = _new_trials(trials, newdata)
         rng = np.random.default_rng(random_seed)
         return glmm_predictions(
             self.spec,
@@ -318,3 +319,32 @@ class GlmmPredictiveMethods:
         )
         tree["prior"] = xr.DataTree(post.public_variables(tree["prior"].to_dataset()))
         return tree
+
+
+def _new_trials(trials: float | np.ndarray | pd.Series | str, newdata: pd.DataFrame) -> np.ndarray:
+    """``predict(trials=)`` as one number per new row (a column name is looked up).
+
+    Raises
+    ------
+    DataError
+        An unknown column, values that are not numbers, or not one value per row.
+
+    """
+    if isinstance(trials, str):
+        if trials not in newdata.columns:
+            raise DataError(
+                f"trials={trials!r} is not a column of the new data (columns: "
+                f"{', '.join(map(str, newdata.columns))}): give a column name, a number or "
+                "one number per row."
+            )
+        trials = newdata[trials]
+    try:
+        values = np.asarray(trials, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"trials must be numbers, got {trials!r}.") from None
+    if values.ndim > 1 or (values.ndim == 1 and values.shape[0] != len(newdata)):
+        raise DataError(
+            f"trials has {values.size} values for {len(newdata)} new rows: give one number "
+            "or one per row."
+        )
+    return np.broadcast_to(values, (len(newdata),))

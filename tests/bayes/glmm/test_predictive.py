@@ -157,5 +157,12 @@ def test_prediction_offsets_and_trials(seed_model, seed_case) -> None:
         seed_model.predict(new, tree, offset=np.zeros(2))
     with pytest.raises(ModelError, match="whole"):
         seed_model.predict(new, tree, trials=pd.Series([1.5, 2.0, 1.0]))
+    with pytest.raises(DataError, match="2 values for 3 new rows"):
+        seed_model.predict(new, tree, trials=[1, 2])
+    with pytest.raises(DataError, match="'size' is not a column"):
+        seed_model.predict(new, tree, trials="size")
+    with_size = new.assign(size=[3, 4, 5])
+    by_name = seed_model.predict(with_size, tree, trials="size", random_seed=1)["predictions"]
+    assert int(by_name["y"].max()) <= 5 and int(by_name["y"].values[..., 2].max()) >= 2
     with pytest.raises(ModelError, match="no posterior"):
         seed_model.predict(new, xr.DataTree())
