@@ -171,6 +171,7 @@ def learn_rows(recipe: Recipe, data: pd.DataFrame) -> RowData:
     state: dict[str, object] = {}
     found = _evaluate_all(recipe, data, Evaluator(data, state, learn=True))
     mask, kinds = found.mask, found.kinds
+    _check_some_row_complete(mask, recipe, data)
     values = _learned_values(found.values, mask, state)
     response = found.response
     if isinstance(response, FactorValues):
@@ -244,6 +245,20 @@ def _terms_by_factor(terms: tuple[RandomTerm, ...]) -> dict[str, list[RandomTerm
     for term in terms:
         by_name.setdefault(term.name, []).append(term)
     return by_name
+
+
+def _check_some_row_complete(mask: np.ndarray | None, recipe: Recipe, data: pd.DataFrame) -> None:
+    """Raise a DataError naming the gaps when no row has every value the formula needs."""
+    if mask is None or mask.any():
+        return
+    gaps = {c: int(data[c].isna().sum()) for c in used_columns(recipe, data)}
+    named = ", ".join(f"{c!r}: {n:,} missing" for c, n in gaps.items() if n)
+    detail = named or "no column has gaps: an expression of the formula is NaN on every row"
+    raise DataError(
+        f"No row of the data is complete: each of the {len(data):,} rows lacks a value the "
+        f"formula needs ({detail}). Rows with a missing value are dropped, as lme4's na.omit "
+        "drops them: fill the gaps, or leave the term with them out of the formula."
+    )
 
 
 def _grouping_factor(

@@ -19,6 +19,15 @@ def mpg() -> pd.DataFrame:
     return datasets.load("mpg")
 
 
+def test_no_complete_row_names_the_gaps(mpg: pd.DataFrame) -> None:
+    mpg["w"] = np.nan
+    mpg.loc[::2, "displ"] = np.nan
+    with pytest.raises(DataError, match=r"each of the 234 rows .*'displ': 117 missing, 'w': 234"):
+        build_spec("hwy ~ displ + w + (1|class)", mpg)
+    with pytest.raises(DataError, match="an expression of the formula is NaN on every row"):
+        build_spec("hwy ~ log(-displ) + (1|class)", mpg.assign(displ=1.0))
+
+
 def test_rows_missing_any_variable_are_dropped(mpg: pd.DataFrame) -> None:
     mpg["w"] = 1.0 + mpg["year"] % 3
     mpg.loc[1, "w"] = np.nan
