@@ -69,9 +69,7 @@ def confint(
     if method == "wald":
         table = _wald(fit, level).loc[selected]
     elif method == "profile":
-        from bayeshier.reml.profile import profile_fit
-
-        table = profile_fit(fit, selected).confint(level)
+        table = fit.profile(selected).confint(level)
     else:
         from bayeshier.reml.bootstrap import parametric_bootstrap, percentile_intervals
 
@@ -125,12 +123,12 @@ def _check_method(method: str) -> str:
 
 
 def _check_glmm_method(fit, method: str) -> None:
-    if _is_glmm(fit) and method != "wald":
+    if _is_glmm(fit) and method == "boot":
         raise ModelError(
-            f"confint(method={method!r}) is not available for a GLMM yet: bayeshier profiles and "
-            "bootstraps linear mixed models only. method='wald' gives the fixed effects' Wald "
-            "intervals (lme4's confint(fit, method = 'Wald')); for intervals of the random-effect "
-            "sds, fit the Bayesian twin (bayeshier.Model(..., family=...)) and read its posterior."
+            "confint(method='boot') is not available for a GLMM yet: bayeshier bootstraps linear "
+            "mixed models only. method='profile' (the default, as lme4's) gives likelihood-profile "
+            "intervals of every parameter, method='wald' the fixed effects' Wald intervals; the "
+            "Bayesian twin (bayeshier.Model(..., family=...)) gives posterior intervals."
         )
 
 

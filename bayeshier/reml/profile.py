@@ -31,6 +31,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ from bayeshier.reml._blas import blas_threads_for
 from bayeshier.reml.profile_criterion import MLCriterion, select_parameters
 from bayeshier.reml.splines import back_spline
 
-__all__ = ["Profile", "ProfileWarning", "profile_fit"]
+__all__ = ["Criterion", "Profile", "ProfileWarning", "profile_criterion", "profile_fit"]
 
 _ALPHA_MAX = 0.01
 _DELTA_CUTOFF = 1 / 8
@@ -48,6 +49,33 @@ _MAX_POINTS = 100
 _MAX_MULTIPLIER = 10.0
 _MIN_STEP = 1e-6
 _NON_MONOTONE_TOLERANCE = 1e-2
+
+
+class Criterion(Protocol):
+    """What the profile walker needs of a model's deviance."""
+
+    names: list[str]
+    optimum: np.ndarray
+
+    @property
+    def n_variance(self) -> int:
+        """Number of variance parameters (they come first in ``names``)."""
+
+    @property
+    def size(self) -> int:
+        """Order of the dense part of the factor (for the BLAS thread count)."""
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the variance parameters."""
+
+    def limits(self, w: int) -> tuple[float, float]:
+        """The range of parameter ``w``."""
+
+    def first_value(self, w: int, delta: float) -> float:
+        """The first value profiled away from the estimate (``delta``: the zeta step)."""
+
+    def point(self, w: int, value: float, previous: np.ndarray) -> np.ndarray:
+        """The profile at parameter ``w`` = ``value`` (zeta, then every parameter)."""
 
 
 class ProfileWarning(UserWarning):
@@ -127,14 +155,23 @@ def profile_fit(fit, parm: str | Sequence[str] | None = None) -> Profile:
     Profile
 
     """
-    criterion = MLCriterion.from_fit(fit)
+    return profile_criterion(MLCriterion.from_fit(fit), parm)
+
+
+def profile_criterion(criterion: Criterion, parm: str | Sequence[str] | None = None) -> Profile:
+    """Profile a model's deviance, ``criterion``, over the parameters ``parm`` (default all).
+
+    ``criterion`` is a linear model's ML deviance
+    (:class:`~bayeshier.reml.profile_criterion.MLCriterion`) or a GLMM's
+    (:class:`~bayeshier.reml.glmm.profile_criterion.GlmmCriterion`).
+    """
     which = select_parameters(criterion.names, criterion.n_variance, parm)
     cutoff = float(np.sqrt(stats.chi2.ppf(1 - _ALPHA_MAX, len(criterion.names))))
     walker = _Walker(criterion, cutoff, cutoff * _DELTA_CUTOFF)
     tables = []
     for w in which:
-        with blas_threads_for(criterion.cp.rest.shape[0]):
-            rows = walker.variance(w) if w < criterion.n_variance else walker.fixed(w)
+        with blas_threads_for(criterion.size):
+            rows = walker.profile(w)
         table = pd.DataFrame(rows, columns=["zeta", *criterion.names])
         table.insert(0, "parameter", criterion.names[w])
         tables.append(table.sort_values(criterion.names[w], kind="stable"))
@@ -149,35 +186,28 @@ def profile_fit(fit, parm: str | Sequence[str] | None = None) -> Profile:
 
 
 class _Walker:
-    """Walks each parameter's profile away from the optimum (lme4's ``fillmat``)."""
+    """Walks each parameter's profile away from the optimum (lme4's ``fillmat``).
 
-    def __init__(self, criterion: MLCriterion, cutoff: float, delta: float) -> None:
+    The criterion (:class:`~bayeshier.reml.profile_criterion.MLCriterion` or
+    :class:`~bayeshier.reml.glmm.profile_criterion.GlmmCriterion`) says where
+    a profile starts (``first_value``), its range (``limits``) and the
+    profile at a value (``point``).
+    """
+
+    def __init__(self, criterion: Criterion, cutoff: float, delta: float) -> None:
         self.criterion = criterion
         self.cutoff = cutoff
         self.delta = delta
 
-    def variance(self, w: int) -> list[np.ndarray]:
-        """Profile of variance parameter ``w`` (a standard deviation, correlation or sigma)."""
+    def profile(self, w: int) -> list[np.ndarray]:
+        """The profile of parameter ``w``: rows of zeta and every parameter, both ways."""
         criterion = self.criterion
-        estimate = criterion.optimum[w]
-        lower, upper = criterion.bounds()
-        shifted = 0.001 if estimate == 0 else estimate * 1.01
+        lower, upper = criterion.limits(w)
 
         def zeta_at(x: float, previous: np.ndarray) -> np.ndarray:
-            return criterion.variance_point(w, x, previous)
+            return criterion.point(w, x, previous)
 
-        return self._both_ways(w, shifted, zeta_at, lower[w], upper[w])
-
-    def fixed(self, w: int) -> list[np.ndarray]:
-        """Profile of fixed effect ``w`` (index among all parameters)."""
-        criterion = self.criterion
-        j = w - criterion.n_variance
-        shifted = criterion.optimum[w] + self.delta * criterion.ml_se[j]
-
-        def zeta_at(x: float, previous: np.ndarray) -> np.ndarray:
-            return criterion.fixed_point(j, x)
-
-        return self._both_ways(w, shifted, zeta_at, -np.inf, np.inf)
+        return self._both_ways(w, criterion.first_value(w, self.delta), zeta_at, lower, upper)
 
     def _both_ways(
         self,

@@ -29,11 +29,14 @@ from bayeshier.reml.factor import BlockedFactor, factorize, profiled_deviance
 from bayeshier.reml.refit import refit_spec, state_at
 from bayeshier.reml.sdcor import sdcor_names, sdcor_to_theta, theta_to_sdcor
 
-__all__ = ["MLCriterion", "select_parameters"]
+__all__ = ["MLCriterion", "search_within", "select_parameters", "signed_root"]
 
 _OPTIONS = {"ftol": 1e-14, "gtol": 1e-9, "maxiter": 2000}
 #: A profiled deviance this far (relative) below the ML fit's is reported.
 _LOWER_DEVIANCE = 1e-6
+#: Forward-difference step of a gradient entry the exact gradient does not give.
+_FORWARD_STEP = 1e-7
+_FAILURES = (np.linalg.LinAlgError, ValueError, ZeroDivisionError)
 #: Smallest scale of a standard deviation in the search, relative to sigma.
 _SD_FLOOR = 1e-2
 
@@ -101,6 +104,35 @@ class MLCriterion:
         diagonal = np.append(self.layout.diagonal, True)
         return np.where(diagonal, 0.0, -1.0), np.where(diagonal, np.inf, 1.0)
 
+    @property
+    def size(self) -> int:
+        """Order of the dense part of the factor (for the BLAS thread count)."""
+        return self.cp.rest.shape[0]
+
+    def limits(self, w: int) -> tuple[float, float]:
+        """The range of parameter ``w`` (a fixed effect is unbounded)."""
+        if w >= self.n_variance:
+            return -np.inf, np.inf
+        lower, upper = self.bounds()
+        return float(lower[w]), float(upper[w])
+
+    def first_value(self, w: int, delta: float) -> float:
+        """lme4's first profiled value of parameter ``w``.
+
+        1.01 times a variance parameter (0.001 from 0), or a fixed effect
+        moved by ``delta`` standard errors.
+        """
+        estimate = self.optimum[w]
+        if w >= self.n_variance:
+            return estimate + delta * self.ml_se[w - self.n_variance]
+        return 0.001 if estimate == 0 else estimate * 1.01
+
+    def point(self, w: int, value: float, previous: np.ndarray) -> np.ndarray:
+        """The profile at parameter ``w`` = ``value``: zeta, then every parameter."""
+        if w < self.n_variance:
+            return self.variance_point(w, value, previous)
+        return self.fixed_point(w - self.n_variance, value)
+
     def variance_deviance(self, variance: np.ndarray) -> float:
         """The deviance at standard deviations, correlations and sigma ``variance``."""
         sigma = variance[-1]
@@ -124,13 +156,15 @@ class MLCriterion:
 
         start = np.clip(previous[others], lower[others], upper[others])
         if others.size:
-            best, free = _search(deviance, start, lower[others], upper[others], squared, floor)
+            best, free = search_within(
+                deviance, start, lower[others], upper[others], squared, floor
+            )
         else:
             best, free = deviance(start), start
         variance = np.insert(free, w, value)
         theta = sdcor_to_theta(self.layout, variance[:-1], variance[-1])
         beta, _ = self.gls(factorize(self.cp, self.layout.relative_factors(theta)))
-        zeta = self._zeta(best, value - self.optimum[w])
+        zeta = signed_root(best, self.deviance, value - self.optimum[w])
         return np.concatenate([[zeta], variance, beta])
 
     def fixed_point(self, j: int, value: float) -> np.ndarray:
@@ -141,12 +175,12 @@ class MLCriterion:
 
         diagonal = self.layout.diagonal
         lower = np.where(diagonal, 0.0, -np.inf)
-        best, theta = _search(
+        best, theta = search_within(
             deviance, self.theta, lower, np.full(lower.shape, np.inf), diagonal, 0.01
         )
         _, sigma, beta = self._fixed_deviance(theta, j, value)
         variance = theta_to_sdcor(self.layout, theta, sigma)
-        zeta = self._zeta(best, value - self.optimum[self.n_variance + j])
+        zeta = signed_root(best, self.deviance, value - self.optimum[self.n_variance + j])
         return np.concatenate([[zeta], variance, beta])
 
     def gls(self, factor: BlockedFactor) -> tuple[np.ndarray, np.ndarray]:
@@ -172,17 +206,22 @@ class MLCriterion:
         beta = beta + unscaled[:, j] / unscaled[j, j] * shift
         return float(deviance), float(np.sqrt(r2_held / n)), beta
 
-    def _zeta(self, deviance: float, offset: float) -> float:
-        """Signed square root of the deviance difference (NaN if it could not be evaluated)."""
-        difference = deviance - self.deviance
-        if difference < -_LOWER_DEVIANCE * max(1.0, abs(self.deviance)):
-            warnings.warn(
-                f"Profiling found a deviance {-difference:.3g} below the ML fit's: the fit may "
-                "not be at the optimum (check its optimization summary).",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
-        return float(np.sign(offset) * np.sqrt(max(0.0, difference)))
+
+def signed_root(deviance: float, minimum: float, offset: float) -> float:
+    """zeta: the signed square root of ``deviance - minimum`` (sign of ``offset``).
+
+    A deviance below the fit's minimum is reported (the fit may not be at its
+    optimum) and counts as zero.
+    """
+    difference = deviance - minimum
+    if difference < -_LOWER_DEVIANCE * max(1.0, abs(minimum)):
+        warnings.warn(
+            f"Profiling found a deviance {-difference:.3g} below the fit's: the fit may "
+            "not be at the optimum (check its optimization summary).",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
+    return float(np.sign(offset) * np.sqrt(max(0.0, difference)))
 
 
 def select_parameters(
@@ -214,18 +253,22 @@ def select_parameters(
     return sorted(chosen)
 
 
-def _search(
+def search_within(
     fun: Callable[[np.ndarray], float],
     start: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
     squared: np.ndarray,
     floor: float,
+    value_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
 ) -> tuple[float, np.ndarray]:
     """Minimize ``fun`` within bounds; the ``squared`` entries (>= 0) are searched as squares.
 
     Every coordinate is scaled by its start (at least ``floor``, or 1 for a
     bounded correlation), so that the gradient is of comparable size in all.
+    With ``value_and_gradient`` (``fun`` and its exact gradient at once) the
+    search uses that gradient, by forward differences where it is not finite
+    or a squared entry sits at 0; without, central differences.
     """
     scale = np.where(squared, np.maximum(start, floor) ** 2, np.maximum(np.abs(start), floor))
     scale = np.where(np.isfinite(upper) & ~squared, 1.0, scale)
@@ -245,15 +288,33 @@ def _search(
     def objective(point: np.ndarray) -> float:
         try:
             value = fun(to_value(point))
-        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+        except _FAILURES:
             return np.inf
         return value if np.isfinite(value) else np.inf
 
+    def with_gradient(point: np.ndarray) -> tuple[float, np.ndarray]:
+        values = to_value(point)
+        try:
+            value, gradient = value_and_gradient(values)
+        except _FAILURES:
+            return np.inf, np.zeros_like(point)
+        if not np.isfinite(value):
+            return np.inf, np.zeros_like(point)
+        at_zero = squared & (values == 0.0)
+        chain = np.where(squared, scale / (2.0 * np.where(squared & ~at_zero, values, 1.0)), scale)
+        slope = np.asarray(gradient, dtype=float) * chain
+        for i in np.flatnonzero(~np.isfinite(slope) | at_zero):
+            moved = point.copy()
+            moved[i] += _FORWARD_STEP * max(1.0, abs(point[i]))
+            slope[i] = (objective(moved) - value) / (moved[i] - point[i])
+        return float(value), slope
+
+    exact = value_and_gradient is not None
     result = minimize(
-        objective,
+        with_gradient if exact else objective,
         to_point(start),
         method="L-BFGS-B",
-        jac="3-point",
+        jac=True if exact else "3-point",
         bounds=bounds,
         options=_OPTIONS,
     )

@@ -12,7 +12,6 @@ from bayeshier.reml._blas import blas_threads_for
 from bayeshier.reml.covariance import ThetaLayout, theta_layout
 from bayeshier.reml.factor import conditional_blocks
 from bayeshier.reml.glmm.agq import check_agq
-from bayeshier.reml.glmm.design import RandomDesign
 from bayeshier.reml.glmm.families import Family, make_family
 from bayeshier.reml.glmm.objective import Objective, glm_start
 from bayeshier.reml.glmm.pirls import Problem
@@ -119,16 +118,7 @@ def fit_glmm(
 
 
 def _problem(prepared: GlmmData, family: Family) -> Problem:
-    spec = prepared.spec
-    return Problem(
-        family=family,
-        y=prepared.y,
-        n=prepared.n,
-        X=spec.X,
-        offset=prepared.offset,
-        design=RandomDesign(spec.factors, spec.nobs),
-        constant=family.log_density_constant(prepared.y, prepared.n),
-    )
+    return Problem.of(prepared.spec, family, prepared.y, prepared.n, prepared.offset)
 
 
 def _fixed_covariance(hessian: np.ndarray, n_theta: int) -> np.ndarray:

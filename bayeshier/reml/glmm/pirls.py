@@ -31,6 +31,7 @@ from bayeshier.reml.estimates import spherical_modes
 from bayeshier.reml.factor import BlockedFactor, factorize
 from bayeshier.reml.glmm.design import RandomDesign
 from bayeshier.reml.glmm.families import Family, RowTerms
+from bayeshier.spec.model_spec import ModelSpec
 
 __all__ = ["STEP_TOLERANCE", "Mode", "Problem", "pirls", "solve_system"]
 
@@ -73,6 +74,21 @@ class Problem:
     offset: np.ndarray
     design: RandomDesign
     constant: float
+
+    @classmethod
+    def of(
+        cls, spec: ModelSpec, family: Family, y: np.ndarray, n: np.ndarray, offset: np.ndarray
+    ) -> Problem:
+        """The problem of a specification's rows with response ``y`` of ``n`` trials."""
+        return cls(
+            family=family,
+            y=y,
+            n=n,
+            X=spec.X,
+            offset=offset,
+            design=RandomDesign(spec.factors, spec.nobs),
+            constant=family.log_density_constant(y, n),
+        )
 
     def kernel(self, eta: np.ndarray) -> float:
         """``D(eta)`` without :attr:`constant`."""

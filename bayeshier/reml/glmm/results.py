@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -204,20 +204,37 @@ class GlmmFit(FitMeasures):
         return pd.Series(values, index=newdata.index, name=self.response)
 
     def confint(
-        self, parm: str | list[str] | None = None, level: float = 0.95, method: str = "wald"
+        self, parm: str | list[str] | None = None, level: float = 0.95, method: str = "profile"
     ) -> pd.DataFrame:
-        """Wald confidence intervals, as lme4's ``confint(fit, method = "Wald")``.
+        """Confidence intervals for the parameters, as lme4's ``confint`` of a ``glmer`` fit.
 
-        ``estimate +- z se`` for the fixed effects (normal quantiles, the
-        standard errors of the Laplace or quadrature fit); NaN for the
-        random-effect sds and correlations, as lme4. Profile and bootstrap
-        intervals are not available for GLMMs yet (a :class:`ModelError`
-        says so). Returns columns ``lower`` and ``upper``; see
-        :func:`bayeshier.reml.confint.confint`.
+        ``method``: ``"profile"`` (lme4's default: where the likelihood
+        profile of the fit's deviance, Laplace or quadrature, crosses the
+        normal quantiles; every parameter, sds and correlations included,
+        see :meth:`profile`) or ``"wald"`` (``estimate +- z se`` for the
+        fixed effects, NaN for the sds and correlations, as lme4).
+        Bootstrap intervals are not available for GLMMs yet (a
+        :class:`ModelError` says so). ``parm``: lme4's names
+        (``"sd_(Intercept)|herd"``, ``"period[T.2]"``, ``"theta_"``,
+        ``"beta_"``); default all. Returns columns ``lower`` and ``upper``;
+        see :func:`bayeshier.reml.confint.confint`.
         """
         from bayeshier.reml.confint import confint
 
         return confint(self, parm, level, method)
+
+    def profile(self, parm: str | list[str] | None = None) -> Any:
+        """Likelihood profiles of the parameters, as lme4's ``profile`` of a ``glmer`` fit.
+
+        For each parameter held at a value, the deviance is minimized over
+        all the others (fixed effects included);
+        :mod:`bayeshier.reml.glmm.profile_criterion`. Returns a
+        :class:`~bayeshier.reml.profile.Profile`.
+        """
+        from bayeshier.reml.glmm.profile_criterion import GlmmCriterion
+        from bayeshier.reml.profile import profile_criterion
+
+        return profile_criterion(GlmmCriterion.from_fit(self), parm)
 
     def summary(self) -> str:
         """Return the fit printed as glmer's ``summary()`` prints it."""
