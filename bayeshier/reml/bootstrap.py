@@ -18,16 +18,26 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from bayeshier.errors import ConvergenceWarning, ModelError
+from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.refit import refit_spec
 from bayeshier.reml.sdcor import sdcor_names, theta_to_sdcor
 
-__all__ = ["BootstrapWarning", "parametric_bootstrap", "percentile_intervals", "simulate"]
+__all__ = [
+    "BootstrapWarning",
+    "bootstrap_replicates",
+    "check_bootstrappable",
+    "parametric_bootstrap",
+    "percentile_intervals",
+    "simulate",
+    "simulated_random_part",
+]
 
 #: Seconds between two updates of the progress line.
 _PROGRESS_INTERVAL = 0.2
@@ -70,13 +80,35 @@ def parametric_bootstrap(
         For a fit without rows in memory, a bad ``nsim``, or if every refit fails.
 
     """
-    _check_bootstrappable(fit, nsim)
-    rng = np.random.default_rng(random_seed)
+    check_bootstrappable(fit, nsim)
     names = [*sdcor_names(fit.spec.factors, fit.layout), *fit.fixef.index]
+
+    def replicate(rng: np.random.Generator) -> np.ndarray | None:
+        return _refit(fit, simulate(fit, rng))
+
+    return bootstrap_replicates(names, replicate, nsim, random_seed=random_seed, progress=progress)
+
+
+def bootstrap_replicates(
+    names: list[str],
+    replicate: Callable[[np.random.Generator], np.ndarray | None],
+    nsim: int,
+    *,
+    random_seed: int | np.random.Generator | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run ``nsim`` replicates (simulate and refit; ``None`` for a failed refit) into a table.
+
+    ``replicate`` draws from the generator seeded by ``random_seed`` and
+    returns the refitted parameters ``names``. Failed replicates are left
+    out with a :class:`BootstrapWarning` (``attrs["n_failed"]`` counts them);
+    a :class:`ModelError` if all fail.
+    """
+    rng = np.random.default_rng(random_seed)
     rows, failed = [], 0
     bar = _Progress(nsim, enabled=progress)
     for _ in range(nsim):
-        estimates = _refit(fit, simulate(fit, rng))
+        estimates = replicate(rng)
         if estimates is None:
             failed += 1
         else:
@@ -107,15 +139,22 @@ def simulate(fit, rng: np.random.Generator) -> np.ndarray:
     """
     spec = fit.spec
     response = fit.fitted - _random_part(spec, [fit.ranef[f.name].to_numpy() for f in spec.factors])
-    effects = []
-    for factor, T in zip(spec.factors, fit.layout.relative_factors(fit.theta), strict=True):
-        spherical = rng.standard_normal((factor.n_levels, factor.n_columns))
-        effects.append(fit.sigma * spherical @ T.T)
-    response = response + _random_part(spec, effects)
+    response = response + simulated_random_part(spec, fit.layout, fit.theta, fit.sigma, rng)
     noise = fit.sigma * rng.standard_normal(spec.nobs)
     if spec.weights is not None:  # prior weights: Var(e_i) = sigma^2 / w_i
         noise = noise / np.sqrt(spec.weights)
     return response + noise
+
+
+def simulated_random_part(
+    spec, layout: ThetaLayout, theta: np.ndarray, scale: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``Z b*`` for new random effects ``b*_fj ~ N(0, scale^2 T_f T_f')`` of every level."""
+    effects = []
+    for factor, T in zip(spec.factors, layout.relative_factors(theta), strict=True):
+        spherical = rng.standard_normal((factor.n_levels, factor.n_columns))
+        effects.append(scale * spherical @ T.T)
+    return _random_part(spec, effects)
 
 
 def percentile_intervals(replicates: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -148,7 +187,8 @@ def _random_part(spec, effects: list[np.ndarray]) -> np.ndarray:
     return total
 
 
-def _check_bootstrappable(fit, nsim: int) -> None:
+def check_bootstrappable(fit, nsim: int) -> None:
+    """Refuse a fit without its rows in memory, or an ``nsim`` that is not a positive integer."""
     if not fit.spec.holds_rows:
         raise ModelError(
             "The parametric bootstrap simulates responses row by row and needs the rows in "

@@ -1,4 +1,4 @@
-"""Confidence intervals for the parameters of a linear mixed model (lme4's ``confint``).
+"""Confidence intervals for the parameters of a mixed model, LMM or GLMM (lme4's ``confint``).
 
 Three methods, as lme4's ``confint.merMod``:
 
@@ -9,22 +9,25 @@ Three methods, as lme4's ``confint.merMod``:
   every parameter ``x`` for which ``2 (l(x_hat) - l_max(x)) <= chi^2_1(level)``,
   the likelihood ``l`` maximized over the other parameters. Always on the
   ML likelihood (a REML fit is refitted by ML, as lme4 does), so the
-  variance intervals surround the ML estimates. Relies on the
-  ``chi^2_1`` approximation of the likelihood-ratio statistic.
+  variance intervals surround the ML estimates; a GLMM's is its Laplace or
+  quadrature likelihood (:mod:`bayeshier.reml.glmm.profile_criterion`).
+  Relies on the ``chi^2_1`` approximation of the likelihood-ratio statistic.
 - ``"boot"``: parametric bootstrap percentile intervals
   (:mod:`bayeshier.reml.bootstrap`): quantiles of the estimates refitted
   (by the fit's own criterion) to responses simulated from the fitted
-  model. Monte Carlo error shrinks with ``nsim``.
+  model (a GLMM's by :mod:`bayeshier.reml.glmm.bootstrap`). Monte Carlo
+  error shrinks with ``nsim``.
 
 Rows are lme4's ``oldNames = FALSE`` names: the random effects' standard
 deviations and correlations (``sd_(Intercept)|Subject``,
-``cor_Days.(Intercept)|Subject``), ``sigma``, then the fixed effects under
+``cor_Days.(Intercept)|Subject``), ``sigma`` (not for a GLMM), then the fixed effects under
 bayeshier's names (``Intercept``, ``Days``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -62,7 +65,6 @@ def confint(
     """
     method = _check_method(method)
     _check_level(level)
-    _check_glmm_method(fit, method)
     names = parameter_names(fit)
     which = select_parameters(names, len(names) - len(fit.fixef), parm)
     selected = [names[i] for i in which]
@@ -73,7 +75,9 @@ def confint(
     else:
         from bayeshier.reml.bootstrap import parametric_bootstrap, percentile_intervals
 
-        replicates = parametric_bootstrap(fit, nsim, random_seed=random_seed, progress=progress)
+        # a GLMM simulates and refits itself (bayeshier.reml.glmm.bootstrap)
+        bootstrap = fit.bootstrap if _is_glmm(fit) else partial(parametric_bootstrap, fit)
+        replicates = bootstrap(nsim, random_seed=random_seed, progress=progress)
         table = percentile_intervals(replicates, level).loc[selected]
     table = table.loc[selected, ["lower", "upper"]]
     table.attrs = {"level": level, "method": method, "labels": percent_labels(level)}
@@ -120,16 +124,6 @@ def _check_method(method: str) -> str:
             f"confint method must be one of 'wald', 'profile', 'boot', got {method!r}."
         )
     return normalized
-
-
-def _check_glmm_method(fit, method: str) -> None:
-    if _is_glmm(fit) and method == "boot":
-        raise ModelError(
-            "confint(method='boot') is not available for a GLMM yet: bayeshier bootstraps linear "
-            "mixed models only. method='profile' (the default, as lme4's) gives likelihood-profile "
-            "intervals of every parameter, method='wald' the fixed effects' Wald intervals; the "
-            "Bayesian twin (bayeshier.Model(..., family=...)) gives posterior intervals."
-        )
 
 
 def _check_level(level: float) -> None:

@@ -29,7 +29,13 @@ from bayeshier.reml.factor import BlockedFactor, factorize, profiled_deviance
 from bayeshier.reml.refit import refit_spec, state_at
 from bayeshier.reml.sdcor import sdcor_names, sdcor_to_theta, theta_to_sdcor
 
-__all__ = ["MLCriterion", "search_within", "select_parameters", "signed_root"]
+__all__ = [
+    "MLCriterion",
+    "VarianceFirst",
+    "search_within",
+    "select_parameters",
+    "signed_root",
+]
 
 _OPTIONS = {"ftol": 1e-14, "gtol": 1e-9, "maxiter": 2000}
 #: A profiled deviance this far (relative) below the ML fit's is reported.
@@ -41,8 +47,28 @@ _FAILURES = (np.linalg.LinAlgError, ValueError, ZeroDivisionError)
 _SD_FLOOR = 1e-2
 
 
+class VarianceFirst:
+    """Parameters ordered as lme4's: ``n_variance`` bounded variance parameters, then fixed effects.
+
+    A subclass gives ``n_variance`` and ``bounds()`` (of the variance parameters).
+    """
+
+    n_variance: int
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the variance parameters."""
+        raise NotImplementedError
+
+    def limits(self, w: int) -> tuple[float, float]:
+        """The range of parameter ``w`` (a fixed effect is unbounded)."""
+        if w >= self.n_variance:
+            return -np.inf, np.inf
+        lower, upper = self.bounds()
+        return float(lower[w]), float(upper[w])
+
+
 @dataclass(frozen=True, eq=False)
-class MLCriterion:
+class MLCriterion(VarianceFirst):
     """The deviance of a model around its maximum-likelihood fit.
 
     Attributes
@@ -108,13 +134,6 @@ class MLCriterion:
     def size(self) -> int:
         """Order of the dense part of the factor (for the BLAS thread count)."""
         return self.cp.rest.shape[0]
-
-    def limits(self, w: int) -> tuple[float, float]:
-        """The range of parameter ``w`` (a fixed effect is unbounded)."""
-        if w >= self.n_variance:
-            return -np.inf, np.inf
-        lower, upper = self.bounds()
-        return float(lower[w]), float(upper[w])
 
     def first_value(self, w: int, delta: float) -> float:
         """lme4's first profiled value of parameter ``w``.

@@ -95,6 +95,33 @@ class FitMeasures:
         """lme4's names of theta, e.g. ``"Subject.(Intercept)"``, ``"Subject.Days.(Intercept)"``."""
         return list(self.layout.names)
 
+    def confint(
+        self,
+        parm: str | list[str] | None = None,
+        level: float = 0.95,
+        method: str = "profile",
+        *,
+        nsim: int = 500,
+        random_seed: int | np.random.Generator | None = None,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Confidence intervals for the parameters, as lme4's ``confint``.
+
+        ``method``: ``"profile"`` (likelihood profile of the deviance: a REML
+        fit refitted by ML, a GLMM's Laplace or quadrature deviance, as
+        lme4), ``"wald"`` (``estimate +- z se``, NaN for the variance
+        parameters) or ``"boot"`` (parametric bootstrap percentiles of
+        ``nsim`` refits, reproducible with ``random_seed``). ``parm``: lme4's
+        names (``"sd_(Intercept)|Subject"``, ``"sigma"`` of a linear model,
+        ``"Days"``, ``"theta_"``, ``"beta_"``); default all. Returns columns
+        ``lower`` and ``upper``. See :mod:`bayeshier.reml.confint`.
+        """
+        from bayeshier.reml.confint import confint
+
+        return confint(
+            self, parm, level, method, nsim=nsim, random_seed=random_seed, progress=progress
+        )
+
     def _random_part(self, newdata: pd.DataFrame) -> np.ndarray:
         """``z'b`` of every new row; unseen levels contribute 0 (with a warning)."""
         total = np.zeros(len(newdata))
@@ -279,32 +306,6 @@ class RemlFit(FitMeasures):
 
         return prediction_intervals(
             self, newdata, series, include_random=include_random, interval=interval, level=level
-        )
-
-    def confint(
-        self,
-        parm: str | list[str] | None = None,
-        level: float = 0.95,
-        method: str = "profile",
-        *,
-        nsim: int = 500,
-        random_seed: int | np.random.Generator | None = None,
-        progress: bool = True,
-    ) -> pd.DataFrame:
-        """Confidence intervals for the parameters, as lme4's ``confint``.
-
-        ``method``: ``"profile"`` (likelihood profile of the ML deviance, a
-        REML fit refitted by ML as lme4), ``"wald"`` (``estimate +- z se``,
-        NaN for the variance parameters) or ``"boot"`` (parametric bootstrap
-        percentiles of ``nsim`` refits, reproducible with ``random_seed``).
-        ``parm``: lme4's names (``"sd_(Intercept)|Subject"``, ``"sigma"``,
-        ``"Days"``, ``"theta_"``, ``"beta_"``); default all. Returns columns
-        ``lower`` and ``upper``. See :mod:`bayeshier.reml.confint`.
-        """
-        from bayeshier.reml.confint import confint
-
-        return confint(
-            self, parm, level, method, nsim=nsim, random_seed=random_seed, progress=progress
         )
 
     def profile(self, parm: str | list[str] | None = None) -> Any:

@@ -27,7 +27,7 @@ import numpy as np
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.glmm.objective import Objective
 from bayeshier.reml.glmm.pirls import Problem
-from bayeshier.reml.profile_criterion import search_within, signed_root
+from bayeshier.reml.profile_criterion import VarianceFirst, search_within, signed_root
 from bayeshier.reml.sdcor import sdcor_names, sdcor_to_theta, theta_to_sdcor
 
 __all__ = ["GlmmCriterion"]
@@ -42,7 +42,7 @@ _JACOBIAN_STEP = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
-class GlmmCriterion:
+class GlmmCriterion(VarianceFirst):
     """The deviance of a GLMM around its maximum-likelihood fit.
 
     Attributes
@@ -99,13 +99,6 @@ class GlmmCriterion:
         """Lower and upper bounds of the variance parameters (sd >= 0, -1 <= cor <= 1)."""
         diagonal = self.layout.diagonal
         return np.where(diagonal, 0.0, -1.0), np.where(diagonal, np.inf, 1.0)
-
-    def limits(self, w: int) -> tuple[float, float]:
-        """The range of parameter ``w`` (a fixed effect is unbounded)."""
-        if w >= self.n_variance:
-            return -np.inf, np.inf
-        lower, upper = self.bounds()
-        return float(lower[w]), float(upper[w])
 
     def first_value(self, w: int, delta: float) -> float:
         """lme4's first profiled value of every GLMM parameter: 1.01 times the estimate."""

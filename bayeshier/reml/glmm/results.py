@@ -203,26 +203,6 @@ class GlmmFit(FitMeasures):
         values = eta if type == "link" else self.family.linkinv(eta)
         return pd.Series(values, index=newdata.index, name=self.response)
 
-    def confint(
-        self, parm: str | list[str] | None = None, level: float = 0.95, method: str = "profile"
-    ) -> pd.DataFrame:
-        """Confidence intervals for the parameters, as lme4's ``confint`` of a ``glmer`` fit.
-
-        ``method``: ``"profile"`` (lme4's default: where the likelihood
-        profile of the fit's deviance, Laplace or quadrature, crosses the
-        normal quantiles; every parameter, sds and correlations included,
-        see :meth:`profile`) or ``"wald"`` (``estimate +- z se`` for the
-        fixed effects, NaN for the sds and correlations, as lme4).
-        Bootstrap intervals are not available for GLMMs yet (a
-        :class:`ModelError` says so). ``parm``: lme4's names
-        (``"sd_(Intercept)|herd"``, ``"period[T.2]"``, ``"theta_"``,
-        ``"beta_"``); default all. Returns columns ``lower`` and ``upper``;
-        see :func:`bayeshier.reml.confint.confint`.
-        """
-        from bayeshier.reml.confint import confint
-
-        return confint(self, parm, level, method)
-
     def profile(self, parm: str | list[str] | None = None) -> Any:
         """Likelihood profiles of the parameters, as lme4's ``profile`` of a ``glmer`` fit.
 
@@ -235,6 +215,22 @@ class GlmmFit(FitMeasures):
         from bayeshier.reml.profile import profile_criterion
 
         return profile_criterion(GlmmCriterion.from_fit(self), parm)
+
+    def bootstrap(
+        self,
+        nsim: int = 500,
+        *,
+        random_seed: int | np.random.Generator | None = None,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Parametric bootstrap, as lme4's ``bootMer``: ``nsim`` refits to simulated responses.
+
+        One row per replicate, one column per parameter; see
+        :func:`bayeshier.reml.glmm.bootstrap.glmm_bootstrap`.
+        """
+        from bayeshier.reml.glmm.bootstrap import glmm_bootstrap
+
+        return glmm_bootstrap(self, nsim, random_seed=random_seed, progress=progress)
 
     def summary(self) -> str:
         """Return the fit printed as glmer's ``summary()`` prints it."""

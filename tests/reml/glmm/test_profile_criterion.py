@@ -71,10 +71,14 @@ def test_profile_intervals_match_lme4(glmer, case: str) -> None:
         intervals = {level: profile.confint(level) for level in (0.95, 0.9)}
     messages = [str(w.message) for w in caught]
     if case == "contraception_slopes":
-        assert messages == [
-            "bad spline fit for 'cor_urban[T.Y].(Intercept)|district': falling back to linear "
-            "interpolation"
-        ] * 2  # once per level
+        assert (
+            messages
+            == [
+                "bad spline fit for 'cor_urban[T.Y].(Intercept)|district': falling back to linear "
+                "interpolation"
+            ]
+            * 2
+        )  # once per level
     else:
         assert messages == []
     for level, suffix in ((0.95, ""), (0.9, "90")):
