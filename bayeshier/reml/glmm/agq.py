@@ -72,15 +72,14 @@ def agq_deviance(
     per_row = family.deviance_residuals(mode.terms.mu, problem.y, problem.n)
     centre = u * u + np.bincount(codes, weights=per_row, minlength=levels)
     knots, weights = gauss_hermite(nagq)
-    total = np.zeros(levels)
-    for knot, weight in zip(knots, weights, strict=True):
-        if knot == 0.0:
-            total += weight
-            continue
-        shifted = u + knot * sd
-        eta = base + theta * z * shifted[codes]
-        mu = family.linkinv(eta)
-        residuals = family.deviance_residuals(mu, problem.y, problem.n)
-        value = shifted * shifted + np.bincount(codes, weights=residuals, minlength=levels)
-        total += weight * np.exp(-0.5 * (value - centre) + 0.5 * knot * knot)
+    # every knot at once: rows x knots, summed per level
+    shifted = u[:, None] + sd[:, None] * knots[None, :]
+    eta = base[:, None] + (theta * z)[:, None] * shifted[codes]
+    residuals = family.deviance_residuals(
+        family.linkinv(eta), problem.y[:, None], problem.n[:, None]
+    )
+    value = shifted * shifted
+    np.add.at(value, codes, residuals)
+    exponent = -0.5 * (value - centre[:, None]) + 0.5 * knots * knots
+    total = np.exp(exponent) @ weights
     return float(centre.sum() + mode.factor.log_det_z() - 2.0 * np.sum(np.log(total)))

@@ -107,8 +107,14 @@ class GlmmCriterion(VarianceFirst):
 
     def full_deviance(self, parameters: np.ndarray) -> float:
         """The deviance at standard deviations, correlations and fixed effects ``parameters``."""
-        theta = sdcor_to_theta(self.layout, parameters[: self.n_variance], 1.0)
+        theta = self._theta(parameters[: self.n_variance])
         return self.objective.value(theta, parameters[self.n_variance :])
+
+    def _theta(self, variance: np.ndarray) -> np.ndarray:
+        """Theta of the sds and correlations (the sds themselves if every effect is scalar)."""
+        if np.all(self.layout.diagonal):
+            return variance
+        return sdcor_to_theta(self.layout, variance, 1.0)
 
     def point(self, w: int, value: float, previous: np.ndarray) -> np.ndarray:
         """The profile at parameter ``w`` = ``value``: zeta, then every parameter."""
@@ -149,8 +155,7 @@ class GlmmCriterion(VarianceFirst):
         def value_and_gradient(free: np.ndarray) -> tuple[float, np.ndarray]:
             parameters = np.insert(free, w, value)
             variance = parameters[:n]
-            theta = sdcor_to_theta(self.layout, variance, 1.0)
-            evaluation = self.objective.evaluate(theta, parameters[n:])
+            evaluation = self.objective.evaluate(self._theta(variance), parameters[n:])
             grad_variance = self._theta_jacobian(variance).T @ evaluation.grad_theta
             gradient = np.concatenate([grad_variance, evaluation.grad_beta])
             return evaluation.value, np.delete(gradient, w)
