@@ -289,52 +289,82 @@ def search_within(
     search uses that gradient, by forward differences where it is not finite
     or a squared entry sits at 0; without, central differences.
     """
-    scale = np.where(squared, np.maximum(start, floor) ** 2, np.maximum(np.abs(start), floor))
-    scale = np.where(np.isfinite(upper) & ~squared, 1.0, scale)
-
-    def to_value(point: np.ndarray) -> np.ndarray:
-        raw = point * scale
-        return np.where(squared, np.sqrt(np.maximum(raw, 0.0)), raw)
-
-    def to_point(value: np.ndarray) -> np.ndarray:
-        return np.where(squared, value**2, value) / scale
-
+    coordinates = _Coordinates.around(start, upper, squared, floor)
     bounds = [
         (lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None)
-        for lo, hi in zip(to_point(lower), to_point(upper), strict=True)
+        for lo, hi in zip(coordinates.point(lower), coordinates.point(upper), strict=True)
     ]
 
     def objective(point: np.ndarray) -> float:
         try:
-            value = fun(to_value(point))
+            value = fun(coordinates.value(point))
         except _FAILURES:
             return np.inf
         return value if np.isfinite(value) else np.inf
 
-    def with_gradient(point: np.ndarray) -> tuple[float, np.ndarray]:
-        values = to_value(point)
+    exact = value_and_gradient is not None
+    result = minimize(
+        _with_gradient(coordinates, objective, value_and_gradient) if exact else objective,
+        coordinates.point(start),
+        method="L-BFGS-B",
+        jac=True if exact else "3-point",
+        bounds=bounds,
+        options=_OPTIONS,
+    )
+    return float(result.fun), coordinates.value(np.asarray(result.x, dtype=float))
+
+
+@dataclass(frozen=True, eq=False)
+class _Coordinates:
+    """The search's coordinates: each value over its scale, the ``squared`` ones as squares."""
+
+    scale: np.ndarray
+    squared: np.ndarray
+
+    @classmethod
+    def around(
+        cls, start: np.ndarray, upper: np.ndarray, squared: np.ndarray, floor: float
+    ) -> _Coordinates:
+        scale = np.where(squared, np.maximum(start, floor) ** 2, np.maximum(np.abs(start), floor))
+        return cls(np.where(np.isfinite(upper) & ~squared, 1.0, scale), squared)
+
+    def value(self, point: np.ndarray) -> np.ndarray:
+        raw = point * self.scale
+        return np.where(self.squared, np.sqrt(np.maximum(raw, 0.0)), raw)
+
+    def point(self, value: np.ndarray) -> np.ndarray:
+        return np.where(self.squared, value**2, value) / self.scale
+
+    def slope(self, value: np.ndarray) -> np.ndarray:
+        """``d value / d point`` (a squared entry at 0 has none: NaN)."""
+        positive = np.where(self.squared & (value > 0.0), value, np.nan)
+        return np.where(self.squared, self.scale / (2.0 * positive), self.scale)
+
+
+def _with_gradient(
+    coordinates: _Coordinates,
+    objective: Callable[[np.ndarray], float],
+    value_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]],
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """The search's value and gradient from the exact gradient in the values.
+
+    Entries the chain rule cannot give (not finite, or a squared entry at 0)
+    are forward differences of ``objective``.
+    """
+
+    def value_and_slope(point: np.ndarray) -> tuple[float, np.ndarray]:
+        values = coordinates.value(point)
         try:
             value, gradient = value_and_gradient(values)
         except _FAILURES:
             return np.inf, np.zeros_like(point)
         if not np.isfinite(value):
             return np.inf, np.zeros_like(point)
-        at_zero = squared & (values == 0.0)
-        chain = np.where(squared, scale / (2.0 * np.where(squared & ~at_zero, values, 1.0)), scale)
-        slope = np.asarray(gradient, dtype=float) * chain
-        for i in np.flatnonzero(~np.isfinite(slope) | at_zero):
+        slope = np.asarray(gradient, dtype=float) * coordinates.slope(values)
+        for i in np.flatnonzero(~np.isfinite(slope)):
             moved = point.copy()
             moved[i] += _FORWARD_STEP * max(1.0, abs(point[i]))
             slope[i] = (objective(moved) - value) / (moved[i] - point[i])
         return float(value), slope
 
-    exact = value_and_gradient is not None
-    result = minimize(
-        with_gradient if exact else objective,
-        to_point(start),
-        method="L-BFGS-B",
-        jac=True if exact else "3-point",
-        bounds=bounds,
-        options=_OPTIONS,
-    )
-    return float(result.fun), to_value(np.asarray(result.x, dtype=float))
+    return value_and_slope
