@@ -205,7 +205,9 @@ def _add_all_group_effects(
             scale = plan.effect_scale[name]
             made[name] = add_collapsed_nest(priors, name, hierarchy, fixed_part, plan.start, scale)
         else:
-            mean = fixed_part + made[str(hierarchy.parent)][hierarchy.parent_codes]
+            mean = fixed_part
+            if hierarchy.parent is not None:
+                mean = mean + made[str(hierarchy.parent)][hierarchy.parent_codes]
             made[name] = _add_centered_on(priors, plan, name, mean)
     absorbed = {h.parent for h in plan.hierarchy.values()}
     return [None if f.name in absorbed else made[f.name] for f in spec.factors]

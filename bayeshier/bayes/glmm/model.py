@@ -26,6 +26,7 @@ from bayeshier.bayes.assemble import storage_attrs
 from bayeshier.bayes.budget import LogLikelihoodChoice
 from bayeshier.bayes.glmm import posterior as glmm_post
 from bayeshier.bayes.glmm.aggregate import Cells, aggregate_rows
+from bayeshier.bayes.glmm.centering import FEW_CENTERED_LEVELS
 from bayeshier.bayes.glmm.graph import GlmmDensity, build_glmm_model
 from bayeshier.bayes.glmm.nested import draw_collapsed_parents
 from bayeshier.bayes.glmm.plan import GlmmPlan, glmm_plan
@@ -332,9 +333,6 @@ class GlmmModel(GlmmPredictiveMethods):
             f"{self.spec.nobs} rows in {self.cells.n_cells} cells; {factors}>"
         )
 
-
-#: A centered factor with at most this many levels samples at target acceptance 0.9.
-FEW_CENTERED_LEVELS = 30
 
 #: Above this many sampled parameters the GLMM uses nutpie's diagonal mass matrix: on
 #: contraception (108 parameters) the low-rank one took 8.8 s for the same ESS that the

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from bayeshier.bayes.glmm import GlmmModel
-from bayeshier.bayes.glmm.centering import hierarchies, level_constant_columns
+from bayeshier.bayes.glmm.centering import (
+    FEW_CENTERED_LEVELS,
+    hierarchies,
+    level_constant_columns,
+)
 
 
 def test_level_constant_columns() -> None:
@@ -39,8 +43,31 @@ def test_broods_absorb_year_height_and_location(grouse_case) -> None:
     assert hierarchies(model.spec, {"BROOD": "noncentered", "LOCATION": "noncentered"}) == {}
 
 
-def test_a_factor_that_is_not_nested_is_not_centred_on_anything(cbpp_model) -> None:
+def test_a_factor_of_few_levels_that_is_not_nested_is_not_centred_on_anything(cbpp_model) -> None:
+    assert cbpp_model.spec.factor("herd").n_levels == 15 <= FEW_CENTERED_LEVELS
     assert hierarchies(cbpp_model.spec, {"herd": "centered"}) == {}
+
+
+def test_a_factor_of_many_levels_is_centred_on_its_level_constant_columns(counts_model) -> None:
+    spec = counts_model.spec
+    assert list(spec.fixed_names) == ["Intercept", "x", "z"]
+    found = hierarchies(spec, {"g": "centered"})
+    assert set(found) == {"g"} and found["g"].parent is None
+    np.testing.assert_array_equal(found["g"].columns, [0, 2])  # the intercept and z, not x
+    levels = list(spec.factor("g").levels)
+    z_by_level = counts_model.data.groupby("g")["z"].first()
+    np.testing.assert_allclose(found["g"].level_values[:, 1], z_by_level[levels].to_numpy())
+    assert hierarchies(spec, {"g": "noncentered"}) == {}
+    assert counts_model.plan.hierarchy.keys() == {"g"}  # the auto rule centres it
+
+
+def test_centred_levels_are_reported_as_effects(counts_model) -> None:
+    """At the start, ``c_j - (intercept + z_j beta_z)`` is the Laplace mode of each level."""
+    model = counts_model.build()
+    point = model.initial_point()
+    effects = model.replace_rvs_by_values([model["g"]])[0]
+    values = model.compile_fn(effects, inputs=model.value_vars, on_unused_input="ignore")(point)
+    np.testing.assert_allclose(values, counts_model.fit.ranef["g"].iloc[:, 0], atol=1e-8)
 
 
 def test_effects_are_reported_uncentred(grouse_case) -> None:

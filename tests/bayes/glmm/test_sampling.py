@@ -77,3 +77,23 @@ def test_posterior_is_near_glmer(name: str, sampled) -> None:
         sd_draws = posterior[f"sd_{factor.name}"].to_numpy().ravel()
         low, high = np.quantile(sd_draws, [0.055, 0.945])
         assert low <= sd <= high
+
+
+@pytest.mark.sampling
+def test_many_unbalanced_groups_meet_the_targets(counts_model) -> None:
+    """150 Poisson groups of 2 to 150 rows, a centered factor centred on the intercept and ``z``.
+
+    With ``b ~ Normal(0, sd)`` instead, the intercept traded with the mean of
+    the well-determined effects: smallest bulk ESS 395 to 559 per 4,000 draws.
+    """
+    tree = counts_model.sample(random_seed=SEED, progressbar=False)
+    assert int(tree["sample_stats"]["diverging"].sum()) == 0
+    summary = az.summary(tree, kind="diagnostics", round_to="none")
+    assert summary["r_hat"].max() <= 1.01
+    assert summary["ess_bulk"].min() >= 1000, summary.sort_values("ess_bulk").head(3)
+    fit = counts_model.fit
+    means = tree["posterior"]["beta"].mean(("chain", "draw")).to_numpy()
+    assert np.all(np.abs(means - fit.fixef.to_numpy()) <= FIXED_TOLERANCE_SE * fit.se.to_numpy())
+    effects = tree["posterior"]["g"].mean(("chain", "draw")).to_numpy()
+    cond_sd = np.sqrt(fit.condvar["g"].iloc[:, 0].to_numpy())
+    assert np.max(np.abs(effects - fit.ranef["g"].iloc[:, 0].to_numpy()) / cond_sd) <= 0.6
