@@ -27,10 +27,10 @@ unbalanced groups, Poisson: smallest bulk ESS 395 to 559 per 4,000 draws,
 ``beta[Intercept]``; centred, 1,523 to 1,789, seeds 1 to 4; 400 groups x 50
 Bernoulli rows: 1,697 to 1,987 against 4,308 to 4,638; 40 subjects crossed
 with 20 items, Bernoulli: 569 to 683 with ``r_hat`` up to 1.014, against 955
-to 1,558; 40 groups of 40 counts: the same either way). With few levels it keeps ``b_j``: centring seed_binary's 5
-groups on the intercept raised its smallest bulk ESS (1,481 to 1,722 for one
-seed) but gave 2 divergences per 4,000 draws for another, where ``b_j`` gave
-none.
+to 1,558; 40 groups of 40 counts: the same either way). With few levels it
+keeps ``b_j``: centring seed_binary's 5 groups on the intercept raised its
+smallest bulk ESS (1,481 to 1,722 for one seed) but gave 2 divergences per
+4,000 draws for another, where ``b_j`` gave none.
 
 Once the broods are centred on the locations, the locations' effects enter
 only the broods' prior: :mod:`bayeshier.bayes.glmm.nested` integrates them
