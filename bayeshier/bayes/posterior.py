@@ -22,7 +22,6 @@ from bayeshier.bayes.names import corr_name, effect_dims, obs_labels, term_bis_d
 from bayeshier.bayes.priors import sd_term
 from bayeshier.errors import ModelError
 from bayeshier.reml import RemlFit
-from bayeshier.reml.results import new_rows_offset
 from bayeshier.spec.model_spec import GroupingFactor, ModelSpec
 
 __all__ = [
@@ -309,7 +308,7 @@ def new_rows_predictor(
     per posterior draw (chain x draw x rows). The offset is ``offset`` (one
     value per row) or else the model's own ``offset(...)`` terms and
     ``offset=`` column evaluated on ``newdata``
-    (:func:`~bayeshier.reml.results.new_rows_offset`).
+    (:meth:`ModelSpec.offset_for <bayeshier.spec.model_spec.ModelSpec.offset_for>`).
     """
     X = spec.fixed_design(newdata)
     codes = [np.full(len(newdata), -1) for _ in spec.factors]
@@ -320,7 +319,7 @@ def new_rows_predictor(
     eta = linear_predictor(spec, posterior, X, codes, designs)
     if include_random:
         eta += _new_level_effects(spec, newdata, posterior, codes, designs, rng)
-    whole_offset = new_rows_offset(spec, newdata, offset)
+    whole_offset = spec.offset_for(newdata, offset)
     if whole_offset is not None:
         eta += whole_offset
     return eta

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayeshier.errors import DataError
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.optimize import OptimizationSummary
 from bayeshier.spec.model_spec import ModelSpec, as_frame
@@ -21,7 +20,6 @@ __all__ = [
     "SingularFitWarning",
     "UnseenLevelsWarning",
     "fitted_values",
-    "new_rows_offset",
     "residual_values",
 ]
 
@@ -294,7 +292,7 @@ class RemlFit(FitMeasures):
         """
         newdata = as_frame(newdata, "new data")
         prediction = self.spec.fixed_design(newdata) @ self.fixef.to_numpy()
-        offset = new_rows_offset(self.spec, newdata, None)
+        offset = self.spec.offset_for(newdata)
         if offset is not None:  # offset() terms (and offset= given as a column) included, as lme4
             prediction = prediction + offset
         if include_random:
@@ -389,28 +387,3 @@ def _factor_rows(
                 rows.append(_row(group, terms[j], terms[i], covariance[i, j], correlation))
         start += size
     return rows
-
-
-def new_rows_offset(
-    spec: ModelSpec, newdata: pd.DataFrame, offset: np.ndarray | pd.Series | None
-) -> np.ndarray | None:
-    """The whole offset of new rows: ``offset`` (one value per row) or the model's own.
-
-    The model's own is its ``offset(...)`` terms and ``offset=`` column
-    evaluated on ``newdata`` (None if it has none).
-
-    Raises
-    ------
-    DataError
-        ``offset`` without one value per row, or an ``offset=`` given as values
-        to the fit and no ``offset`` here.
-
-    """
-    if offset is None:
-        return spec.offset_for(newdata)
-    values = np.asarray(offset, dtype=float).ravel()
-    if values.shape[0] != len(newdata):
-        raise DataError(
-            f"offset has {values.shape[0]} values for {len(newdata)} new rows: give one per row."
-        )
-    return values

@@ -212,8 +212,29 @@ class ModelSpec:
         X[missing] = np.nan
         return X[:, [design.names.index(name) for name in self.fixed_names]]
 
-    def offset_for(self, data: pd.DataFrame) -> np.ndarray | None:
-        """The offset of new rows (``offset()`` terms and ``offset=``), ``None`` without one."""
+    def offset_for(
+        self, data: pd.DataFrame, offset: np.ndarray | pd.Series | None = None
+    ) -> np.ndarray | None:
+        """The whole offset of new rows: ``offset`` (one value per row) or the model's own.
+
+        The model's own is its ``offset(...)`` terms and ``offset=`` column
+        evaluated on ``data`` (``None`` without one).
+
+        Raises
+        ------
+        DataError
+            ``offset`` without one value per row, or an ``offset=`` given as
+            values to the fit and no ``offset`` here.
+
+        """
+        if offset is not None:
+            values = np.asarray(offset, dtype=float).ravel()
+            if values.shape[0] != len(data):
+                raise DataError(
+                    f"offset has {values.shape[0]} values for {len(data)} new rows: give one "
+                    "per row."
+                )
+            return values
         recipe = self.recipe
         if recipe is None or not recipe.has_offset:
             return None

@@ -64,6 +64,9 @@ def test_offsets_for_new_rows(mpg: pd.DataFrame) -> None:
     from_values = build_spec("hwy ~ displ + (1|class)", mpg, offset=np.zeros(len(mpg)))
     with pytest.raises(DataError, match="offset= was given as values"):
         from_values.offset_for(new)
+    np.testing.assert_allclose(from_values.offset_for(new, [0.5, 1.5]), [0.5, 1.5])  # given
+    with pytest.raises(DataError, match="offset has 3 values for 2 new rows"):
+        spec.offset_for(new, np.zeros(3))
 
 
 def test_a_numeric_response_passes_with_weights_and_offset(mpg: pd.DataFrame) -> None:

@@ -13,7 +13,7 @@ from bayeshier.errors import DataError
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.glmm.families import Family
 from bayeshier.reml.optimize import OptimizationSummary
-from bayeshier.reml.results import FitMeasures, RemlFit, _factor_rows, new_rows_offset
+from bayeshier.reml.results import FitMeasures, RemlFit, _factor_rows
 from bayeshier.spec.model_spec import ModelSpec, as_frame
 
 __all__ = ["GlmmFit"]
@@ -197,7 +197,7 @@ class GlmmFit(FitMeasures):
         eta = self.spec.fixed_design(newdata) @ self.fixef.to_numpy()
         if include_random:
             eta = eta + self._random_part(newdata)
-        new_offset = new_rows_offset(self.spec, newdata, offset)
+        new_offset = self.spec.offset_for(newdata, offset)
         if new_offset is not None:
             eta = eta + new_offset
         values = eta if type == "link" else self.family.linkinv(eta)
