@@ -27,7 +27,6 @@ bayeshier's names (``Intercept``, ``Days``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -73,11 +72,10 @@ def confint(
     elif method == "profile":
         table = fit.profile(selected).confint(level)
     else:
-        from bayeshier.reml.bootstrap import parametric_bootstrap, percentile_intervals
+        from bayeshier.reml.bootstrap import percentile_intervals
 
-        # a GLMM simulates and refits itself (bayeshier.reml.glmm.bootstrap)
-        bootstrap = fit.bootstrap if _is_glmm(fit) else partial(parametric_bootstrap, fit)
-        replicates = bootstrap(nsim, random_seed=random_seed, progress=progress)
+        # each fit simulates and refits itself (reml.bootstrap, reml.glmm.bootstrap)
+        replicates = fit.bootstrap(nsim, random_seed=random_seed, progress=progress)
         table = percentile_intervals(replicates, level).loc[selected]
     table = table.loc[selected, ["lower", "upper"]]
     table.attrs = {"level": level, "method": method, "labels": percent_labels(level)}

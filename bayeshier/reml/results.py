@@ -306,6 +306,22 @@ class RemlFit(FitMeasures):
             self, newdata, series, include_random=include_random, interval=interval, level=level
         )
 
+    def bootstrap(
+        self,
+        nsim: int = 500,
+        *,
+        random_seed: int | np.random.Generator | None = None,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Parametric bootstrap, as lme4's ``bootMer``: ``nsim`` refits to simulated responses.
+
+        One row per replicate, one column per parameter; see
+        :func:`bayeshier.reml.bootstrap.parametric_bootstrap`.
+        """
+        from bayeshier.reml.bootstrap import parametric_bootstrap
+
+        return parametric_bootstrap(self, nsim, random_seed=random_seed, progress=progress)
+
     def profile(self, parm: str | list[str] | None = None) -> Any:
         """Likelihood profiles of the parameters, as lme4's ``profile`` (ML deviance).
 
