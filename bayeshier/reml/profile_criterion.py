@@ -45,19 +45,27 @@ _FORWARD_STEP = 1e-7
 _FAILURES = (np.linalg.LinAlgError, ValueError, ZeroDivisionError)
 #: Smallest scale of a standard deviation in the search, relative to sigma.
 _SD_FLOOR = 1e-2
+#: lme4's first step of a profile away from the estimate: 1% of it, or 0.001 from 0.
+_FIRST_STEP = 0.01
+_FIRST_FROM_ZERO = 0.001
 
 
 class VarianceFirst:
     """Parameters ordered as lme4's: ``n_variance`` bounded variance parameters, then fixed effects.
 
-    A subclass gives ``n_variance`` and ``bounds()`` (of the variance parameters).
+    A subclass gives ``optimum``, ``n_variance`` and ``variance_diagonal``
+    (which variance parameters are standard deviations, ``>= 0``; the others
+    are correlations, in ``[-1, 1]``).
     """
 
+    optimum: np.ndarray
     n_variance: int
+    variance_diagonal: np.ndarray
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds of the variance parameters."""
-        raise NotImplementedError
+        """Lower and upper bounds of the variance parameters (sd >= 0, -1 <= cor <= 1)."""
+        diagonal = self.variance_diagonal
+        return np.where(diagonal, 0.0, -1.0), np.where(diagonal, np.inf, 1.0)
 
     def limits(self, w: int) -> tuple[float, float]:
         """The range of parameter ``w`` (a fixed effect is unbounded)."""
@@ -65,6 +73,11 @@ class VarianceFirst:
             return -np.inf, np.inf
         lower, upper = self.bounds()
         return float(lower[w]), float(upper[w])
+
+    def first_value(self, w: int, delta: float) -> float:
+        """lme4's first profiled value of parameter ``w``: 1.01 times it (0.001 from 0)."""
+        estimate = self.optimum[w]
+        return _FIRST_FROM_ZERO if estimate == 0 else estimate * (1.0 + _FIRST_STEP)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,10 +138,10 @@ class MLCriterion(VarianceFirst):
         """Number of variance parameters (sigma included)."""
         return self.layout.n_theta + 1
 
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds of the variance parameters (sd >= 0, -1 <= cor <= 1)."""
-        diagonal = np.append(self.layout.diagonal, True)
-        return np.where(diagonal, 0.0, -1.0), np.where(diagonal, np.inf, 1.0)
+    @property
+    def variance_diagonal(self) -> np.ndarray:
+        """Which variance parameters are standard deviations (sigma is one)."""
+        return np.append(self.layout.diagonal, True)
 
     @property
     def size(self) -> int:
@@ -136,15 +149,13 @@ class MLCriterion(VarianceFirst):
         return self.cp.rest.shape[0]
 
     def first_value(self, w: int, delta: float) -> float:
-        """lme4's first profiled value of parameter ``w``.
+        """lme4's first profiled value: a fixed effect moved by ``delta`` standard errors.
 
-        1.01 times a variance parameter (0.001 from 0), or a fixed effect
-        moved by ``delta`` standard errors.
+        A variance parameter takes 1.01 times its estimate (:class:`VarianceFirst`).
         """
-        estimate = self.optimum[w]
         if w >= self.n_variance:
-            return estimate + delta * self.ml_se[w - self.n_variance]
-        return 0.001 if estimate == 0 else estimate * 1.01
+            return self.optimum[w] + delta * self.ml_se[w - self.n_variance]
+        return super().first_value(w, delta)
 
     def point(self, w: int, value: float, previous: np.ndarray) -> np.ndarray:
         """The profile at parameter ``w`` = ``value``: zeta, then every parameter."""

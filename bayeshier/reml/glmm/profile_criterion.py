@@ -34,9 +34,6 @@ __all__ = ["GlmmCriterion"]
 
 #: Smallest scale of a standard deviation in the search (link scale).
 _SD_FLOOR = 1e-2
-#: lme4's first step away from the estimate: 1% of it, or 0.001 from 0.
-_FIRST_STEP = 0.01
-_FIRST_FROM_ZERO = 0.001
 #: Step of the central differences of the (algebraic) map from sds and correlations to theta.
 _JACOBIAN_STEP = 1e-6
 
@@ -74,16 +71,15 @@ class GlmmCriterion(VarianceFirst):
         objective = Objective(problem, fit.layout, fit.nagq)
         # sds and correlations; lme4's sigma (last) is not a GLMM parameter
         variance = theta_to_sdcor(fit.layout, fit.theta, 1.0)[:-1]
-        criterion = cls(
+        beta = fit.fixef.to_numpy()
+        return cls(
             objective=objective,
             layout=fit.layout,
             names=[*sdcor_names(fit.spec.factors, fit.layout)[:-1], *fit.fixef.index],
-            optimum=np.concatenate([variance, fit.fixef.to_numpy()]),
-            deviance=np.nan,
+            optimum=np.concatenate([variance, beta]),
+            # the minimum as the profiles evaluate it (the fit's own value, to rounding)
+            deviance=objective.value(fit.theta, beta),
         )
-        # the minimum as the profiles evaluate it (the fit's own value, to rounding)
-        object.__setattr__(criterion, "deviance", criterion.full_deviance(criterion.optimum))
-        return criterion
 
     @property
     def n_variance(self) -> int:
@@ -95,15 +91,14 @@ class GlmmCriterion(VarianceFirst):
         """Order of the dense part of the factor (for the BLAS thread count)."""
         return self.objective.problem.design.q_rest + 1
 
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds of the variance parameters (sd >= 0, -1 <= cor <= 1)."""
-        diagonal = self.layout.diagonal
-        return np.where(diagonal, 0.0, -1.0), np.where(diagonal, np.inf, 1.0)
+    @property
+    def variance_diagonal(self) -> np.ndarray:
+        """Which variance parameters are standard deviations (no sigma in a GLMM).
 
-    def first_value(self, w: int, delta: float) -> float:
-        """lme4's first profiled value of every GLMM parameter: 1.01 times the estimate."""
-        estimate = self.optimum[w]
-        return _FIRST_FROM_ZERO if estimate == 0 else estimate * (1 + _FIRST_STEP)
+        Every GLMM parameter, fixed effects too, starts its profile at 1.01
+        times its estimate, as lme4 (:meth:`VarianceFirst.first_value`).
+        """
+        return self.layout.diagonal
 
     def full_deviance(self, parameters: np.ndarray) -> float:
         """The deviance at standard deviations, correlations and fixed effects ``parameters``."""
@@ -119,8 +114,9 @@ class GlmmCriterion(VarianceFirst):
     def point(self, w: int, value: float, previous: np.ndarray) -> np.ndarray:
         """The profile at parameter ``w`` = ``value``: zeta, then every parameter."""
         others = np.delete(np.arange(self.optimum.size), w)
-        lower, upper = self._all_limits()
-        squared = np.append(self.layout.diagonal, np.zeros(self.optimum.size - self.n_variance))
+        lower, upper = np.array([self.limits(i) for i in range(self.optimum.size)]).T
+        fixed = np.zeros(self.optimum.size - self.n_variance, dtype=bool)
+        squared = np.append(self.layout.diagonal, fixed)
 
         def deviance(free: np.ndarray) -> float:
             return self.full_deviance(np.insert(free, w, value))
@@ -131,7 +127,7 @@ class GlmmCriterion(VarianceFirst):
             start,
             lower[others],
             upper[others],
-            squared[others].astype(bool),
+            squared[others],
             _SD_FLOOR,
             self._with_gradient(w, value) if self._exact_gradient else None,
         )
@@ -179,11 +175,3 @@ class GlmmCriterion(VarianceFirst):
             )
             columns.append(difference / (up[i] - down[i]))
         return np.column_stack(columns)
-
-    def _all_limits(self) -> tuple[np.ndarray, np.ndarray]:
-        lower, upper = self.bounds()
-        fixed = self.optimum.size - self.n_variance
-        return (
-            np.concatenate([lower, np.full(fixed, -np.inf)]),
-            np.concatenate([upper, np.full(fixed, np.inf)]),
-        )
