@@ -29,9 +29,8 @@ from bayeshier.reml.bootstrap import (
     check_bootstrappable,
     simulated_random_part,
 )
-from bayeshier.reml.glmm.objective import Objective
 from bayeshier.reml.glmm.pirls import Problem
-from bayeshier.reml.glmm.search import search
+from bayeshier.reml.glmm.search import search_then_quadrature
 from bayeshier.reml.sdcor import sdcor_names, theta_to_sdcor
 
 __all__ = ["glmm_bootstrap", "simulate_glmm"]
@@ -75,11 +74,13 @@ def glmm_bootstrap(
     _check_simulable(fit)
     names = [*sdcor_names(fit.spec.factors, fit.layout)[:-1], *fit.fixef.index]
 
-    def replicate(rng: np.random.Generator) -> np.ndarray | None:
-        return _refit(fit, simulate_glmm(fit, rng))
-
+    # the design is built once; each replicate only changes the response
     problem = Problem.of(fit.spec, fit.family, fit.y, fit.weights, fit.offset)
-    with blas_threads_for(problem.design.q_rest + 1):  # as fit_glmm runs
+
+    def replicate(rng: np.random.Generator) -> np.ndarray | None:
+        return _refit(fit, problem.with_response(simulate_glmm(fit, rng)))
+
+    with blas_threads_for(problem.dense_order):  # as fit_glmm runs
         return bootstrap_replicates(
             names, replicate, nsim, random_seed=random_seed, progress=progress
         )
@@ -99,16 +100,14 @@ def simulate_glmm(fit, rng: np.random.Generator) -> np.ndarray:
     return rng.binomial(trials, mu) / trials
 
 
-def _refit(fit, response: np.ndarray) -> np.ndarray | None:
-    """The parameters refitted to ``response`` from the fit's estimates, or None if it fails."""
-    problem = Problem.of(fit.spec, fit.family, response, fit.weights, fit.offset)
+def _refit(fit, problem: Problem) -> np.ndarray | None:
+    """The parameters refitted to ``problem`` from the fit's estimates, or None if it fails."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
-            found = search(Objective(problem, fit.layout, 1), fit.theta, fit.fixef.to_numpy())
-            if fit.nagq > 1:
-                quadrature = Objective(problem, fit.layout, fit.nagq)
-                found = search(quadrature, found.theta, found.beta, found.hessian)
+            found = search_then_quadrature(
+                problem, fit.layout, fit.nagq, fit.theta, fit.fixef.to_numpy()
+            )
     except (ConvergenceWarning, np.linalg.LinAlgError, ArithmeticError, ValueError):
         return None
     if not found.summary.converged or not np.all(np.isfinite(found.beta)):

@@ -13,11 +13,11 @@ from bayeshier.reml.covariance import ThetaLayout, theta_layout
 from bayeshier.reml.factor import conditional_blocks
 from bayeshier.reml.glmm.agq import check_agq
 from bayeshier.reml.glmm.families import Family, make_family
-from bayeshier.reml.glmm.objective import Objective, glm_start
+from bayeshier.reml.glmm.objective import glm_start
 from bayeshier.reml.glmm.pirls import Problem
 from bayeshier.reml.glmm.response import GlmmData, glmm_data
 from bayeshier.reml.glmm.results import GlmmFit
-from bayeshier.reml.glmm.search import SearchResult, search
+from bayeshier.reml.glmm.search import SearchResult, search_then_quadrature
 
 __all__ = ["fit_glmm"]
 
@@ -100,11 +100,8 @@ def fit_glmm(
     check_agq(spec, nagq)
     problem = _problem(prepared, chosen)
     layout = theta_layout(spec.factors)
-    with blas_threads_for(problem.design.q_rest + 1):
-        found = search(Objective(problem, layout, 1), layout.start(), glm_start(problem))
-        if nagq > 1:
-            quadrature = Objective(problem, layout, nagq)
-            found = search(quadrature, found.theta, found.beta, found.hessian)
+    with blas_threads_for(problem.dense_order):
+        found = search_then_quadrature(problem, layout, nagq, layout.start(), glm_start(problem))
     if not found.summary.converged:
         warnings.warn(
             f"The optimizer stopped with a gradient that is not small after "

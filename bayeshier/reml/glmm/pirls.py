@@ -21,7 +21,7 @@ the returned blocked factor of ``A`` is the one at the returned modes
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -89,6 +89,15 @@ class Problem:
             design=RandomDesign(spec.factors, spec.nobs),
             constant=family.log_density_constant(y, n),
         )
+
+    @property
+    def dense_order(self) -> int:
+        """Order of the dense part of the factor (what sets the BLAS thread count)."""
+        return self.design.q_rest + 1
+
+    def with_response(self, y: np.ndarray) -> Problem:
+        """The same design, trials and offset with the response ``y`` (a simulated one)."""
+        return replace(self, y=y, constant=self.family.log_density_constant(y, self.n))
 
     def kernel(self, eta: np.ndarray) -> float:
         """``D(eta)`` without :attr:`constant`."""

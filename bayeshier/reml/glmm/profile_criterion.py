@@ -89,7 +89,7 @@ class GlmmCriterion(VarianceFirst):
     @property
     def size(self) -> int:
         """Order of the dense part of the factor (for the BLAS thread count)."""
-        return self.objective.problem.design.q_rest + 1
+        return self.objective.problem.dense_order
 
     @property
     def variance_diagonal(self) -> np.ndarray:

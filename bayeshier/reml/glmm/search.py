@@ -27,10 +27,12 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.optimize import minimize
 
+from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.glmm.objective import Evaluation, Objective
+from bayeshier.reml.glmm.pirls import Problem
 from bayeshier.reml.optimize import OptimizationSummary
 
-__all__ = ["SearchResult", "hessian_at", "search"]
+__all__ = ["SearchResult", "hessian_at", "search", "search_then_quadrature"]
 
 #: BFGS stops when the largest gradient entry is below this (times sqrt of the deviance).
 _GRADIENT_TOLERANCE = 1e-7
@@ -114,6 +116,19 @@ def search(
         seconds=time.perf_counter() - started,
     )
     return SearchResult(point[:n], point[n:], hessian, evaluation, summary)
+
+
+def search_then_quadrature(
+    problem: Problem, layout: ThetaLayout, nagq: int, theta0: np.ndarray, beta0: np.ndarray
+) -> SearchResult:
+    """The Laplace optimum from (theta0, beta0), then for ``nagq > 1`` the quadrature one from it.
+
+    The quadrature search starts with the Laplace optimum's Hessian.
+    """
+    found = search(Objective(problem, layout, 1), theta0, beta0)
+    if nagq > 1:
+        found = search(Objective(problem, layout, nagq), found.theta, found.beta, found.hessian)
+    return found
 
 
 def _value_and_gradient(objective: Objective, x: np.ndarray, exact: bool):
