@@ -27,7 +27,7 @@ import pandas as pd
 from bayeshier.errors import ConvergenceWarning, ModelError
 from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.refit import refit_spec
-from bayeshier.reml.sdcor import sdcor_names, theta_to_sdcor
+from bayeshier.reml.sdcor import parameter_names, theta_to_sdcor
 
 __all__ = [
     "BootstrapWarning",
@@ -81,7 +81,7 @@ def parametric_bootstrap(
 
     """
     check_bootstrappable(fit, nsim)
-    names = [*sdcor_names(fit.spec.factors, fit.layout), *fit.fixef.index]
+    names = parameter_names(fit)
 
     def replicate(rng: np.random.Generator) -> np.ndarray | None:
         return _refit(fit, simulate(fit, rng))

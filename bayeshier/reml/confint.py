@@ -34,7 +34,7 @@ from scipy import stats
 
 from bayeshier.errors import ModelError
 from bayeshier.reml.profile_criterion import select_parameters
-from bayeshier.reml.sdcor import sdcor_names
+from bayeshier.reml.sdcor import parameter_names, variance_names
 
 __all__ = ["METHODS", "confint", "parameter_names", "percent_labels"]
 
@@ -82,21 +82,6 @@ def confint(
     return table
 
 
-def parameter_names(fit) -> list[str]:
-    """lme4's names of every parameter: sds and correlations, sigma, fixed effects."""
-    return [*_variance_names(fit), *fit.fixef.index]
-
-
-def _variance_names(fit) -> list[str]:
-    """The sds and correlations, and ``sigma`` for a linear mixed model (a GLMM has none)."""
-    names = sdcor_names(fit.spec.factors, fit.layout)
-    return names[:-1] if _is_glmm(fit) else names
-
-
-def _is_glmm(fit) -> bool:
-    return getattr(fit, "family", None) is not None
-
-
 def percent_labels(level: float) -> tuple[str, str]:
     """lme4's column labels of a ``level`` interval, e.g. ``("2.5 %", "97.5 %")``."""
     tails = ((1 - level) / 2, (1 + level) / 2)
@@ -106,7 +91,7 @@ def percent_labels(level: float) -> tuple[str, str]:
 def _wald(fit, level: float) -> pd.DataFrame:
     """Normal-theory intervals of the fixed effects; NaN for the variance parameters."""
     z = stats.norm.ppf((1 + level) / 2)
-    variance = _variance_names(fit)
+    variance = variance_names(fit)
     fixed = pd.DataFrame(
         {"lower": fit.fixef - z * fit.se, "upper": fit.fixef + z * fit.se},
         index=fit.fixef.index,

@@ -16,7 +16,14 @@ import numpy as np
 from bayeshier.reml.covariance import ThetaLayout, lme4_term
 from bayeshier.spec.model_spec import GroupingFactor
 
-__all__ = ["sdcor_names", "sdcor_to_theta", "theta_to_sdcor"]
+__all__ = [
+    "parameter_names",
+    "scale_free_sdcor",
+    "sdcor_names",
+    "sdcor_to_theta",
+    "theta_to_sdcor",
+    "variance_names",
+]
 
 #: Relative size below which a pivot of :func:`_safe_cholesky` counts as zero.
 _PIVOT_TOLERANCE = 1e-12
@@ -48,6 +55,14 @@ def theta_to_sdcor(layout: ThetaLayout, theta: np.ndarray, sigma: float) -> np.n
         np.fill_diagonal(matrix, sd)
         per_factor.append(matrix)
     return np.append(layout.gather(per_factor), sigma)
+
+
+def scale_free_sdcor(layout: ThetaLayout, theta: np.ndarray) -> np.ndarray:
+    """Standard deviations and correlations of a model without a residual scale (a GLMM).
+
+    ``T_f T_f'`` is the covariance of the effects itself; there is no sigma.
+    """
+    return theta_to_sdcor(layout, theta, 1.0)[:-1]
 
 
 def sdcor_to_theta(layout: ThetaLayout, sdcor: np.ndarray, sigma: float) -> np.ndarray:
@@ -91,3 +106,15 @@ def _safe_cholesky(matrix: np.ndarray) -> np.ndarray:
         below = matrix[j + 1 :, j] - factor[j + 1 :, :j] @ factor[j, :j]
         factor[j + 1 :, j] = below / factor[j, j]
     return factor
+
+
+def parameter_names(fit) -> list[str]:
+    """lme4's names of every parameter of a fit: sds and correlations, sigma, fixed effects."""
+    return [*variance_names(fit), *fit.fixef.index]
+
+
+def variance_names(fit) -> list[str]:
+    """The sds and correlations, and ``sigma`` for a linear mixed model (a GLMM has none)."""
+    names = sdcor_names(fit.spec.factors, fit.layout)
+    is_glmm = getattr(fit, "family", None) is not None
+    return names[:-1] if is_glmm else names

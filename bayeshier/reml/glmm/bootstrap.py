@@ -31,7 +31,7 @@ from bayeshier.reml.bootstrap import (
 )
 from bayeshier.reml.glmm.pirls import Problem
 from bayeshier.reml.glmm.search import search_then_quadrature
-from bayeshier.reml.sdcor import sdcor_names, theta_to_sdcor
+from bayeshier.reml.sdcor import parameter_names, scale_free_sdcor
 
 __all__ = ["glmm_bootstrap", "simulate_glmm"]
 
@@ -72,7 +72,7 @@ def glmm_bootstrap(
     """
     check_bootstrappable(fit, nsim)
     _check_simulable(fit)
-    names = [*sdcor_names(fit.spec.factors, fit.layout)[:-1], *fit.fixef.index]
+    names = parameter_names(fit)
 
     # the design is built once; each replicate only changes the response
     problem = Problem.of(fit.spec, fit.family, fit.y, fit.weights, fit.offset)
@@ -112,7 +112,7 @@ def _refit(fit, problem: Problem) -> np.ndarray | None:
         return None
     if not found.summary.converged or not np.all(np.isfinite(found.beta)):
         return None
-    variance = theta_to_sdcor(fit.layout, found.theta, 1.0)[:-1]
+    variance = scale_free_sdcor(fit.layout, found.theta)
     return np.concatenate([variance, found.beta])
 
 

@@ -28,7 +28,7 @@ from bayeshier.reml.covariance import ThetaLayout
 from bayeshier.reml.glmm.objective import Objective
 from bayeshier.reml.glmm.pirls import Problem
 from bayeshier.reml.profile_criterion import VarianceFirst, search_within, signed_root
-from bayeshier.reml.sdcor import sdcor_names, sdcor_to_theta, theta_to_sdcor
+from bayeshier.reml.sdcor import parameter_names, scale_free_sdcor, sdcor_to_theta
 
 __all__ = ["GlmmCriterion"]
 
@@ -69,13 +69,12 @@ class GlmmCriterion(VarianceFirst):
         """The criterion of a :class:`~bayeshier.reml.glmm.results.GlmmFit`."""
         problem = Problem.of(fit.spec, fit.family, fit.y, fit.weights, fit.offset)
         objective = Objective(problem, fit.layout, fit.nagq)
-        # sds and correlations; lme4's sigma (last) is not a GLMM parameter
-        variance = theta_to_sdcor(fit.layout, fit.theta, 1.0)[:-1]
+        variance = scale_free_sdcor(fit.layout, fit.theta)
         beta = fit.fixef.to_numpy()
         return cls(
             objective=objective,
             layout=fit.layout,
-            names=[*sdcor_names(fit.spec.factors, fit.layout)[:-1], *fit.fixef.index],
+            names=parameter_names(fit),
             optimum=np.concatenate([variance, beta]),
             # the minimum as the profiles evaluate it (the fit's own value, to rounding)
             deviance=objective.value(fit.theta, beta),
