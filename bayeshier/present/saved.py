@@ -48,12 +48,12 @@ import pandas as pd
 from bayeshier.errors import DataError, ModelError
 from bayeshier.reml import RemlFit, fit_reml
 from bayeshier.reml.glmm import GlmmFit, fit_glmm
+from bayeshier.reml.glmm.families import FAMILIES
 
 if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = [
-    "GLMM_FAMILIES",
     "REFIT_RTOL",
     "SavedPosterior",
     "read_posterior",
@@ -65,8 +65,6 @@ __all__ = [
 REFIT_RTOL = 1e-6
 #: The entries of ``attrs["reml"]`` the refit is checked against.
 CHECKED_ENTRIES = ("fixef", "se", "sigma", "theta")
-#: ``attrs["family"]`` of a GLMM's posterior (refitted by :func:`bayeshier.fit_glmm`).
-GLMM_FAMILIES = ("binomial", "poisson")
 #: Arguments of :func:`bayeshier.fit_reml` a saved posterior may record besides the formula.
 ROW_ARGUMENTS = ("weights", "offset")
 
@@ -217,7 +215,7 @@ def refit(saved: SavedPosterior) -> RemlFit | GlmmFit:
 
     """
     family = _text(saved.attrs.get("family", "gaussian"))
-    fitter = "fit_glmm" if family in GLMM_FAMILIES else "fit_reml"
+    fitter = "fit_glmm" if family in FAMILIES else "fit_reml"
     formula, record, constant = _refit_inputs(saved, fitter)
     frame = saved_frame(constant)
     derived = json.loads(_text(constant.attrs.get("derived", "[]")))
@@ -225,7 +223,7 @@ def refit(saved: SavedPosterior) -> RemlFit | GlmmFit:
     given = {key: _row_argument(saved, frame, key) for key in ROW_ARGUMENTS}
     rows = {key: value for key, value in given.items() if value is not None}
     fit: RemlFit | GlmmFit
-    if family in GLMM_FAMILIES:
+    if family in FAMILIES:
         link, nagq = _text(saved.attrs.get("link")), int(record.get("nagq", 1))
         fit = fit_glmm(formula, frame, family, link=link, nagq=nagq, **rows)
     else:
