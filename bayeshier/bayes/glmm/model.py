@@ -163,7 +163,7 @@ class GlmmModel(GlmmPredictiveMethods):
 
     @property
     def parameterization(self) -> dict[str, str]:
-        """Factor name -> ``"centered"``, ``"noncentered"`` or ``"collapsed"`` (drawn after)."""
+        """Factor -> ``"centered"``, ``"noncentered"``, ``"mixed"`` or ``"collapsed"``."""
         return self.plan.parameterization | {name: "collapsed" for name in self.plan.collapsed}
 
     @property
